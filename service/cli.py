@@ -1,0 +1,234 @@
+"""The ``thresher`` command line. Argument parsing only: the work is in scoring and training modules."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
+from service.scoring import TextTooLargeError, score_text
+from training.document import EmptyDocumentError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Thresher: how reliable is this crawled text, and why.")
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="Model folder (default: $THRESHER_MODEL_DIR, else models/default)."),
+]
+
+
+class InputError(ValueError):
+    """A document that cannot be scored, with a stable code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def model_dir(option: Path | None) -> Path:
+    """--model, else THRESHER_MODEL_DIR, else the shipped default model."""
+    if option is not None:
+        return option
+    env = os.environ.get("THRESHER_MODEL_DIR")
+    return Path(env) if env else DEFAULT_MODEL_DIR
+
+
+def _load(option: Path | None) -> Model:
+    try:
+        return load_model(model_dir(option))
+    except ModelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def decode_bytes(data: bytes, *, max_bytes: int) -> str:
+    """Bytes to text, or :class:`InputError` with a code: ``too_large``, ``binary``, ``not_utf8``."""
+    if len(data) > max_bytes:
+        raise InputError("too_large", f"document has {len(data)} bytes; the limit is {max_bytes} (--max-bytes)")
+    if b"\x00" in data[:8192]:
+        raise InputError("binary", "document looks binary (it contains NUL bytes); expected text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError("not_utf8", f"document is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from exc
+
+
+def _score_one(text: str, *, model: Model, doc_id: str, explain: bool) -> dict[str, Any]:
+    try:
+        return score_text(text, model=model, doc_id=doc_id, explain=explain)
+    except EmptyDocumentError as exc:
+        raise InputError("empty", str(exc)) from exc
+    except TextTooLargeError as exc:
+        raise InputError("too_large", str(exc)) from exc
+
+
+def _error_record(doc_id: str, err: InputError) -> dict[str, Any]:
+    return {"id": doc_id, "error": {"code": err.code, "message": str(err)}}
+
+
+def _emit(record: dict[str, Any], out: Any) -> None:
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def score(
+    files: Annotated[list[str] | None, typer.Argument(help="Text files to score; '-' reads standard input.")] = None,
+    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'id' and 'text'.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output.")] = None,
+    model: ModelOpt = None,
+    text_field: Annotated[str, typer.Option("--text-field", help="JSONL field holding the text.")] = "text",
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Include evidence and line labels.")] = True,
+) -> None:
+    """Score documents: one JSON object per document, in input order. Unscorable ones get an 'error'."""
+    if not files and jsonl is None:
+        typer.echo("error: give FILE... or '-' or --jsonl IN.jsonl", err=True)
+        raise typer.Exit(2)
+    m = _load(model)
+    failures = 0
+    total = 0
+    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        for name in files or []:
+            total += 1
+            try:
+                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+                rec = _score_one(decode_bytes(data, max_bytes=max_bytes), model=m, doc_id=name, explain=explain)
+                rec["path"] = name
+            except InputError as exc:
+                rec = _error_record(name, exc)
+            except OSError as exc:
+                rec = _error_record(name, InputError("unreadable", f"cannot read {name}: {exc.strerror or exc}"))
+            failures += "error" in rec
+            _emit(rec, sink)
+        if jsonl is not None:
+            try:
+                handle = jsonl.open("rb")
+            except OSError as exc:
+                typer.echo(f"error: cannot open {jsonl}: {exc.strerror or exc}", err=True)
+                raise typer.Exit(2) from exc
+            with handle:
+                for lineno, raw in enumerate(handle, start=1):
+                    if not raw.strip():
+                        continue
+                    total += 1
+                    rid = f"{jsonl}:{lineno}"
+                    try:
+                        line = decode_bytes(raw, max_bytes=max_bytes)
+                        try:
+                            row = json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise InputError("bad_json", f"line {lineno} is not valid JSON: {exc.msg}") from exc
+                        if not isinstance(row, dict):
+                            raise InputError("bad_record", f"line {lineno} is not a JSON object")
+                        rid = str(row.get("id", rid))
+                        text = row.get(text_field)
+                        if not isinstance(text, str):
+                            raise InputError("no_text", f"record has no string field '{text_field}'")
+                        rec = _score_one(text, model=m, doc_id=rid, explain=explain)
+                    except InputError as exc:
+                        rec = _error_record(rid, exc)
+                    failures += "error" in rec
+                    _emit(rec, sink)
+    finally:
+        if out:
+            sink.close()
+    if failures:
+        typer.echo(f"{failures} of {total} document(s) could not be scored (see their 'error' field)", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/mine.")] = Path("models/default"),
+    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the folder's name).")] = None,
+    fixtures: Annotated[list[Path] | None, typer.Option("--fixtures", help="Extra labeled JSONL files.")] = None,
+    no_builtin: Annotated[bool, typer.Option("--no-builtin", help="Leave out the project's own fixtures.")] = False,
+    names: Annotated[Path | None, typer.Option("--names", help="Extra entity names, one per line.")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    cv: Annotated[int, typer.Option("--cv", help="Cross-validation folds.")] = 5,
+) -> None:
+    """Train the line model, the entity lexicon and the calibrated classifier; write a verified model folder."""
+    from training.dataset import FIXTURES_DIR, FixtureError, builtin_examples, fixture_hash, read_jsonl
+    from training.train import save_model
+    from training.train import train as run_training
+    from training.vocabulary import EntityLexicon, LexiconError
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    examples = [] if no_builtin else builtin_examples(seed=seed)
+    sources: dict[str, str] = {}
+    if not no_builtin:
+        sources["builtin"] = fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
+    skipped: list[dict[str, object]] = []
+    for f in fixtures or []:
+        try:
+            rows = read_jsonl(f, skipped=skipped)
+        except FixtureError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        examples += rows
+        sources[str(f)] = fixture_hash([f])
+    for s in skipped:
+        typer.echo(f"skipped {s['where']}: {s['reason']}", err=True)
+    extra_names: list[str] = []
+    if names is not None:
+        try:
+            extra_names = EntityLexicon.read_user_names(names)
+        except LexiconError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    try:
+        result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    manifest = save_model(result, out, name=name or out.name, fixture_sources=sources)
+    metrics = result.metrics
+    typer.echo(
+        f"model {manifest['name']} version {manifest['version']} written to {out}\n"
+        f"documents {metrics['documents']} (reliable {metrics['reliable']}, unreliable {metrics['unreliable']}); "
+        f"cross-validated ROC AUC {metrics['roc_auc']}, PR AUC {metrics['pr_auc']}, Brier {metrics['brier']}, "
+        f"verdict accuracy {metrics['verdict_accuracy']}; line model macro F1 "
+        f"{metrics['line_model']['macro_f1']}"  # type: ignore[index]
+    )
+
+
+@app.command()
+def demo(
+    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of .txt files to score.")] = Path("../shared/seeds"),
+    model: ModelOpt = None,
+) -> None:
+    """Score a folder of texts and print a table: score, verdict and the top reasons."""
+    from rich.console import Console
+    from rich.table import Table
+
+    m = _load(model)
+    files = sorted(seeds.glob("*.txt"))
+    if not files:
+        typer.echo(f"error: no .txt files in {seeds}", err=True)
+        raise typer.Exit(2)
+    table = Table(title=f"Thresher {m.name} {m.version}")
+    for col in ("document", "score", "verdict", "top reasons"):
+        table.add_column(col)
+    for f in files:
+        r = score_text(f.read_text(encoding="utf-8"), model=m, doc_id=f.name)
+        top = "; ".join(x["message"] for x in r["reasons"] if x["contribution"] < 0)
+        table.add_row(f.name, f"{r['score']:.1f}", r["verdict"], top[:300])
+    Console().print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The one scoring function: text → parsed document → features → calibrated model → score and reasons.
+
+The CLI, the API, the crawl scan and evaluation all call :func:`score_text`; nothing re-implements it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from service.model import Model
+from service.reasons import build_reasons
+from training.document import parse
+from training.features import FEATURE_NAMES, extract_features
+
+__all__ = ["score_text", "verdict_for", "MAX_TEXT_CHARS", "TextTooLargeError"]
+
+MAX_TEXT_CHARS = 2_000_000  # library limit; the API and CLI set their own, smaller byte limits
+
+
+class TextTooLargeError(ValueError):
+    """Raised when a text is longer than the scorer accepts."""
+
+
+def verdict_for(score: float, thresholds: dict[str, float]) -> str:
+    """``reliable`` at or above the reliable threshold, ``unreliable`` below the suspect one."""
+    if score >= thresholds["reliable"]:
+        return "reliable"
+    if score >= thresholds["suspect"]:
+        return "suspect"
+    return "unreliable"
+
+
+def score_text(
+    text: str,
+    *,
+    model: Model,
+    title: str | None = None,
+    url: str | None = None,
+    explain: bool = True,
+    doc_id: str | None = None,
+) -> dict[str, Any]:
+    """Score one text. Raises :class:`training.document.EmptyDocumentError` on empty text and
+    :class:`TextTooLargeError` beyond :data:`MAX_TEXT_CHARS`."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise TextTooLargeError(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS} are accepted")
+    doc = parse(text, title=title, url=url)
+    ext = extract_features(doc, resources=model.resources)
+    base, contrib = model.classifier.contributions(ext.vector())
+    per_feature = {name: float(c) for name, c in zip(FEATURE_NAMES, contrib[0], strict=True)}
+    logit = base + sum(per_feature.values())
+    score = 100.0 / (1.0 + math.exp(-logit))
+    extra = dict(ext.extra)
+    extra["n_words"] = doc.n_words
+    extra["n_chars"] = doc.n_chars
+    reasons = build_reasons(per_feature, ext.values, ext.evidence, extra, explain=explain)
+    result: dict[str, Any] = {
+        "id": doc_id,
+        "score": round(score, 1),
+        "verdict": verdict_for(score, model.thresholds),
+        "reasons": reasons,
+        "signals": {k: (None if v != v else round(v, 4)) for k, v in ext.values.items()},
+        "language": extra.get("language", {}),
+        "model": {"name": model.name, "version": model.version},
+        "explanation": {
+            "base": round(base, 4),
+            "logit": round(logit, 4),
+            "units": "log-odds of reliable; base + sum of reason contributions = logit; score = 100/(1+exp(-logit))",
+        },
+        "stats": {"words": doc.n_words, "lines": len(doc.lines), "characters": doc.n_chars},
+    }
+    if explain:
+        result["lines"] = extra.get("line_labels", [])
+        result["cleaned_text"] = extra.get("cleaned_text", "")
+    return result

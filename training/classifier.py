@@ -1,0 +1,114 @@
+"""The document classifier: a calibrated linear model whose score splits exactly into feature contributions.
+
+imputer (NaN = "not applicable" → training mean) → standard scaler → logistic regression, then a
+sigmoid (Platt) calibration fitted on out-of-fold decision values. Because every step is affine in
+the scaled features, the calibrated log-odds of "reliable" are exactly::
+
+    logit P(reliable | x) = base + Σ_i contribution_i(x)
+
+with ``contribution_i = slope · w_i · z_i`` (``z_i`` the scaled feature, 0 at the training mean).
+The reasons in the API are sums of these terms, so they cannot disagree with the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from training.linemodel import NotFittedError
+
+__all__ = ["ReliabilityModel"]
+
+
+class ReliabilityModel:
+    """Binary classifier for P(reliable); ``y`` is 1 for reliable, 0 for unreliable.
+
+    ``C``: inverse L2 regularisation (default 0.5). ``cv``: folds for the out-of-fold calibration
+    (default 5). ``random_state``: seed of the fold split.
+    """
+
+    def __init__(self, *, C: float = 0.5, cv: int = 5, random_state: int = 0) -> None:
+        self.C = C
+        self.cv = cv
+        self.random_state = random_state
+
+    def _pipeline(self) -> Pipeline:
+        return Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="mean", keep_empty_features=True)),
+                ("scale", StandardScaler()),
+                ("clf", LogisticRegression(C=self.C, max_iter=5000, class_weight="balanced")),
+            ]
+        )
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        groups: Sequence[str] | None = None,
+        sample_weight: np.ndarray | None = None,
+        feature_names: Sequence[str] | None = None,
+    ) -> ReliabilityModel:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=int)
+        groups_arr = np.asarray(groups if groups is not None else np.arange(len(y)))
+        sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        oof = np.zeros(len(y))
+        splitter = StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        for train_idx, test_idx in splitter.split(X, y, groups_arr):
+            pipe = self._pipeline().fit(X[train_idx], y[train_idx], clf__sample_weight=sw[train_idx])
+            oof[test_idx] = pipe.decision_function(X[test_idx])
+        calib = LogisticRegression(C=1e4, max_iter=1000).fit(oof.reshape(-1, 1), y, sample_weight=sw)
+        self.calibration_slope_ = float(calib.coef_[0, 0])
+        self.calibration_intercept_ = float(calib.intercept_[0])
+        self.oof_decision_ = oof
+        self.pipeline_ = self._pipeline().fit(X, y, clf__sample_weight=sw)
+        self.feature_names_in_ = np.array(
+            feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])], dtype=object
+        )
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "pipeline_"):
+            raise NotFittedError("ReliabilityModel is not fitted; call fit() or load a trained model")
+
+    def get_feature_names_out(self) -> np.ndarray:
+        self._check()
+        return self.feature_names_in_.copy()
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        z = self.pipeline_.named_steps["scale"].transform(self.pipeline_.named_steps["impute"].transform(X))
+        return np.asarray(z)
+
+    def contributions(self, X: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(base, C)``: calibrated log-odds of reliable = base + C[row].sum()."""
+        self._check()
+        z = self._scaled(X)
+        clf = self.pipeline_.named_steps["clf"]
+        w = clf.coef_[0]
+        a, b = self.calibration_slope_, self.calibration_intercept_
+        base = a * float(clf.intercept_[0]) + b
+        return base, a * w * z
+
+    def logit(self, X: np.ndarray) -> np.ndarray:
+        base, contrib = self.contributions(X)
+        return base + contrib.sum(axis=1)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """P(reliable) per row (one column: the positive class only)."""
+        return 1.0 / (1.0 + np.exp(-self.logit(X)))
+
+    def calibrate_decision(self, decision: np.ndarray) -> np.ndarray:
+        """Map raw decision values (e.g. the out-of-fold ones) through the fitted calibration."""
+        self._check()
+        return 1.0 / (1.0 + np.exp(-(self.calibration_slope_ * np.asarray(decision) + self.calibration_intercept_)))

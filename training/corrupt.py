@@ -1,0 +1,417 @@
+"""Seeded generator of degraded variants of reliable articles, with a label for every line.
+
+Each variant is what crawls really hold: a scrape wrapped in page chrome, boilerplate stitched into
+the article, a full-page dump, a machine-spun copy with mangled names, a truncated teaser, keyword
+stuffing, duplicated paragraphs. Boilerplate comes from the project-written pool
+(``fixtures/boilerplate_pool.jsonl``). Two benign variants stay ``reliable``: the same article laid out
+differently, and the article with the few tail lines almost every real article page ends with (an
+author box, a comment prompt), since a reader would still call that text reliable.
+
+Same input and seed, same output: every random choice comes from one ``random.Random`` per variant,
+seeded from the seed and the article's id.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.document import WORD_RE
+
+__all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS"]
+
+UNRELIABLE_KINDS = ("scraped", "inline", "inline_light", "dump", "spun", "truncated", "stuffed", "repeated")
+RELIABLE_KINDS = ("reformat", "light_tail")
+
+_SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
+_DOMAINS = (
+    "harbor-daily-news.example.com", "newswire24.example.net", "the-morning-ledger.example.org",
+    "metro-post.preview-site.example.com", "globalnewsdesk.example.info", "riverbend-times.example.com",
+)
+_SYNONYMS = {
+    "said": "stated", "says": "expresses", "war": "battle", "talks": "discussions", "meeting": "assembly",
+    "president": "head of state", "government": "administration", "announced": "declared",
+    "officials": "authorities", "support": "backing", "weapons": "armaments", "agreement": "accord",
+    "country": "nation", "people": "individuals", "week": "seven days", "help": "aid", "big": "large",
+    "city": "metropolis", "police": "law enforcement", "company": "firm", "market": "marketplace",
+    "rose": "climbed", "fell": "dropped", "increase": "boost", "plan": "scheme", "vote": "ballot",
+    "leader": "chief", "warned": "cautioned", "killed": "slain", "attack": "assault", "deal": "bargain",
+    "report": "account", "study": "examine", "children": "youngsters", "water": "aqua", "fire": "blaze",
+    "home": "residence", "school": "academy", "team": "squad", "game": "match", "record": "file",
+    "price": "value", "money": "funds", "economy": "financial system", "minister": "secretary",
+    "court": "tribunal", "judge": "adjudicator", "law": "regulation", "election": "poll",
+}
+_KEYWORDS = (
+    "best cheap car insurance", "buy gold online", "top crypto signals", "cheap flights deals",
+    "fast weight loss pills", "online casino bonus", "payday loans near me", "best vpn 2025",
+)
+_CONTACTS = (
+    "newsdesk.tips{n}@gmail.com", "editor{n}@mailbox.example.com", "Call us: +1 555-01{n:02d}",
+    "WhatsApp +44 7700 900{n:03d}", "reporter.{n}@outlook.example.com",
+)
+
+
+@dataclass
+class Example:
+    """One labeled document. ``line_labels`` aligns with the text's non-blank lines."""
+
+    id: str
+    text: str
+    label: str
+    tags: list[str]
+    origin: str
+    source_id: str
+    line_labels: list[str] | None = None
+    weight: float = 1.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "text": self.text, "label": self.label, "tags": self.tags, "origin": self.origin}
+
+
+def load_pool(path: Path) -> dict[str, list[str]]:
+    """Boilerplate lines by category from a JSONL file of ``{"category", "text"}``."""
+    pool: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                pool.setdefault(row["category"], []).append(row["text"])
+    return pool
+
+
+def _rng(seed: int, *parts: str) -> random.Random:
+    return random.Random(zlib.crc32("\x1f".join((str(seed), *parts)).encode()))
+
+
+def _lines(text: str) -> list[str]:
+    return [" ".join(x.split()) for x in text.split("\n") if x.strip()]
+
+
+def _render(lines: Sequence[str], rng: random.Random) -> str:
+    return ("\n\n" if rng.random() < 0.5 else "\n").join(lines)
+
+
+class _Page:
+    """Lines with their labels, built up by the variant functions."""
+
+    def __init__(self, lines: Iterable[str] = (), label: str = "content") -> None:
+        self.lines: list[str] = []
+        self.labels: list[str] = []
+        self.add(lines, label)
+
+    def add(self, lines: Iterable[str], label: str) -> _Page:
+        for ln in lines:
+            ln = " ".join(ln.split())
+            if ln:
+                self.lines.append(ln)
+                self.labels.append(label)
+        return self
+
+    def extend(self, other: _Page) -> _Page:
+        self.lines += other.lines
+        self.labels += other.labels
+        return self
+
+
+def _pick(pool: dict[str, list[str]], cat: str, rng: random.Random, k: int) -> list[str]:
+    items = pool.get(cat, [])
+    return [rng.choice(items) for _ in range(k)] if items else []
+
+
+def _block(pool: dict[str, list[str]], rng: random.Random, cats: Sequence[str], lo: int, hi: int) -> _Page:
+    page = _Page()
+    for cat in cats:
+        page.add(_pick(pool, cat, rng, rng.randint(lo, hi)), cat)
+    return page
+
+
+def _related_block(pool: dict[str, list[str]], rng: random.Random, lo: int, hi: int) -> _Page:
+    related = pool.get("related", [])
+    labels = [r for r in related if len(r.split()) <= 4] or related
+    teasers = [r for r in related if len(r.split()) > 4] or related
+    page = _Page([rng.choice(labels)], "related")
+    return page.add(rng.sample(teasers, min(len(teasers), rng.randint(lo, hi))), "related")
+
+
+def _nav_run(pool: dict[str, list[str]], rng: random.Random, lo: int, hi: int) -> _Page:
+    nav = pool.get("navigation", [])
+    short = [n for n in nav if len(n.split()) <= 3] or nav
+    items = rng.sample(short, min(len(short), rng.randint(lo, hi)))
+    items += rng.sample(_SECTIONS, rng.randint(0, 4))
+    rng.shuffle(items)
+    return _Page(items, "navigation")
+
+
+def _split(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Headline (first line when it looks like one) and body lines."""
+    if lines and len(lines[0].split()) <= 20 and not lines[0].endswith("."):
+        return lines[:1], lines[1:]
+    return [], lines
+
+
+def _interleave(body: list[str], inserts: list[tuple[str, str]], rng: random.Random) -> _Page:
+    page = _Page()
+    slots = sorted(rng.randrange(1, max(len(body), 2)) for _ in inserts)
+    it = iter(zip(slots, inserts, strict=True))
+    nxt = next(it, None)
+    for i, ln in enumerate(body):
+        while nxt is not None and nxt[0] == i:
+            page.add([nxt[1][1]], nxt[1][0])
+            nxt = next(it, None)
+        page.add([ln], "content")
+    while nxt is not None:
+        page.add([nxt[1][1]], nxt[1][0])
+        nxt = next(it, None)
+    return page
+
+
+def _site_title(headline: str, rng: random.Random) -> str:
+    site = rng.choice(_DOMAINS)
+    styles = (
+        f"{headline} | {rng.choice(_SECTIONS)} | {site}",
+        f"{headline} - {site.split('.')[0].replace('-', ' ').title()}",
+        f"{headline} | {site}",
+        f"{headline} — {site.split('.')[0].replace('-', ' ').title()}",
+    )
+    return rng.choice(styles)
+
+
+# --- unreliable variants -------------------------------------------------------------------------
+
+
+def scraped(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    head, body = _split(lines)
+    headline = head[0] if head else body[0][:80]
+    page = _Page([_site_title(headline, rng)], "title_site")
+    if rng.random() < 0.5:
+        page.extend(_nav_run(pool, rng, 3, 10))
+    page.add([headline] * rng.randint(1, 3), "content")
+    page.extend(_interleave(body, [(c, rng.choice(pool[c])) for c in rng.sample(["ads", "caption", "share"], rng.randint(0, 2))], rng))
+    page.extend(_related_block(pool, rng, 2, 5))
+    if rng.random() < 0.7:
+        page.add([rng.choice(_CONTACTS).format(n=rng.randint(1, 99))], "meta")
+    page.extend(_block(pool, rng, ["cookie"], 1, 2))
+    if rng.random() < 0.5:
+        page.extend(_block(pool, rng, ["legal"], 1, 3))
+    return page
+
+
+def inline(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    head, body = _split(lines)
+    page = _Page(head, "content")
+    head_cats = ["related", "ads", "share", "meta", "newsletter"]
+    page.add(_pick(pool, rng.choice(head_cats), rng, 1), "")
+    page.labels[-1:] = [c for c in head_cats if page.lines[-1] in pool.get(c, [])][:1] or ["related"]
+    cats = ["ads", "caption", "related", "newsletter", "share", "spam"]
+    inserts = [(c, rng.choice(pool[c])) for c in (rng.choice(cats) for _ in range(rng.randint(2, 5)))]
+    page.extend(_interleave(body, inserts, rng))
+    tail_cats = rng.sample(["related", "comments", "author", "share", "newsletter", "legal", "meta"], rng.randint(2, 4))
+    page.extend(_block(pool, rng, tail_cats, 1, 3))
+    return page
+
+
+def inline_light(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """A teaser or widget line between the headline and the first paragraph, a few at the end."""
+    head, body = _split(lines)
+    page = _Page(head, "content")
+    cat = rng.choice(["related", "related", "ads", "share", "newsletter"])
+    labels = [r for r in pool[cat] if len(r.split()) <= 4] or pool[cat]
+    page.add([rng.choice(labels)], cat)
+    page.add(body, "content")
+    return page.extend(_block(pool, rng, rng.sample(["related", "newsletter", "share", "navigation"], 2), 1, 2))
+
+
+def dump(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    head, body = _split(lines)
+    page = _Page()
+    if rng.random() < 0.6:
+        page.add(["Skip to content" if rng.random() < 0.5 else rng.choice(pool["navigation"])], "navigation")
+    page.extend(_nav_run(pool, rng, 6, 25))
+    page.extend(_block(pool, rng, ["meta"], 0, 2))
+    page.add(head, "content")
+    page.extend(_block(pool, rng, ["meta", "share"], 1, 3))
+    inserts = [(c, rng.choice(pool[c])) for c in (rng.choice(["ads", "caption", "related", "newsletter"]) for _ in range(rng.randint(1, 4)))]
+    page.extend(_interleave(body, inserts, rng))
+    page.extend(_block(pool, rng, ["share", "author"], 0, 2))
+    page.extend(_related_block(pool, rng, 3, 8))
+    page.extend(_block(pool, rng, ["newsletter", "comments"], 1, 3))
+    page.extend(_nav_run(pool, rng, 3, 10))
+    page.extend(_block(pool, rng, ["legal"], 2, 6))
+    page.extend(_block(pool, rng, ["cookie"], 1, 3))
+    return page
+
+
+_VOWELS = "aeiou"
+_CONSONANTS = "bcdfghjklmnprstvwz"
+
+
+def mangle(word: str, rng: random.Random) -> str:
+    """One or two character edits a spinner or bad transliteration makes; keeps the first letter's case."""
+    w = list(word)
+    for _ in range(1 if len(word) <= 6 else rng.randint(1, 2)):
+        i = rng.randrange(1 if len(w) > 3 else 0, len(w))
+        op = rng.random()
+        if op < 0.55:
+            pool = _VOWELS if w[i].lower() in _VOWELS else _CONSONANTS
+            ch = rng.choice([c for c in pool if c != w[i].lower()])
+            w[i] = ch.upper() if w[i].isupper() else ch
+        elif op < 0.75 and len(w) > 4:
+            del w[i]
+        elif op < 0.9:
+            w.insert(i, w[i].lower())
+        elif i + 1 < len(w):
+            w[i], w[i + 1] = w[i + 1], w[i]
+    out = "".join(w)
+    return out if out.lower() != word.lower() else word[:-1] + ("y" if word[-1] != "y" else "i")
+
+
+def spun(
+    lines: list[str], pool: dict[str, list[str]], rng: random.Random, *, common_words: Sequence[str] = ()
+) -> _Page:
+    text = "\n".join(lines)
+    words = WORD_RE.findall(text)
+    names = sorted({w for w in words if w[:1].isupper() and len(w) >= 5 and w[1:].islower()})
+    long_words = sorted({w for w in words if w.islower() and len(w) >= 7})
+    targets = rng.sample(names, min(len(names), rng.randint(3, 8))) + rng.sample(
+        long_words, min(len(long_words), rng.randint(2, 6))
+    )
+    for t in targets:
+        # Replace one or two of the occurrences, not all: spinners are inconsistent.
+        occurrences = [m.start() for m in re.finditer(rf"\b{re.escape(t)}\b", text)]
+        for pos in rng.sample(occurrences, min(len(occurrences), rng.randint(1, 2))):
+            text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
+    # A surname swapped for a common word after a first name ("Scott Scent").
+    pairs = re.findall(r"\b([A-Z][a-z]+) ([A-Z][a-z]{3,})\b", text)
+    if pairs and common_words:
+        for first, last in rng.sample(pairs, min(len(pairs), rng.randint(1, 2))):
+            cands = [c for c in common_words if c[:1] == last[:1].lower() or c[-3:] == last[-3:].lower()]
+            if cands:
+                text = text.replace(f"{first} {last}", f"{first} {rng.choice(cands).capitalize()}", 1)
+    # Synonym spinning of a share of the common words.
+    rate = rng.uniform(0.3, 0.8)
+
+    def swap(m: re.Match[str]) -> str:
+        w = m.group(0)
+        rep = _SYNONYMS.get(w.lower())
+        if rep is None or rng.random() > rate:
+            return w
+        return rep.capitalize() if w[0].isupper() else rep
+
+    text = re.sub(r"\b[A-Za-z]+\b", swap, text)
+    page = _Page(_lines(text), "content")
+    if rng.random() < 0.5:
+        page.extend(_block(pool, rng, rng.sample(["related", "comments", "share", "navigation"], 2), 1, 2))
+    return page
+
+
+def truncated(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    text = "\n".join(lines)
+    cut = int(len(text) * rng.uniform(0.2, 0.55))
+    cut = text.rfind(" ", 0, cut) if " " in text[:cut] else cut
+    page = _Page(_lines(text[:cut]), "content")
+    if rng.random() < 0.6:
+        page.add(_pick(pool, "newsletter", rng, rng.randint(1, 3)), "newsletter")
+    if rng.random() < 0.5:
+        page.extend(_related_block(pool, rng, 1, 4))
+    return page
+
+
+def stuffed(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    kw = rng.choice(_KEYWORDS)
+    out = []
+    for ln in lines:
+        if len(ln.split()) > 12 and rng.random() < 0.6:
+            ln = f"{ln} {kw.capitalize()} – {kw}!"
+        out.append(ln)
+    page = _Page(out, "content")
+    inserts = [("spam", rng.choice(pool["spam"])) for _ in range(rng.randint(2, 5))]
+    return _interleave(page.lines, inserts, rng).add([f"{kw.upper()} {kw.upper()} {kw}"], "spam")
+
+
+def repeated(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    head, body = _split(lines)
+    dupes = rng.sample(body, min(len(body), rng.randint(2, 4)))
+    out = list(body)
+    for d in dupes:
+        out.insert(rng.randrange(len(out) + 1), d)
+    return _Page(head + out, "content")
+
+
+# --- reliable variants ---------------------------------------------------------------------------
+
+
+def reformat(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    head, body = _split(lines)
+    if head and rng.random() < 0.3:
+        head = []
+    return _Page(head + body, "content")
+
+
+def light_tail(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    page = _Page(lines, "content")
+    cats = rng.sample(["author", "comments", "share", "meta", "related"], rng.randint(1, 3))
+    page.extend(_block(pool, rng, cats, 1, 2))
+    if rng.random() < 0.3:
+        page.extend(_related_block(pool, rng, 1, 2))
+    if rng.random() < 0.5:
+        page.extend(_block(pool, rng, ["comments"], 1, 1))
+    return page
+
+
+_FUNCS = {
+    "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "truncated": truncated, "stuffed": stuffed,
+    "repeated": repeated, "reformat": reformat, "light_tail": light_tail,
+}
+
+
+def variants(
+    article_id: str,
+    text: str,
+    pool: dict[str, list[str]],
+    *,
+    kinds: Sequence[str],
+    seed: int = 0,
+    common_words: Sequence[str] = (),
+) -> list[Example]:
+    """Derive one example per kind from a reliable article."""
+    lines = _lines(text)
+    out = []
+    for kind in kinds:
+        rng = _rng(seed, article_id, kind)
+        page = spun(lines, pool, rng, common_words=common_words) if kind == "spun" else _FUNCS[kind](lines, pool, rng)
+        label = "reliable" if kind in RELIABLE_KINDS else "unreliable"
+        out.append(
+            Example(
+                id=f"{article_id}~{kind}",
+                text=_render(page.lines, rng),
+                label=label,
+                tags=[kind],
+                origin=f"generated:{kind}",
+                source_id=article_id,
+                line_labels=list(page.labels),
+            )
+        )
+    return out
+
+
+def generate(
+    articles: Iterable[tuple[str, str]],
+    pool: dict[str, list[str]],
+    *,
+    seed: int = 0,
+    per_article: int = 4,
+    common_words: Sequence[str] = (),
+) -> list[Example]:
+    """For each reliable (id, text): both benign variants and ``per_article`` corrupted ones."""
+    out: list[Example] = []
+    for art_id, text in articles:
+        rng = _rng(seed, art_id, "kinds")
+        kinds = list(RELIABLE_KINDS) + rng.sample(UNRELIABLE_KINDS, min(per_article, len(UNRELIABLE_KINDS)))
+        out.extend(variants(art_id, text, pool, kinds=kinds, seed=seed, common_words=common_words))
+    return out

@@ -1,0 +1,107 @@
+"""Feature families: each module turns a parsed document into named values plus evidence.
+
+The family list below is the one place that fixes the feature vector's order. A family module has
+``NAME``, ``FEATURES`` (its value names, each starting with the family name) and
+``extract(doc, *, context) -> FamilyOutput``. The classifier only ever sees the values; evidence is
+what the reasons show a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from training.document import Document
+from training.linemodel import LineModel
+from training.vocabulary import EntityLexicon, Vocabulary, general_vocabulary
+
+__all__ = [
+    "FAMILIES",
+    "FEATURE_NAMES",
+    "FamilyOutput",
+    "Resources",
+    "Context",
+    "Extraction",
+    "extract_features",
+    "feature_family",
+]
+
+Evidence = dict[str, Any]
+
+
+@dataclass
+class Resources:
+    """What the families need beyond the text: learned at training time, stored with the model."""
+
+    line_model: LineModel | None
+    lexicon: EntityLexicon
+    _vocabulary: Vocabulary | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = general_vocabulary("en")
+        return self._vocabulary
+
+
+@dataclass
+class FamilyOutput:
+    values: dict[str, float]
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """Passed to every family: resources and what earlier families found (language first)."""
+
+    resources: Resources
+    language: str = "unknown"
+    english: bool = True
+    line_categories: list[str] | None = None
+
+
+@dataclass
+class Extraction:
+    values: dict[str, float]
+    evidence: dict[str, list[Evidence]]
+    extra: dict[str, Any]
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.values[name] for name in FEATURE_NAMES], dtype=np.float64)
+
+
+from training.features import boilerplate, entities, language, readability, repetition  # noqa: E402
+
+# Order of computation: language decides which English-only signals apply; boilerplate's line labels
+# are used by repetition. The vector order is this tuple's order.
+FAMILIES = (language, boilerplate, entities, readability, repetition)
+FEATURE_NAMES: tuple[str, ...] = tuple(name for fam in FAMILIES for name in fam.FEATURES)
+
+
+def feature_family(name: str) -> str:
+    """The family a feature belongs to: its name's first part."""
+    return name.split("_", 1)[0]
+
+
+def extract_features(doc: Document, *, resources: Resources) -> Extraction:
+    """Run every family over ``doc`` and return all values (finite, or NaN for "not applicable")."""
+    ctx = Context(resources=resources)
+    values: dict[str, float] = {}
+    evidence: dict[str, list[Evidence]] = {}
+    extra: dict[str, Any] = {}
+    for fam in FAMILIES:
+        out = fam.extract(doc, context=ctx)
+        missing = set(fam.FEATURES) - set(out.values)
+        if missing:
+            raise RuntimeError(f"family {fam.NAME} did not return {sorted(missing)}")
+        for k in fam.FEATURES:
+            v = float(out.values[k])
+            # NaN means "not applicable" (an English-only signal on another language): the model's
+            # imputer puts the training mean there, so it contributes nothing to the score.
+            values[k] = v if (np.isfinite(v) or np.isnan(v)) else 0.0
+        evidence.update(out.evidence)
+        extra.update(out.extra)
+    return Extraction(values=values, evidence=evidence, extra=extra)

@@ -1,0 +1,145 @@
+"""Boilerplate lines: which lines are not the article (cookie banners, related links, comment forms ...).
+
+Every line is classified by the learned line model (:mod:`training.linemodel`). Values are ratios and
+log counts, so long and short documents compare; where the boilerplate sits matters too: a few lines
+after the article's last paragraph (an author box, "Leave a Reply") are what almost every real article
+page ends with, while lines before or inside the article mean a page was stitched together.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from training.document import Document
+from training.features import Context, FamilyOutput
+from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, URL_RE
+from training.linemodel import CLASSES
+
+NAME = "boilerplate"
+FEATURES = (
+    "boilerplate_line_ratio",
+    "boilerplate_char_ratio",
+    "boilerplate_soft_char_ratio",
+    "boilerplate_head_lines",
+    "boilerplate_body_lines",
+    "boilerplate_tail_lines",
+    "boilerplate_title_repeats",
+    "boilerplate_site_title",
+    "boilerplate_contacts",
+    "boilerplate_urls_per_1k",
+    "boilerplate_nonterminal_line_ratio",
+    "boilerplate_categories",
+)
+
+PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
+_PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose
+_TERMINAL_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
+_SITE_TITLE_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s|\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)
+
+
+def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
+    """Without a line model: a line is content when it is prose-like. Only for bootstrapping."""
+    labels = []
+    for ln in doc.lines:
+        prose = len(ln.words) >= 8 or bool(_TERMINAL_RE.search(ln.text))
+        labels.append("content" if prose else "navigation")
+    p = np.array([1.0 if lab == "content" else 0.0 for lab in labels])
+    return labels, p
+
+
+def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Label per line, P(content) per line, and the winning probability per line."""
+    model = context.resources.line_model
+    if model is None:
+        labels, p = _fallback_labels(doc)
+        return labels, p, np.ones(len(labels))
+    proba = model.predict_proba([ln.text for ln in doc.lines])
+    best = proba.argmax(axis=1)
+    labels = [CLASSES[k] for k in best]
+    return labels, proba[:, 0], proba[np.arange(len(best)), best]
+
+
+def extract(doc: Document, *, context: Context) -> FamilyOutput:
+    lines = doc.lines
+    labels, p_content, confidence = classify_lines(doc, context=context)
+    context.line_categories = labels
+    n = len(lines)
+    chars = np.array([len(ln.text) for ln in lines], dtype=np.float64)
+    is_bp = np.array([lab != "content" for lab in labels])
+    total_chars = chars.sum() or 1.0
+
+    prose = [
+        i for i, ln in enumerate(lines)
+        if labels[i] == "content" and len(ln.words) >= PARAGRAPH_WORDS and _PROSE_END_RE.search(ln.text)
+    ]
+    first, last = (prose[0], prose[-1]) if prose else (n, n)
+    head = [i for i in range(min(first, n)) if is_bp[i]]
+    body = [i for i in range(first, last + 1) if i < n and is_bp[i]]
+    tail = [i for i in range(last + 1, n) if is_bp[i]]
+
+    title = lines[0].text.lower()
+    repeats = [
+        i for i in range(1, n)
+        if len(title) >= 12 and (lines[i].text.lower() == title or (len(lines[i].text) >= 20 and lines[i].text.lower() in title))
+    ]
+    site_title = labels[0] == "title_site" or bool(_SITE_TITLE_RE.search(lines[0].text))
+    emails = [(ln.number, m) for ln in lines for m in EMAIL_RE.findall(ln.text)]
+    phones = [(ln.number, m) for ln in lines for m in PHONE_RE.findall(ln.text)]
+    urls = [(ln.number, m) for ln in lines for m in URL_RE.findall(ln.text) if "@" not in m]
+    nonterminal = sum(1 for ln in lines if not _TERMINAL_RE.search(ln.text))
+    cats = {lab for lab in labels if lab != "content"}
+
+    values = {
+        "boilerplate_line_ratio": float(is_bp.mean()) if n else 0.0,
+        "boilerplate_char_ratio": float(chars[is_bp].sum() / total_chars),
+        "boilerplate_soft_char_ratio": float((chars * (1.0 - p_content)).sum() / total_chars),
+        "boilerplate_head_lines": math.log1p(len(head)),
+        "boilerplate_body_lines": math.log1p(len(body)),
+        "boilerplate_tail_lines": math.log1p(len(tail)),
+        "boilerplate_title_repeats": math.log1p(len(repeats)),
+        "boilerplate_site_title": float(site_title),
+        "boilerplate_contacts": math.log1p(len(emails) + len(phones)),
+        "boilerplate_urls_per_1k": 1000.0 * len(urls) / max(doc.n_words, 50),
+        "boilerplate_nonterminal_line_ratio": nonterminal / n if n else 0.0,
+        "boilerplate_categories": float(len(cats)),
+    }
+
+    def where(i: int) -> str:
+        return "head" if i < first else ("tail" if i > last else "body")
+
+    bp_lines = [
+        {
+            "line": lines[i].number,
+            "category": labels[i],
+            "position": where(i),
+            "text": lines[i].text[:300],
+            "confidence": round(float(confidence[i]), 3),
+        }
+        for i in range(n)
+        if is_bp[i]
+    ]
+    evidence = {
+        "boilerplate_lines": bp_lines,
+        "title_repeats": [{"line": lines[i].number, "text": lines[i].text[:300]} for i in repeats],
+        "site_title": [{"line": lines[0].number, "text": lines[0].text[:300]}] if site_title else [],
+        "contacts": [{"line": num, "text": m, "kind": "email"} for num, m in emails]
+        + [{"line": num, "text": m, "kind": "phone"} for num, m in phones],
+        "urls": [{"line": num, "text": m} for num, m in urls[:50]],
+    }
+    content_text = "\n".join(ln.text for ln, lab in zip(lines, labels, strict=True) if lab == "content")
+    return FamilyOutput(
+        values=values,
+        evidence=evidence,
+        extra={
+            "cleaned_text": content_text,
+            "line_labels": [
+                {"line": ln.number, "category": lab} for ln, lab in zip(lines, labels, strict=True)
+            ],
+            "boilerplate_chars_by_category": {
+                c: float(chars[[i for i in range(n) if labels[i] == c]].sum()) for c in CATEGORIES if c in cats
+            },
+        },
+    )

@@ -1,0 +1,136 @@
+"""Misspelled known entities and garbled words: the trace a spinner or a bad OCR leaves.
+
+A token is suspicious when it is *not* a word of the language (unknown to wordfreq and to the entity
+lexicon) and yet a small edit away from one that is known: a name in the lexicon, another spelling in
+the same document, or a common word. Rare but real names (a small town, a new minister) are unknown
+too, but they are near no known word, or the text spells them the same way several times; neither is
+flagged. Spinners also swap a name for a real word ("Scott Scent"): a common word right after a known
+first name, close in spelling to that first name's known surname, is flagged as a name-slot swap.
+
+Only for English text: on other languages every value is NaN ("not applicable").
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from training.document import Document
+from training.features import Context, FamilyOutput
+from training.vocabulary import COMMON_ZIPF, strip_possessive
+
+NAME = "entity"
+FEATURES = (
+    "entity_misspelled_per_1k",
+    "entity_misspelled_log_count",
+    "entity_name_slot_per_1k",
+    "entity_oov_rate",
+)
+
+MIN_TOKEN_LEN = 4  # shorter tokens are too often abbreviations or legitimately odd
+CONSISTENT_SPELLING = 3  # an unknown token spelled this way this many times is taken as a real name
+KNOWN_ZIPF = 1.0  # wordfreq zipf at or above which a token is a word of the language
+NAME_SLOT_SIMILARITY = 60.0  # rapidfuzz ratio between the word and the first name's known surname
+
+
+def _max_distance(token: str) -> int:
+    """Edits allowed for a token of this length: 1 up to 6 letters, 2 from 7 letters on."""
+    return 1 if len(token) <= 6 else 2
+
+
+def extract(doc: Document, *, context: Context) -> FamilyOutput:
+    if not context.english:
+        nan = math.nan
+        return FamilyOutput(values=dict.fromkeys(FEATURES, nan), evidence={"misspellings": []})
+    vocab = context.resources.vocabulary
+    lexicon = context.resources.lexicon
+    names = lexicon.names
+
+    tokens = [strip_possessive(w) for w in doc.words]
+    alpha_tokens = [w for w in tokens if len(w) >= 3 and w.isalpha()]
+    counts = Counter(w.lower() for w in alpha_tokens)
+
+    def known(w: str) -> bool:
+        return w in names or vocab.zipf.get(w, 0.0) >= KNOWN_ZIPF
+
+    oov = {w for w in counts if not known(w)}
+    # Other spellings in this document: capitalised tokens that are known, or that the text uses
+    # more often than the suspect token (Zelenskyy six times against Jemenskyy once).
+    capitalised = {w.lower() for w in alpha_tokens if w[0].isupper()}
+    lexicon_list = sorted(names)
+
+    found: dict[str, dict[str, object]] = {}
+    first_line: dict[str, int] = {}
+    for ln in doc.lines:
+        for w in ln.words:
+            first_line.setdefault(strip_possessive(w).lower(), ln.number)
+
+    for w in sorted(oov):
+        if len(w) < MIN_TOKEN_LEN or not w.isalpha():
+            continue
+        if counts[w] >= CONSISTENT_SPELLING:
+            continue
+        max_d = _max_distance(w)
+        intended: tuple[str, int, str] | None = None
+        doc_names = sorted(c for c in capitalised if c != w and (known(c) or counts[c] > counts[w]))
+        for source, pool in (("document", doc_names), ("lexicon", lexicon_list)):
+            hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
+            if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
+                intended = (hit[0], int(hit[1]), source)
+                break
+        if intended is None:
+            common = vocab.nearest_common(w, max_distance=max_d if len(w) >= 8 else 1)
+            if common is not None and vocab.zipf.get(common[0], 0.0) >= COMMON_ZIPF:
+                intended = (common[0], common[1], "vocabulary")
+        if intended is not None:
+            found[w] = {
+                "found": w,
+                "intended": intended[0],
+                "distance": intended[1],
+                "source": intended[2],
+                "count": counts[w],
+                "line": first_line.get(w, 0),
+            }
+
+    # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent".
+    slots: list[dict[str, object]] = []
+    seen_slots: set[tuple[str, str]] = set()
+    for ln in doc.lines:
+        words = [strip_possessive(w) for w in ln.words]
+        for i in range(1, len(words)):
+            prev, cur = words[i - 1].lower(), words[i]
+            if not (cur[:1].isupper() and cur[1:].islower()) or prev not in lexicon.full_names:
+                continue
+            lc = cur.lower()
+            surnames = lexicon.full_names[prev]
+            if lc in surnames or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
+                continue
+            best = process.extractOne(lc, sorted(surnames), scorer=fuzz.ratio, score_cutoff=NAME_SLOT_SIMILARITY)
+            if best is None or (prev, lc) in seen_slots:
+                continue
+            seen_slots.add((prev, lc))
+            slots.append(
+                {
+                    "found": f"{words[i - 1]} {cur}",
+                    "intended": f"{words[i - 1]} {best[0].capitalize()}",
+                    "line": ln.number,
+                    "source": "lexicon",
+                }
+            )
+
+    n_words = max(doc.n_words, 50)
+    n_miss = sum(int(f["count"]) for f in found.values())  # type: ignore[call-overload]
+    values = {
+        "entity_misspelled_per_1k": 1000.0 * n_miss / n_words,
+        "entity_misspelled_log_count": math.log1p(len(found)),
+        "entity_name_slot_per_1k": 1000.0 * len(slots) / n_words,
+        "entity_oov_rate": sum(counts[w] for w in oov) / max(len(alpha_tokens), 1),
+    }
+    evidence = {
+        "misspellings": sorted(found.values(), key=lambda f: (int(f["line"]), str(f["found"]))),  # type: ignore[call-overload]
+        "name_slots": slots,
+    }
+    return FamilyOutput(values=values, evidence=evidence)

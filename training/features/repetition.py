@@ -1,0 +1,112 @@
+"""Repetition and spam: Gopher-style duplicate fractions plus symbol, capitals, exclamation and
+promotional-phrase rates. Counts are normalised (per line, per character, per 1,000 words) so that
+long and short documents compare.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from training.document import Document
+from training.features import Context, FamilyOutput
+from training.lexicons import PROMO_RE, STOP_WORDS
+
+NAME = "repetition"
+FEATURES = (
+    "repetition_dup_line_frac",
+    "repetition_dup_para_frac",
+    "repetition_dup_line_char_frac",
+    "repetition_top_2gram_frac",
+    "repetition_top_3gram_frac",
+    "repetition_top_4gram_frac",
+    "repetition_dup_5gram_frac",
+    "repetition_dup_8gram_frac",
+    "repetition_symbol_word_ratio",
+    "repetition_ellipsis_line_frac",
+    "repetition_bullet_line_frac",
+    "repetition_stopword_frac",
+    "repetition_mean_word_length",
+    "repetition_caps_word_frac",
+    "repetition_exclamation_per_1k",
+    "repetition_promo_per_1k",
+    "repetition_log_words",
+)
+_BULLETS = ("-", "•", "*", "·", "▪", "►", "–")
+
+
+def _dup_fraction(items: list[str]) -> tuple[float, float, list[str]]:
+    """Share of items that repeat an earlier one, the share of characters in them, and the repeats."""
+    seen: set[str] = set()
+    dups: list[str] = []
+    for it in items:
+        key = it.lower()
+        if key in seen:
+            dups.append(it)
+        seen.add(key)
+    total_chars = sum(len(i) for i in items) or 1
+    return (len(dups) / len(items) if items else 0.0, sum(len(d) for d in dups) / total_chars, dups)
+
+
+def top_ngram_char_frac(words: list[str], n: int) -> float:
+    """Characters covered by the most frequent word n-gram, over all word characters (Gopher)."""
+    if len(words) < n:
+        return 0.0
+    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    gram, count = grams.most_common(1)[0]
+    if count < 2:
+        return 0.0
+    total = sum(len(w) for w in words) or 1
+    return min(1.0, sum(len(w) for w in gram) * count / total)
+
+
+def dup_ngram_char_frac(words: list[str], n: int) -> float:
+    """Characters of words inside any n-gram that occurs more than once (Gopher)."""
+    if len(words) < n:
+        return 0.0
+    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if grams[tuple(words[i : i + n])] > 1:
+            for j in range(i, i + n):
+                covered[j] = True
+    total = sum(len(w) for w in words) or 1
+    return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total
+
+
+def extract(doc: Document, *, context: Context) -> FamilyOutput:
+    lines = [ln.text for ln in doc.lines]
+    words = [w.lower() for w in doc.words]
+    n_words = len(words)
+    per_1k = 1000.0 / max(n_words, 50)
+    dup_line, dup_line_chars, dup_lines = _dup_fraction(lines)
+    dup_para, _, _ = _dup_fraction(doc.paragraphs)
+    symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
+    promo = PROMO_RE.findall(doc.text)
+    caps = [w for w in doc.words if len(w) >= 2 and w.isupper()]
+    values = {
+        "repetition_dup_line_frac": dup_line,
+        "repetition_dup_para_frac": dup_para,
+        "repetition_dup_line_char_frac": dup_line_chars,
+        "repetition_top_2gram_frac": top_ngram_char_frac(words, 2),
+        "repetition_top_3gram_frac": top_ngram_char_frac(words, 3),
+        "repetition_top_4gram_frac": top_ngram_char_frac(words, 4),
+        "repetition_dup_5gram_frac": dup_ngram_char_frac(words, 5),
+        "repetition_dup_8gram_frac": dup_ngram_char_frac(words, 8),
+        "repetition_symbol_word_ratio": symbols / max(n_words, 1),
+        "repetition_ellipsis_line_frac": sum(ln.endswith(("…", "...")) for ln in lines) / len(lines),
+        "repetition_bullet_line_frac": sum(ln.startswith(_BULLETS) for ln in lines) / len(lines),
+        "repetition_stopword_frac": (
+            sum(w in STOP_WORDS for w in words) / max(n_words, 1) if context.english else math.nan
+        ),
+        "repetition_mean_word_length": min(sum(map(len, words)) / max(n_words, 1), 20.0),
+        "repetition_caps_word_frac": len(caps) / max(n_words, 1),
+        "repetition_exclamation_per_1k": doc.text.count("!") * per_1k,
+        "repetition_promo_per_1k": len(promo) * per_1k,
+        "repetition_log_words": math.log1p(n_words),
+    }
+    evidence = {
+        "duplicate_lines": [{"text": d[:300]} for d in dict.fromkeys(dup_lines)][:20],
+        "promotional_phrases": [{"text": p} for p in dict.fromkeys(m.lower() for m in promo)][:20],
+    }
+    return FamilyOutput(values=values, evidence=evidence)

@@ -1,0 +1,165 @@
+"""Small hand-written keyword lexicons. They are *features* of the learned line model, never rules alone."""
+
+from __future__ import annotations
+
+import re
+
+# Boilerplate categories, in a fixed order: the line model's classes are ("content", *CATEGORIES).
+CATEGORIES: tuple[str, ...] = (
+    "cookie",
+    "related",
+    "comments",
+    "share",
+    "newsletter",
+    "author",
+    "navigation",
+    "legal",
+    "ads",
+    "caption",
+    "title_site",
+    "meta",
+    "spam",
+)
+
+CATEGORY_LABELS: dict[str, str] = {
+    "cookie": "cookie or consent banner",
+    "related": "related or recommended links",
+    "comments": "comment form",
+    "share": "share or social bar",
+    "newsletter": "newsletter or subscription prompt",
+    "author": "author box",
+    "navigation": "navigation or breadcrumb",
+    "legal": "copyright or legal footer",
+    "ads": "advertisement",
+    "caption": "image caption or credit",
+    "title_site": "site name in a title line",
+    "meta": "page metadata (timestamps, tags, counters)",
+    "spam": "promotional or spam line",
+}
+
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "cookie": (
+        "cookie", "cookies", "consent", "gdpr", "opt-out", "opt out", "privacy settings", "accept all",
+        "reject all", "manage preferences", "your experience", "tracking", "personalised ads",
+        "personalized ads", "we and our partners", "accept", "preferences",
+    ),
+    "related": (
+        "related", "more articles", "read more", "read next", "must read", "check also", "you may also like",
+        "recommended", "latest", "trending", "popular", "don't miss", "more from", "more stories",
+        "also read", "see also", "top stories", "more news", "what to read next", "up next", "editor's picks",
+    ),
+    "comments": (
+        "comment", "comments", "reply", "leave a reply", "email address will not be published",
+        "required fields", "post a comment", "join the discussion", "name *", "website", "log in to",
+        "notify me", "discussion", "cancel reply",
+    ),
+    "share": (
+        "share", "facebook", "twitter", "tweet", "whatsapp", "pinterest", "linkedin", "reddit", "telegram",
+        "copy link", "follow us", "instagram", "tiktok", "youtube", "opens in new window", "email this",
+    ),
+    "newsletter": (
+        "newsletter", "subscribe", "subscription", "sign up", "inbox", "enter your email", "subscriber",
+        "unsubscribe", "daily briefing", "delivered to", "continue reading", "log in", "free trial",
+    ),
+    "author": (
+        "about the author", "view all posts", "posts by", "contact the author", "is a reporter",
+        "is a senior", "is a staff", "covers", "correspondent", "writes about", "follow @", "more from this author",
+        "about ", "bio",
+    ),
+    "navigation": (
+        "home", "menu", "skip to", "search", "sign in", "login", "next article", "previous", "back to top",
+        "toggle", "navigation", "sections", "page ", "›", "»", "main content", "go to", "close", "open",
+    ),
+    "legal": (
+        "©", "copyright", "all rights reserved", "privacy policy", "terms of use", "terms of service",
+        "terms and conditions", "contact us", "about us", "advertise", "do not sell", "may not be published",
+        "redistributed", "accessibility", "sitemap", "careers",
+    ),
+    "ads": (
+        "advertisement", "sponsored", "advertising", "promoted", "partner content", "paid content",
+        "affiliate", "commission", "ad choices", "continues below",
+    ),
+    "caption": (
+        "photo", "image", "credit", "getty", "file photo", "pictured", "illustration", "photograph",
+        "(photo", "/ ", "images)", "caption",
+    ),
+    "title_site": (" | ", " - ", " — ", ".com", ".net", ".org", ".co.uk", "news", "daily", "times"),
+    "meta": (
+        "min read", "updated", "published", "posted", "tags:", "views", "listen to this", "print",
+        "font size", "ago", "am edt", "pm edt", "am et", "pm et", "gmt", "utc", "filed under", "category",
+    ),
+    "spam": (
+        "free", "click here", "buy", "cheap", "order now", "limited offer", "discount", "casino", "crypto",
+        "bitcoin", "guaranteed", "earn", "win", "deal", "weird trick", "viagra", "loan", "bonus", "!!!",
+    ),
+}
+
+
+def _compile(words: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    for w in words:
+        esc = re.escape(w)
+        if w[:1].isalnum():
+            esc = r"(?<![\w])" + esc
+        if w[-1:].isalnum():
+            esc = esc + r"(?![\w])"
+        parts.append(esc)
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+KEYWORD_PATTERNS: dict[str, re.Pattern[str]] = {c: _compile(ws) for c, ws in _KEYWORDS.items()}
+
+# Fast path for the line model: one-word keywords by set lookup, the rest by substring search.
+_WORD_KEYWORDS: dict[str, list[int]] = {}
+_PHRASE_KEYWORDS: list[tuple[str, int]] = []
+for _j, _cat in enumerate(CATEGORIES):
+    for _kw in _KEYWORDS[_cat]:
+        if re.fullmatch(r"[a-z0-9']+", _kw):
+            _WORD_KEYWORDS.setdefault(_kw, []).append(_j)
+        else:
+            _PHRASE_KEYWORDS.append((_kw, _j))
+_TOKEN_RE = re.compile(r"[a-z0-9']+")
+
+
+def keyword_hits(line: str) -> list[int]:
+    """Keyword-lexicon hits per category (in :data:`CATEGORIES` order) for one line."""
+    low = line.lower()
+    hits = [0] * len(CATEGORIES)
+    for tok in _TOKEN_RE.findall(low):
+        for j in _WORD_KEYWORDS.get(tok, ()):
+            hits[j] += 1
+    for kw, j in _PHRASE_KEYWORDS:
+        if kw in low:
+            hits[j] += 1
+    return hits
+
+STOP_WORDS: frozenset[str] = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    said says would could may might must shall""".split()
+)
+
+PROMO_PHRASES: tuple[str, ...] = (
+    "click here", "buy now", "order now", "free shipping", "limited time", "limited offer", "best price",
+    "act now", "don't miss out", "100% free", "risk-free", "money back", "earn money", "work from home",
+    "lose weight", "cheap", "discount code", "promo code", "casino", "bonus", "sign up now", "call now",
+    "weird trick", "doctors hate", "you won't believe", "miracle", "guaranteed", "best deals", "special offer",
+    "subscribe now", "free trial", "make money",
+)
+PROMO_RE = _compile(PROMO_PHRASES)
+
+# Titles and roles after which a capitalised word is a person's name.
+NAME_TITLES: frozenset[str] = frozenset(
+    """president secretary senator sen rep representative minister chancellor governor mayor prime general
+    gen envoy ambassador judge justice chief director chairman chairwoman chair speaker leader king queen prince
+    princess pope dr mr mrs ms professor prof commissioner spokesman spokeswoman spokesperson adviser advisor
+    mp deputy lt col sgt captain capt coach""".split()
+)
+
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|co|info|biz|news|uk|de)\b", re.I)
+PHONE_RE = re.compile(r"(?<!\d)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\d)")

