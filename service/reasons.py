@@ -21,6 +21,7 @@ REASON_CODES: dict[str, str] = {
     **{f"boilerplate_{c}": f"lines that are a {CATEGORY_LABELS[c]}" for c in CATEGORIES},
     "boilerplate_none": "no boilerplate lines: the text is article content",
     "title_repeated": "the title is repeated in the text",
+    "cut_off": "the article stops mid-sentence (a teaser or a paywall)",
     "site_name_in_title": "the title line carries a site name or domain",
     "contact_details": "e-mail addresses or phone numbers in the text",
     "links": "URLs in the text",
@@ -36,12 +37,13 @@ REASON_CODES: dict[str, str] = {
 }
 
 _BOILERPLATE_SHARED = {
-    "boilerplate_line_ratio", "boilerplate_char_ratio", "boilerplate_soft_char_ratio", "boilerplate_head_lines",
+    "boilerplate_line_ratio", "boilerplate_char_ratio", "boilerplate_tail_char_ratio", "boilerplate_soft_char_ratio", "boilerplate_head_lines",
     "boilerplate_body_lines", "boilerplate_tail_lines", "boilerplate_nonterminal_line_ratio",
     "boilerplate_categories",
 }
 _GROUPS = {
     "boilerplate_title_repeats": "title_repeated",
+    "boilerplate_cut_off": "cut_off",
     "boilerplate_site_title": "site_name_in_title",
     "boilerplate_contacts": "contact_details",
     "boilerplate_urls_per_1k": "links",
@@ -94,6 +96,9 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
     if code == "title_repeated":
         n = len(ev.get("title_repeats", []))
         return f"The title line appears {n} more time(s) in the text." if n else "The title is not repeated."
+    if code == "cut_off":
+        return ("The article's last paragraph stops without a full stop, as teasers and paywalled copies do."
+                if values["boilerplate_cut_off"] else "The article ends with a complete sentence.")
     if code == "site_name_in_title":
         return ("The title line carries a site name or domain, as page titles of scraped copies do."
                 if values["boilerplate_site_title"] else "The title line carries no site name or domain.")
@@ -148,6 +153,7 @@ def _evidence(code: str, ev: dict[str, list[dict[str, Any]]]) -> list[dict[str, 
     return {
         "title_repeated": ev.get("title_repeats", []),
         "site_name_in_title": ev.get("site_title", []),
+        "cut_off": ev.get("cut_off", []),
         "contact_details": ev.get("contacts", []),
         "links": ev.get("urls", [])[:20],
         "misspelled_entities": ev.get("misspellings", []),

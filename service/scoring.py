@@ -22,6 +22,14 @@ class TextTooLargeError(ValueError):
     """Raised when a text is longer than the scorer accepts."""
 
 
+def _sigmoid(x: float) -> float:
+    """Logistic function that does not overflow for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
 def verdict_for(score: float, thresholds: dict[str, float]) -> str:
     """``reliable`` at or above the reliable threshold, ``unreliable`` below the suspect one."""
     if score >= thresholds["reliable"]:
@@ -49,14 +57,15 @@ def score_text(
     base, contrib = model.classifier.contributions(ext.vector())
     per_feature = {name: float(c) for name, c in zip(FEATURE_NAMES, contrib[0], strict=True)}
     logit = base + sum(per_feature.values())
-    score = 100.0 / (1.0 + math.exp(-logit))
+    score = 100.0 * _sigmoid(logit)
     extra = dict(ext.extra)
     extra["n_words"] = doc.n_words
     extra["n_chars"] = doc.n_chars
     reasons = build_reasons(per_feature, ext.values, ext.evidence, extra, explain=explain)
     result: dict[str, Any] = {
         "id": doc_id,
-        "score": round(score, 1),
+        # Not rounded to a display precision: users rank a whole crawl by it, and ties would lose order.
+        "score": float(f"{score:.10g}"),
         "verdict": verdict_for(score, model.thresholds),
         "reasons": reasons,
         "signals": {k: (None if v != v else round(v, 4)) for k, v in ext.values.items()},

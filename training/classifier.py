@@ -1,6 +1,6 @@
 """The document classifier: a calibrated linear model whose score splits exactly into feature contributions.
 
-imputer (NaN = "not applicable" → training mean) → standard scaler → logistic regression, then a
+clip to the training range → imputer (NaN = "not applicable" → training mean) → standard scaler → logistic regression, then a
 sigmoid (Platt) calibration fitted on out-of-fold decision values. Because every step is affine in
 the scaled features, the calibrated log-odds of "reliable" are exactly::
 
@@ -62,6 +62,7 @@ class ReliabilityModel:
         sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         oof = np.zeros(len(y))
         splitter = StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        X = self._clip_to(X, np.nanmin(X, axis=0), np.nanmax(X, axis=0))
         for train_idx, test_idx in splitter.split(X, y, groups_arr):
             pipe = self._pipeline().fit(X[train_idx], y[train_idx], clf__sample_weight=sw[train_idx])
             oof[test_idx] = pipe.decision_function(X[test_idx])
@@ -70,6 +71,8 @@ class ReliabilityModel:
         self.calibration_intercept_ = float(calib.intercept_[0])
         self.oof_decision_ = oof
         self.pipeline_ = self._pipeline().fit(X, y, clf__sample_weight=sw)
+        self.feature_min_ = np.nanmin(np.where(np.isfinite(X), X, np.nan), axis=0)
+        self.feature_max_ = np.nanmax(np.where(np.isfinite(X), X, np.nan), axis=0)
         self.feature_names_in_ = np.array(
             feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])], dtype=object
         )
@@ -83,10 +86,20 @@ class ReliabilityModel:
         self._check()
         return self.feature_names_in_.copy()
 
+    @staticmethod
+    def _clip_to(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Clip to a range, keeping NaN ("not applicable") as NaN."""
+        lo = np.where(np.isnan(lo), -np.inf, lo)
+        hi = np.where(np.isnan(hi), np.inf, hi)
+        return np.where(np.isnan(X), np.nan, np.clip(X, lo, hi))
+
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(1, -1)
+        # Values beyond anything seen in training say no more than the extreme seen: clip them, so one
+        # unusual count cannot swamp the score. Contributions are computed on the clipped values.
+        X = self._clip_to(X, self.feature_min_, self.feature_max_)
         z = self.pipeline_.named_steps["scale"].transform(self.pipeline_.named_steps["impute"].transform(X))
         return np.asarray(z)
 

@@ -25,8 +25,10 @@ from training.document import WORD_RE
 
 __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS"]
 
-UNRELIABLE_KINDS = ("scraped", "inline", "inline_light", "dump", "spun", "truncated", "stuffed", "repeated")
-RELIABLE_KINDS = ("reformat", "light_tail")
+UNRELIABLE_KINDS = (
+    "scraped", "inline", "inline_light", "dump", "flattened", "spun", "truncated", "stuffed", "repeated",
+)
+RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2")
 
 _SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
 _DOMAINS = (
@@ -247,6 +249,12 @@ def dump(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _P
     return page
 
 
+def flattened(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """A page dump with its line breaks lost: menus, article and footer run together on one line."""
+    page = dump(lines, pool, rng)
+    return _Page([" ".join(page.lines)], "navigation")
+
+
 _VOWELS = "aeiou"
 _CONSONANTS = "bcdfghjklmnprstvwz"
 
@@ -354,10 +362,11 @@ def reformat(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -
 
 
 def light_tail(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """The article, then what article pages end with: an author box, a "read next" teaser, a comment prompt."""
     page = _Page(lines, "content")
-    cats = rng.sample(["author", "comments", "share", "meta", "related"], rng.randint(1, 3))
+    cats = rng.sample(["author", "comments", "share", "meta", "related", "legal"], rng.randint(1, 4))
     page.extend(_block(pool, rng, cats, 1, 2))
-    if rng.random() < 0.3:
+    if rng.random() < 0.4:
         page.extend(_related_block(pool, rng, 1, 2))
     if rng.random() < 0.5:
         page.extend(_block(pool, rng, ["comments"], 1, 1))
@@ -365,8 +374,8 @@ def light_tail(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
 
 
 _FUNCS = {
-    "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "truncated": truncated, "stuffed": stuffed,
-    "repeated": repeated, "reformat": reformat, "light_tail": light_tail,
+    "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "flattened": flattened, "truncated": truncated, "stuffed": stuffed,
+    "repeated": repeated, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail,
 }
 
 
@@ -394,7 +403,7 @@ def variants(
                 tags=[kind],
                 origin=f"generated:{kind}",
                 source_id=article_id,
-                line_labels=list(page.labels),
+                line_labels=None if kind == "flattened" else list(page.labels),
             )
         )
     return out

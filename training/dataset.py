@@ -80,8 +80,8 @@ def builtin_examples(*, seed: int = 0, per_article: int = 4, fixtures_dir: Path 
 
     vocab = general_vocabulary("en")
     common = sorted(w for w, z in vocab.zipf.items() if z >= COMMON_ZIPF + 0.5 and 4 <= len(w) <= 8 and w.isalpha())
-    english = [(ex.id, ex.text) for ex in reliable if not any(t.startswith("lang-") for t in ex.tags)]
-    generated = generate(english, pool, seed=seed, per_article=per_article, common_words=common)
+    generated = generate([(ex.id, ex.text) for ex in reliable], pool, seed=seed, per_article=per_article,
+                         common_words=common)
     return reliable + unreliable + generated
 
 

@@ -143,6 +143,16 @@ STOP_WORDS: frozenset[str] = frozenset(
     said says would could may might must shall""".split()
 )
 
+# Function words of other major languages written with spaces: a line of German or Spanish prose is
+# prose, not a menu. Used only by the line model's stop-word density, never by English-only signals.
+FUNCTION_WORDS: frozenset[str] = STOP_WORDS | frozenset(
+    """der die das und ist nicht mit von den zu ein eine auf für sich dem des im auch als wie bei nach
+    el la los las de del y en que por con para una un es se al lo su más como pero sus le les et est dans
+    pour pas sur qui une avec ce il elle ne sont du au aux il di che non per nel della delle alla sono
+    gli da come anche o do da em os as um uma não com por para mais foi ao dos das het een van en de
+    dat niet op te zijn voor met als ook aan er bij и в не на что с по как это из за от для то""".split()
+)
+
 PROMO_PHRASES: tuple[str, ...] = (
     "click here", "buy now", "order now", "free shipping", "limited time", "limited offer", "best price",
     "act now", "don't miss out", "100% free", "risk-free", "money back", "earn money", "work from home",
@@ -151,6 +161,12 @@ PROMO_PHRASES: tuple[str, ...] = (
     "subscribe now", "free trial", "make money",
 )
 PROMO_RE = _compile(PROMO_PHRASES)
+
+
+def promo_hits(text: str) -> list[str]:
+    """Promotional phrases found in ``text`` (lower case), one entry per occurrence; substring search."""
+    low = text.lower()
+    return [p for p in PROMO_PHRASES for _ in range(low.count(p))]
 
 # Titles and roles after which a capitalised word is a person's name.
 NAME_TITLES: frozenset[str] = frozenset(

@@ -29,7 +29,7 @@ from training.lexicons import (
     CATEGORIES,
     EMAIL_RE,
     PHONE_RE,
-    STOP_WORDS,
+    FUNCTION_WORDS,
     URL_RE,
     keyword_hits,
 )
@@ -56,40 +56,52 @@ class NotFittedError(RuntimeError):
     """Raised when a model is used before ``fit``."""
 
 
-def _line_stats(line: str) -> tuple[int, list[str], bool]:
-    words = WORD_RE.findall(line)
+def _line_stats(line: str, words: Sequence[str] | None = None) -> tuple[int, Sequence[str], bool]:
+    if words is None:
+        words = WORD_RE.findall(line)
     return len(line), words, bool(_TERMINAL_RE.search(line))
 
 
-def line_layout_features(lines: Sequence[str]) -> np.ndarray:
-    """Dense features for every line of one document, shape ``(len(lines), len(DENSE_FEATURE_NAMES))``."""
+_SENT_END_RE = re.compile(r"[.!?](?:\s|$)")
+
+
+def line_layout_features(lines: Sequence[str], words: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+    """Dense features for every line of one document, shape ``(len(lines), len(DENSE_FEATURE_NAMES))``.
+
+    ``words``: the lines' word tokens when the caller has them already (a parsed document does).
+    """
     n = len(lines)
     out = np.zeros((n, len(DENSE_FEATURE_NAMES)), dtype=np.float64)
     if n == 0:
         return out
-    stats = [_line_stats(line) for line in lines]
-    counts = Counter(line.lower() for line in lines)
-    first = lines[0].lower()
+    stats = [_line_stats(line, words[i] if words is not None else None) for i, line in enumerate(lines)]
+    lowered = [line.lower() for line in lines]
+    counts = Counter(lowered)
+    first = lowered[0]
     short_nonterm = [len(w) < _SHORT_WORDS and not t for (_, w, t) in stats]
     log_doc_lines = math.log1p(n)
+    log_chars = [math.log1p(c) for (c, _, _) in stats]
     for i, line in enumerate(lines):
-        n_chars, words, terminal = stats[i]
-        nw = len(words)
-        letters = sum(ch.isalpha() for ch in line) or 1
+        n_chars, toks, terminal = stats[i]
+        nw = len(toks)
+        low = lowered[i]
+        letters = sum(map(str.isalpha, line)) or 1
         row = out[i]
-        row[0] = math.log1p(n_chars)
+        row[0] = log_chars[i]
         row[1] = math.log1p(nw)
         row[2] = terminal
         row[3] = line.endswith(":")
         row[4] = line.endswith("…") or line.endswith("...")
         row[5] = bool(_BULLET_RE.match(line))
-        row[6] = sum(ch.isupper() for ch in line) / letters
-        row[7] = sum(w[0].isupper() for w in words) / nw if nw else 0.0
-        row[8] = sum(w.lower() in STOP_WORDS for w in words) / nw if nw else 0.0
-        row[9] = sum(ch.isdigit() for ch in line) / max(n_chars, 1)
-        row[10] = bool(URL_RE.search(line))
-        row[11] = bool(EMAIL_RE.search(line))
-        row[12] = bool(PHONE_RE.search(line))
+        row[6] = sum(map(str.isupper, line)) / letters
+        if nw:
+            row[7] = sum(1 for w in toks if w[0].isupper()) / nw
+            row[8] = sum(1 for w in toks if w.lower() in FUNCTION_WORDS) / nw
+        row[9] = sum(map(str.isdigit, line)) / max(n_chars, 1)
+        has_dot = "." in line
+        row[10] = has_dot and bool(URL_RE.search(line))
+        row[11] = "@" in line and bool(EMAIL_RE.search(line))
+        row[12] = row[9] > 0 and bool(PHONE_RE.search(line))
         row[13] = min(sum(line.count(s) for s in _SEPARATORS), 5)
         row[14] = i / (n - 1) if n > 1 else 0.0
         row[15] = i == 0
@@ -97,18 +109,18 @@ def line_layout_features(lines: Sequence[str]) -> np.ndarray:
         row[17] = i < 3
         row[18] = i >= n - 3
         row[19] = min(n - 1 - i, 10) / 10
-        row[20] = counts[line.lower()] > 1
-        row[21] = math.log1p(stats[i - 1][0]) if i > 0 else 0.0
-        row[22] = math.log1p(stats[i + 1][0]) if i < n - 1 else 0.0
+        row[20] = counts[low] > 1
+        row[21] = log_chars[i - 1] if i > 0 else 0.0
+        row[22] = log_chars[i + 1] if i < n - 1 else 0.0
         row[23] = stats[i - 1][2] if i > 0 else 1.0
         row[24] = stats[i + 1][2] if i < n - 1 else 1.0
         lo, hi = max(0, i - 3), min(n, i + 4)
         row[25] = (sum(short_nonterm[lo:hi]) - short_nonterm[i]) / 6
-        n_sent = max(1, len(re.findall(r"[.!?](?:\s|$)", line)))
+        n_sent = max(1, len(_SENT_END_RE.findall(line))) if has_dot or "!" in line or "?" in line else 1
         row[26] = min(nw / n_sent, 60) / 60
-        row[27] = i > 0 and (line.lower() == first or (len(first) > 20 and first in line.lower()))
+        row[27] = i > 0 and (low == first or (len(first) > 20 and first in low))
         row[28] = log_doc_lines
-        row[29] = any(q in line for q in "\"“”")
+        row[29] = '"' in line or "“" in line or "”" in line
         row[30] = line[:1].isupper()
         row[31] = short_nonterm[i]
         for j, hits in enumerate(keyword_hits(line)):
@@ -135,11 +147,16 @@ class LineModel:
             token_pattern=r"(?u)\b\w+\b|[©|›»@]",
         )
 
-    def _matrix(self, docs: Sequence[Sequence[str]], *, fit: bool) -> sparse.csr_matrix:
+    def _matrix(
+        self, docs: Sequence[Sequence[str]], *, fit: bool, words: Sequence[Sequence[str]] | None = None
+    ) -> sparse.csr_matrix:
         flat = [line for doc in docs for line in doc]
-        dense = np.vstack([line_layout_features(doc) for doc in docs if len(doc)]) if flat else np.zeros(
-            (0, len(DENSE_FEATURE_NAMES))
-        )
+        if not flat:
+            dense = np.zeros((0, len(DENSE_FEATURE_NAMES)))
+        elif words is not None and len(docs) == 1:
+            dense = line_layout_features(docs[0], words)
+        else:
+            dense = np.vstack([line_layout_features(doc) for doc in docs if len(doc)])
         if fit:
             self.scaler_ = StandardScaler().fit(dense)
         dense = self.scaler_.transform(dense)
@@ -160,13 +177,13 @@ class LineModel:
         self.class_index_ = [list(clf.classes_).index(c) if c in clf.classes_ else -1 for c in CLASSES]
         return self
 
-    def predict_proba(self, lines: Sequence[str]) -> np.ndarray:
-        """Probabilities per line, columns in :data:`CLASSES` order."""
+    def predict_proba(self, lines: Sequence[str], *, words: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        """Probabilities per line, columns in :data:`CLASSES` order (``words``: tokens per line, optional)."""
         if not hasattr(self, "classifier_"):
             raise NotFittedError("LineModel is not fitted; call fit() or load a trained model")
         if not lines:
             return np.zeros((0, len(CLASSES)))
-        raw = self.classifier_.predict_proba(self._matrix([list(lines)], fit=False))
+        raw = self.classifier_.predict_proba(self._matrix([list(lines)], fit=False, words=words))
         out = np.zeros((len(lines), len(CLASSES)))
         for j, k in enumerate(self.class_index_):
             if k >= 0:

@@ -83,7 +83,7 @@ def train(
     seed: int = 0,
     cv: int = 5,
     extra_names: Sequence[str] = (),
-    C: float = 0.5,
+    C: float = 0.2,
 ) -> TrainResult:
     """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article)."""
     usable: list[Example] = []

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 
 from training.document import WORD_RE
 from training.lexicons import STOP_WORDS
@@ -67,12 +67,30 @@ class Vocabulary:
             by_length[len(w)].append(w)
         return cls(zipf=zipf, delete_index=dict(delete_index), by_length=dict(by_length))
 
+    def _window(self, length: int) -> list[str]:
+        """Common words of length ``length`` ± 2, built once per length."""
+        cache = self.__dict__.setdefault("_windows", {})
+        if length not in cache:
+            cache[length] = [c for n in range(length - 2, length + 3) for c in self.by_length.get(n, ())]
+        return cache[length]  # type: ignore[no-any-return]
+
     def zipf_of(self, word: str) -> float:
         return self.zipf.get(word.lower(), 0.0)
 
     def nearest_common(self, word: str, *, max_distance: int) -> tuple[str, int] | None:
-        """The most frequent common word within ``max_distance`` edits of ``word`` (lower case)."""
-        w = word.lower()
+        """The most frequent common word within ``max_distance`` edits of ``word`` (lower case).
+
+        Answers are memoised per process: crawls repeat their unknown tokens.
+        """
+        key = (word.lower(), max_distance)
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            if len(memo) > 200_000:
+                memo.clear()
+            memo[key] = self._nearest_common(*key)
+        return memo[key]  # type: ignore[no-any-return]
+
+    def _nearest_common(self, w: str, max_distance: int) -> tuple[str, int] | None:
         best: tuple[str, int] | None = None
         cands: set[str] = set(self.delete_index.get(w, ()))
         for d in _deletes(w):
@@ -83,8 +101,8 @@ class Vocabulary:
                 best = (c, dist)
         if best is not None or max_distance < 2:
             return best
-        pool = [c for n in range(len(w) - 2, len(w) + 3) for c in self.by_length.get(n, ())]
-        hits = process.extract(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=2, limit=None)
+        pool = self._window(len(w))
+        hits = process.extract(w, pool, scorer=Levenshtein.distance, score_cutoff=2, limit=None)
         hits = [h for h in hits if h[1] > 0]
         if not hits:
             return None

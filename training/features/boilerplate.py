@@ -22,6 +22,7 @@ NAME = "boilerplate"
 FEATURES = (
     "boilerplate_line_ratio",
     "boilerplate_char_ratio",
+    "boilerplate_tail_char_ratio",
     "boilerplate_soft_char_ratio",
     "boilerplate_head_lines",
     "boilerplate_body_lines",
@@ -32,10 +33,12 @@ FEATURES = (
     "boilerplate_urls_per_1k",
     "boilerplate_nonterminal_line_ratio",
     "boilerplate_categories",
+    "boilerplate_cut_off",
 )
 
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
 _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose
+_DIGITS_RE = re.compile(r"\d{3}")
 _TERMINAL_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
 _SITE_TITLE_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s|\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)
 
@@ -56,7 +59,7 @@ def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.nd
     if model is None:
         labels, p = _fallback_labels(doc)
         return labels, p, np.ones(len(labels))
-    proba = model.predict_proba([ln.text for ln in doc.lines])
+    proba = model.predict_proba([ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines])
     best = proba.argmax(axis=1)
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best]
@@ -86,15 +89,28 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         if len(title) >= 12 and (lines[i].text.lower() == title or (len(lines[i].text) >= 20 and lines[i].text.lower() in title))
     ]
     site_title = labels[0] == "title_site" or bool(_SITE_TITLE_RE.search(lines[0].text))
-    emails = [(ln.number, m) for ln in lines for m in EMAIL_RE.findall(ln.text)]
-    phones = [(ln.number, m) for ln in lines for m in PHONE_RE.findall(ln.text)]
-    urls = [(ln.number, m) for ln in lines for m in URL_RE.findall(ln.text) if "@" not in m]
-    nonterminal = sum(1 for ln in lines if not _TERMINAL_RE.search(ln.text))
+    # Cheap gates first: most lines have no "@", no digit run and no dot.
+    emails = [(ln.number, m) for ln in lines if "@" in ln.text for m in EMAIL_RE.findall(ln.text)]
+    phones = [(ln.number, m) for ln in lines if _DIGITS_RE.search(ln.text) for m in PHONE_RE.findall(ln.text)]
+    urls = [(ln.number, m) for ln in lines if "." in ln.text for m in URL_RE.findall(ln.text) if "@" not in m]
     cats = {lab for lab in labels if lab != "content"}
 
+    # Ratios of boilerplate before or inside the article, and separately after it: a short tail is
+    # what real article pages end with, boilerplate inside the article is what stitched pages have.
+    span = np.zeros(n, dtype=bool)
+    span[: last + 1 if prose else n] = True
+    in_span = is_bp & span
+    tail_mask = is_bp & ~span
+    span_lines = [ln for i, ln in enumerate(lines) if span[i]]
+    nonterminal = sum(1 for ln in span_lines if not _TERMINAL_RE.search(ln.text))
+    # Cut off: the last long content line stops without terminal punctuation (a teaser or a paywall).
+    long_content = [ln for i, ln in enumerate(lines) if labels[i] == "content" and len(ln.words) >= PARAGRAPH_WORDS]
+    cut_off = bool(long_content) and not _PROSE_END_RE.search(long_content[-1].text)
     values = {
-        "boilerplate_line_ratio": float(is_bp.mean()) if n else 0.0,
-        "boilerplate_char_ratio": float(chars[is_bp].sum() / total_chars),
+        "boilerplate_cut_off": float(cut_off),
+        "boilerplate_line_ratio": float(in_span.sum() / n) if n else 0.0,
+        "boilerplate_char_ratio": float(chars[in_span].sum() / total_chars),
+        "boilerplate_tail_char_ratio": float(chars[tail_mask].sum() / total_chars),
         "boilerplate_soft_char_ratio": float((chars * (1.0 - p_content)).sum() / total_chars),
         "boilerplate_head_lines": math.log1p(len(head)),
         "boilerplate_body_lines": math.log1p(len(body)),
@@ -103,7 +119,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "boilerplate_site_title": float(site_title),
         "boilerplate_contacts": math.log1p(len(emails) + len(phones)),
         "boilerplate_urls_per_1k": 1000.0 * len(urls) / max(doc.n_words, 50),
-        "boilerplate_nonterminal_line_ratio": nonterminal / n if n else 0.0,
+        "boilerplate_nonterminal_line_ratio": nonterminal / len(span_lines) if span_lines else 0.0,
         "boilerplate_categories": float(len(cats)),
     }
 
@@ -124,6 +140,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     evidence = {
         "boilerplate_lines": bp_lines,
         "title_repeats": [{"line": lines[i].number, "text": lines[i].text[:300]} for i in repeats],
+        "cut_off": [{"line": long_content[-1].number, "text": long_content[-1].text[-200:]}] if cut_off else [],
         "site_title": [{"line": lines[0].number, "text": lines[0].text[:300]}] if site_title else [],
         "contacts": [{"line": num, "text": m, "kind": "email"} for num, m in emails]
         + [{"line": num, "text": m, "kind": "phone"} for num, m in phones],

@@ -33,7 +33,8 @@ FEATURES = (
 MIN_TOKEN_LEN = 4  # shorter tokens are too often abbreviations or legitimately odd
 CONSISTENT_SPELLING = 3  # an unknown token spelled this way this many times is taken as a real name
 KNOWN_ZIPF = 1.0  # wordfreq zipf at or above which a token is a word of the language
-NAME_SLOT_SIMILARITY = 60.0  # rapidfuzz ratio between the word and the first name's known surname
+NAME_SLOT_SIMILARITY = 60.0
+MAX_CANDIDATES = 40  # unknown tokens examined per document at most  # rapidfuzz ratio between the word and the first name's known surname
 
 
 def _max_distance(token: str) -> int:
@@ -68,11 +69,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         for w in ln.words:
             first_line.setdefault(strip_possessive(w).lower(), ln.number)
 
-    for w in sorted(oov):
-        if len(w) < MIN_TOKEN_LEN or not w.isalpha():
-            continue
-        if counts[w] >= CONSISTENT_SPELLING:
-            continue
+    candidates = [w for w in sorted(oov) if len(w) >= MIN_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING]
+    # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order.
+    candidates = sorted(candidates, key=lambda w: first_line.get(w, 0))[:MAX_CANDIDATES]
+    for w in candidates:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
         doc_names = sorted(c for c in capitalised if c != w and (known(c) or counts[c] > counts[w]))
@@ -105,8 +105,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             if not (cur[:1].isupper() and cur[1:].islower()) or prev not in lexicon.full_names:
                 continue
             lc = cur.lower()
-            surnames = lexicon.full_names[prev]
-            if lc in surnames or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
+            # Only rare surnames (in the lexicon's names) count: "San Francisco" is no person.
+            surnames = {s for s in lexicon.full_names[prev] if s in names and s.isalpha()}
+            if not surnames or lc in lexicon.full_names[prev] or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
                 continue
             best = process.extractOne(lc, sorted(surnames), scorer=fuzz.ratio, score_cutoff=NAME_SLOT_SIMILARITY)
             if best is None or (prev, lc) in seen_slots:

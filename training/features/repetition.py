@@ -6,11 +6,12 @@ long and short documents compare.
 from __future__ import annotations
 
 import math
-from collections import Counter
+
+import numpy as np
 
 from training.document import Document
 from training.features import Context, FamilyOutput
-from training.lexicons import PROMO_RE, STOP_WORDS
+from training.lexicons import STOP_WORDS, promo_hits
 
 NAME = "repetition"
 FEATURES = (
@@ -48,51 +49,73 @@ def _dup_fraction(items: list[str]) -> tuple[float, float, list[str]]:
     return (len(dups) / len(items) if items else 0.0, sum(len(d) for d in dups) / total_chars, dups)
 
 
-def top_ngram_char_frac(words: list[str], n: int) -> float:
+_MOD = (1 << 61) - 1
+
+
+def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """One 61-bit polynomial hash per word n-gram (vectorised; collisions are negligible here)."""
+    h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+    for k in range(n):
+        h = h * np.uint64(1_000_003) + ids[k : len(ids) - n + 1 + k]
+    return h
+
+
+def _word_ids(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in words), dtype=np.uint64, count=len(words))
+    lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    return ids, lens
+
+
+def top_ngram_char_frac(words: list[str], n: int, *, _ids: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Characters covered by the most frequent word n-gram, over all word characters (Gopher)."""
     if len(words) < n:
         return 0.0
-    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    gram, count = grams.most_common(1)[0]
-    if count < 2:
+    ids, lens = _ids or _word_ids(words)
+    h = _ngram_hashes(ids, n)
+    uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
+    k = int(counts.argmax())
+    if counts[k] < 2:
         return 0.0
-    total = sum(len(w) for w in words) or 1
-    return min(1.0, sum(len(w) for w in gram) * count / total)
+    start = int(first[k])
+    total = int(lens.sum()) or 1
+    return min(1.0, int(lens[start : start + n].sum()) * int(counts[k]) / total)
 
 
-def dup_ngram_char_frac(words: list[str], n: int) -> float:
+def dup_ngram_char_frac(words: list[str], n: int, *, _ids: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Characters of words inside any n-gram that occurs more than once (Gopher)."""
     if len(words) < n:
         return 0.0
-    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    covered = [False] * len(words)
-    for i in range(len(words) - n + 1):
-        if grams[tuple(words[i : i + n])] > 1:
-            for j in range(i, i + n):
-                covered[j] = True
-    total = sum(len(w) for w in words) or 1
-    return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total
+    ids, lens = _ids or _word_ids(words)
+    h = _ngram_hashes(ids, n)
+    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    dup_start = (counts[inverse] > 1).astype(np.int64)
+    # A word is covered when any of the n n-grams that contain it is duplicated.
+    covered = np.convolve(dup_start, np.ones(n, dtype=np.int64))[: len(words)] > 0
+    total = int(lens.sum()) or 1
+    return int(lens[covered].sum()) / total
 
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lines = [ln.text for ln in doc.lines]
     words = [w.lower() for w in doc.words]
     n_words = len(words)
+    ids = _word_ids(words)
     per_1k = 1000.0 / max(n_words, 50)
     dup_line, dup_line_chars, dup_lines = _dup_fraction(lines)
     dup_para, _, _ = _dup_fraction(doc.paragraphs)
     symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
-    promo = PROMO_RE.findall(doc.text)
+    promo = promo_hits(doc.text)
     caps = [w for w in doc.words if len(w) >= 2 and w.isupper()]
     values = {
         "repetition_dup_line_frac": dup_line,
         "repetition_dup_para_frac": dup_para,
         "repetition_dup_line_char_frac": dup_line_chars,
-        "repetition_top_2gram_frac": top_ngram_char_frac(words, 2),
-        "repetition_top_3gram_frac": top_ngram_char_frac(words, 3),
-        "repetition_top_4gram_frac": top_ngram_char_frac(words, 4),
-        "repetition_dup_5gram_frac": dup_ngram_char_frac(words, 5),
-        "repetition_dup_8gram_frac": dup_ngram_char_frac(words, 8),
+        "repetition_top_2gram_frac": top_ngram_char_frac(words, 2, _ids=ids),
+        "repetition_top_3gram_frac": top_ngram_char_frac(words, 3, _ids=ids),
+        "repetition_top_4gram_frac": top_ngram_char_frac(words, 4, _ids=ids),
+        "repetition_dup_5gram_frac": dup_ngram_char_frac(words, 5, _ids=ids),
+        "repetition_dup_8gram_frac": dup_ngram_char_frac(words, 8, _ids=ids),
         "repetition_symbol_word_ratio": symbols / max(n_words, 1),
         "repetition_ellipsis_line_frac": sum(ln.endswith(("…", "...")) for ln in lines) / len(lines),
         "repetition_bullet_line_frac": sum(ln.startswith(_BULLETS) for ln in lines) / len(lines),
