@@ -10,6 +10,7 @@ Reason codes are stable API (listed in the README); new codes may be added, exis
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from training.lexicons import CATEGORIES, CATEGORY_LABELS
@@ -138,8 +139,8 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
                 f"{_pct(values['repetition_caps_word_frac'])} words in capitals"
                 + (f", promotional phrases: {', '.join(promo[:5])}." if promo else "."))
     if code == "text_statistics":
-        sw = values.get("repetition_stopword_frac")
-        sw_txt = f"{_pct(sw)} stop words, " if sw == sw else ""
+        sw = values.get("repetition_stopword_frac", math.nan)
+        sw_txt = f"{_pct(sw)} stop words, " if not math.isnan(sw) else ""
         return f"{sw_txt}mean word length {values['repetition_mean_word_length']:.1f}."
     if code == "length":
         return f"{extra.get('n_words', 0)} words."

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import expit
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
@@ -52,7 +53,7 @@ class ReliabilityModel:
         X: np.ndarray,
         y: np.ndarray,
         *,
-        groups: Sequence[str] | None = None,
+        groups: Sequence[str] | np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> ReliabilityModel:
@@ -119,9 +120,9 @@ class ReliabilityModel:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(reliable) per row (one column: the positive class only)."""
-        return 1.0 / (1.0 + np.exp(-self.logit(X)))
+        return np.asarray(expit(self.logit(X)))
 
     def calibrate_decision(self, decision: np.ndarray) -> np.ndarray:
         """Map raw decision values (e.g. the out-of-fold ones) through the fitted calibration."""
         self._check()
-        return 1.0 / (1.0 + np.exp(-(self.calibration_slope_ * np.asarray(decision) + self.calibration_intercept_)))
+        return np.asarray(expit(self.calibration_slope_ * np.asarray(decision) + self.calibration_intercept_))

@@ -28,8 +28,8 @@ from training.document import WORD_RE
 from training.lexicons import (
     CATEGORIES,
     EMAIL_RE,
-    PHONE_RE,
     FUNCTION_WORDS,
+    PHONE_RE,
     URL_RE,
     keyword_hits,
 )

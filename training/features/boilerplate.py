@@ -15,7 +15,7 @@ import numpy as np
 
 from training.document import Document
 from training.features import Context, FamilyOutput
-from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, URL_RE
+from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, STOP_WORDS, URL_RE
 from training.linemodel import CLASSES
 
 NAME = "boilerplate"
@@ -39,8 +39,20 @@ FEATURES = (
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
 _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose
 _DIGITS_RE = re.compile(r"\d{3}")
+_CUT_RE = re.compile(r"[\w,;–—-]$")  # ends on a word, a comma or a dash: the sentence did not end
 _TERMINAL_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
 _SITE_TITLE_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s|\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)
+
+
+_INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
+CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
+
+
+def _is_prose(text: str, words: tuple[str, ...]) -> bool:
+    """Sentences, not a title: enough stop words, and either long or holding a sentence boundary."""
+    if len(words) < PARAGRAPH_WORDS or sum(w.lower() in STOP_WORDS for w in words) < 0.25 * len(words):
+        return False
+    return len(words) >= CUT_OFF_MIN_WORDS or bool(_INNER_SENTENCE_RE.search(text))
 
 
 def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
@@ -104,8 +116,12 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     span_lines = [ln for i, ln in enumerate(lines) if span[i]]
     nonterminal = sum(1 for ln in span_lines if not _TERMINAL_RE.search(ln.text))
     # Cut off: the last long content line stops without terminal punctuation (a teaser or a paywall).
-    long_content = [ln for i, ln in enumerate(lines) if labels[i] == "content" and len(ln.words) >= PARAGRAPH_WORDS]
-    cut_off = bool(long_content) and not _PROSE_END_RE.search(long_content[-1].text)
+    long_content = [
+        ln for i, ln in enumerate(lines)
+        if labels[i] == "content" and _is_prose(ln.text, ln.words)
+    ]
+    # An excerpt ending in "…" is a teaser of another story, not this article stopping mid-sentence.
+    cut_off = bool(long_content) and bool(_CUT_RE.search(long_content[-1].text))
     values = {
         "boilerplate_cut_off": float(cut_off),
         "boilerplate_line_ratio": float(in_span.sum() / n) if n else 0.0,
