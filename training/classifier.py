@@ -12,6 +12,7 @@ The reasons in the API are sums of these terms, so they cannot disagree with the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,17 +64,18 @@ class ReliabilityModel:
         sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         oof = np.zeros(len(y))
         splitter = StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-        X = self._clip_to(X, np.nanmin(X, axis=0), np.nanmax(X, axis=0))
         for train_idx, test_idx in splitter.split(X, y, groups_arr):
             pipe = self._pipeline().fit(X[train_idx], y[train_idx], clf__sample_weight=sw[train_idx])
-            oof[test_idx] = pipe.decision_function(X[test_idx])
+            # As at scoring time: held-out rows are clipped to the range their model was trained on, or
+            # one group outside the others' range would blow up the decision values and the calibration.
+            lo, hi = self._range(X[train_idx])
+            oof[test_idx] = pipe.decision_function(self._clip_to(X[test_idx], lo, hi))
         calib = LogisticRegression(C=1e4, max_iter=1000).fit(oof.reshape(-1, 1), y, sample_weight=sw)
         self.calibration_slope_ = float(calib.coef_[0, 0])
         self.calibration_intercept_ = float(calib.intercept_[0])
         self.oof_decision_ = oof
         self.pipeline_ = self._pipeline().fit(X, y, clf__sample_weight=sw)
-        self.feature_min_ = np.nanmin(np.where(np.isfinite(X), X, np.nan), axis=0)
-        self.feature_max_ = np.nanmax(np.where(np.isfinite(X), X, np.nan), axis=0)
+        self.feature_min_, self.feature_max_ = self._range(X)
         self.feature_names_in_ = np.array(
             feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])], dtype=object
         )
@@ -86,6 +88,14 @@ class ReliabilityModel:
     def get_feature_names_out(self) -> np.ndarray:
         self._check()
         return self.feature_names_in_.copy()
+
+    @staticmethod
+    def _range(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature min and max over the finite values (NaN where a column has none)."""
+        finite = np.where(np.isfinite(X), X, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: its range stays NaN
+            return np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
 
     @staticmethod
     def _clip_to(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from resources import CLEAN, SCRAPED, SPUN
+from typer.testing import CliRunner
+
+from service.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+ERROR_CODES = {"empty", "binary", "not_utf8", "unreadable"}
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def _records(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    files = {
+        "good": tmp_path / "good.txt",
+        "empty": tmp_path / "empty.txt",
+        "binary": tmp_path / "binary.bin",
+        "latin1": tmp_path / "latin1.txt",
+        "missing": tmp_path / "missing.txt",
+        "good2": tmp_path / "good2.txt",
+    }
+    files["good"].write_text(CLEAN, encoding="utf-8")
+    files["empty"].write_text("  \n\n ", encoding="utf-8")
+    files["binary"].write_bytes(b"PK\x03\x04\x00\x00binary\x00payload")
+    files["latin1"].write_bytes("Café crème à Zürich, naïve façade.\n".encode("latin-1"))
+    files["good2"].write_bytes(b"\xef\xbb\xbf" + SPUN.encode("utf-8"))  # UTF-8 with a BOM is fine
+    return files
+
+
+def test_score_files_one_record_per_input_in_order(runner, inputs, tiny_model_dir):
+    order = ["good", "empty", "binary", "latin1", "missing", "good2"]
+    args = ["score", *[str(inputs[k]) for k in order], "--model", str(tiny_model_dir)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    recs = _records(res.stdout)
+    assert [r["id"] for r in recs] == [str(inputs[k]) for k in order]
+    expected = {"empty": "empty", "binary": "binary", "latin1": "not_utf8", "missing": "unreadable"}
+    for key, rec in zip(order, recs, strict=True):
+        if key in expected:
+            assert rec["error"]["code"] == expected[key], rec
+            assert rec["error"]["code"] in ERROR_CODES
+            assert rec["error"]["message"]
+            assert "score" not in rec
+        else:
+            assert "error" not in rec
+            assert 0.0 <= rec["score"] <= 100.0
+            assert rec["path"] == str(inputs[key])
+    assert "4 of 6 document(s) could not be scored" in res.stderr
+
+
+def test_all_good_files_exit_zero(runner, inputs, tiny_model_dir):
+    res = runner.invoke(
+        app, ["score", str(inputs["good"]), str(inputs["good2"]), "--model", str(tiny_model_dir)]
+    )
+    assert res.exit_code == 0, res.output
+    recs = _records(res.stdout)
+    assert len(recs) == 2 and all("error" not in r for r in recs)
+
+
+def test_score_matches_library(runner, inputs, tiny_model, tiny_model_dir):
+    from service.scoring import score_text
+
+    res = runner.invoke(app, ["score", str(inputs["good"]), "--model", str(tiny_model_dir)])
+    (rec,) = _records(res.stdout)
+    assert rec["score"] == score_text(CLEAN, model=tiny_model)["score"]
+
+
+def test_stdin(runner, tiny_model_dir):
+    res = runner.invoke(
+        app, ["score", "-", "--model", str(tiny_model_dir), "--no-explain"], input=SCRAPED.encode("utf-8")
+    )
+    assert res.exit_code == 0, res.output
+    (rec,) = _records(res.stdout)
+    assert rec["id"] == "-"
+    assert "lines" not in rec and all("evidence" not in x for x in rec["reasons"])
+
+
+def test_max_bytes(runner, inputs, tiny_model_dir):
+    res = runner.invoke(
+        app, ["score", str(inputs["good"]), "--max-bytes", "10", "--model", str(tiny_model_dir)]
+    )
+    assert res.exit_code == 1
+    (rec,) = _records(res.stdout)
+    assert rec["error"]["code"] == "too_large"
+
+
+def test_jsonl_in_out(runner, tmp_path, tiny_model_dir):
+    rows = [
+        json.dumps({"id": "a", "text": CLEAN}),
+        "{this is not json",
+        json.dumps({"id": "no-text", "body": "the text is under another key"}),
+        "",
+        json.dumps({"id": "c", "text": SPUN}),
+        json.dumps(["a", "list"]),
+        json.dumps({"id": "blank", "text": "   "}),
+        json.dumps({"text": SCRAPED}),
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(
+        app, ["score", "--jsonl", str(src), "--out", str(out), "--model", str(tiny_model_dir)]
+    )
+    assert res.exit_code == 1, res.output
+    assert res.stdout == ""
+    recs = _records(out.read_text(encoding="utf-8"))
+    n_records = sum(1 for r in rows if r.strip())
+    assert len(recs) == n_records
+    assert [r["id"] for r in recs] == ["a", f"{src}:2", "no-text", "c", f"{src}:6", "blank", f"{src}:8"]
+    codes = [r.get("error", {}).get("code") for r in recs]
+    assert codes == [None, "bad_json", "no_text", None, "bad_record", "empty", None]
+    assert all(0 <= r["score"] <= 100 for r in recs if "error" not in r)
+
+
+def test_jsonl_text_field(runner, tmp_path, tiny_model_dir):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "x", "body": CLEAN}) + "\n", encoding="utf-8")
+    res = runner.invoke(
+        app, ["score", "--jsonl", str(src), "--text-field", "body", "--model", str(tiny_model_dir)]
+    )
+    assert res.exit_code == 0, res.output
+    (rec,) = _records(res.stdout)
+    assert rec["id"] == "x" and "score" in rec
+
+
+def test_no_input_is_a_usage_error(runner, tiny_model_dir):
+    res = runner.invoke(app, ["score", "--model", str(tiny_model_dir)])
+    assert res.exit_code == 2
+
+
+def test_bad_model_dir_exits_2(runner, inputs, tmp_path):
+    res = runner.invoke(app, ["score", str(inputs["good"]), "--model", str(tmp_path / "nothing")])
+    assert res.exit_code == 2
+    assert "manifest.json" in res.stderr
+    assert res.stdout == ""
+
+
+def test_model_dir_from_environment(runner, inputs, tiny_model_dir):
+    res = runner.invoke(app, ["score", str(inputs["good"])], env={"THRESHER_MODEL_DIR": str(tiny_model_dir)})
+    assert res.exit_code == 0, res.output
+    assert _records(res.stdout)[0]["model"]["name"] == "tiny"
+
+
+def _command() -> list[str]:
+    exe = REPO / ".venv" / "bin" / "thresher"
+    if exe.is_file():
+        return [str(exe)]
+    found = shutil.which("thresher")
+    return [found] if found else [sys.executable, "-m", "service.cli"]
+
+
+def test_subprocess_end_to_end(inputs, tiny_model_dir):
+    cmd = [
+        *_command(),
+        "score",
+        str(inputs["good"]),
+        str(inputs["binary"]),
+        str(inputs["missing"]),
+        "--model",
+        str(tiny_model_dir),
+        "--no-explain",
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 1, proc.stderr
+    recs = _records(proc.stdout)
+    assert [r.get("error", {}).get("code") for r in recs] == [None, "binary", "unreadable"]
+    assert recs[0]["verdict"] in {"reliable", "suspect", "unreliable"}

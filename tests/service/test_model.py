@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.model import Model, ModelError, load_model
+from training.classifier import ReliabilityModel
+from training.features import FEATURE_NAMES
+from training.linemodel import LineModel
+
+
+def _edit_manifest(path, **changes):
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(changes)
+    manifest_path.write_text(json.dumps(manifest))
+    return manifest
+
+
+def _flip_byte(path, offset=None):
+    data = bytearray(path.read_bytes())
+    i = len(data) // 2 if offset is None else offset
+    data[i] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_round_trip(tiny_training, tiny_model_dir):
+    result, _ = tiny_training
+    model = load_model(tiny_model_dir)
+    assert isinstance(model, Model)
+    assert isinstance(model.classifier, ReliabilityModel)
+    assert isinstance(model.resources.line_model, LineModel)
+    assert model.name == "tiny"
+    assert len(model.version) == 12
+    assert model.thresholds == {"reliable": 70.0, "suspect": 40.0}
+    assert model.resources.lexicon.names == result.lexicon.names
+    assert model.resources.lexicon.full_names == result.lexicon.full_names
+    # the loaded classifier scores exactly as the trained one
+    assert (model.classifier.logit(result.X) == result.classifier.logit(result.X)).all()
+    lines = ["We use cookies to improve your experience.", "The council met on Monday to vote on the budget."]
+    assert (model.resources.line_model.predict_proba(lines) == result.line_model.predict_proba(lines)).all()
+
+
+def test_load_accepts_a_string_path_and_extra_names(tiny_model_dir):
+    model = load_model(str(tiny_model_dir), extra_names=["Zebulon Quarterfield"])
+    assert {"zebulon", "quarterfield"} <= model.resources.lexicon.names
+    assert "quarterfield" in model.resources.lexicon.full_names["zebulon"]
+
+
+@pytest.mark.parametrize("name", ["model.joblib", "lexicon.json", "metrics.json"])
+def test_tampered_file_is_refused_naming_it(model_copy, name):
+    _flip_byte(model_copy / name)
+    with pytest.raises(ModelError, match=name.replace(".", r"\.")) as info:
+        load_model(model_copy)
+    assert "manifest" in str(info.value)
+
+
+def test_missing_listed_file_is_refused(model_copy):
+    (model_copy / "lexicon.json").unlink()
+    with pytest.raises(ModelError, match=r"lexicon\.json"):
+        load_model(model_copy)
+
+
+def test_feature_names_differing_are_refused(model_copy):
+    names = list(FEATURE_NAMES)
+    _edit_manifest(model_copy, feature_names=names[:-1] + ["some_new_feature"])
+    with pytest.raises(ModelError, match="features") as info:
+        load_model(model_copy)
+    assert "some_new_feature" in str(info.value) and names[-1] in str(info.value)
+
+
+def test_feature_order_differing_is_refused(model_copy):
+    names = list(FEATURE_NAMES)
+    names[0], names[1] = names[1], names[0]
+    _edit_manifest(model_copy, feature_names=names)
+    with pytest.raises(ModelError, match="order"):
+        load_model(model_copy)
+
+
+def test_line_classes_differing_are_refused(model_copy):
+    _edit_manifest(model_copy, line_classes=["content", "cookie"])
+    with pytest.raises(ModelError, match="line classes"):
+        load_model(model_copy)
+
+
+def test_other_major_library_version_is_refused(model_copy):
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    _edit_manifest(model_copy, libraries={**manifest["libraries"], "numpy": "0.1.0"})
+    with pytest.raises(ModelError, match="numpy"):
+        load_model(model_copy)
+
+
+def test_unreadable_manifest_is_refused(model_copy):
+    (model_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable"):
+        load_model(model_copy)
+
+
+def test_manifest_without_files_is_refused(model_copy):
+    _edit_manifest(model_copy, files={})
+    with pytest.raises(ModelError, match="model.joblib"):
+        load_model(model_copy)
+
+
+def test_missing_dir_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="manifest.json"):
+        load_model(tmp_path / "does-not-exist")
+
+
+def test_empty_dir_is_refused(tmp_path):
+    with pytest.raises(ModelError):
+        load_model(tmp_path)
+
+
+def test_shipped_manifest_matches_code(shipped_model_dir):
+    manifest = json.loads((shipped_model_dir / "manifest.json").read_text())
+    assert manifest["feature_names"] == list(FEATURE_NAMES)
+
+
+def test_shipped_model_loads(shipped_model_dir):
+    model = load_model(shipped_model_dir)
+    assert model.manifest["feature_names"] == list(FEATURE_NAMES)

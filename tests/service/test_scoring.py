@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from resources import ALL_TEXTS, CLEAN, EMPTY_TEXTS, GERMAN, SCRAPED, SPUN, SPUN_MANGLED
+
+from service.reasons import REASON_CODES
+from service.scoring import MAX_TEXT_CHARS, TextTooLargeError, score_text, verdict_for
+from training.document import EmptyDocumentError
+from training.features import FEATURE_NAMES
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_model):
+    return {name: score_text(text, model=tiny_model, doc_id=name) for name, text in ALL_TEXTS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_TEXTS))
+def test_score_is_consistent_with_its_explanation(name, scored, tiny_model):
+    r = scored[name]
+    assert r["id"] == name
+    assert 0.0 <= r["score"] <= 100.0
+    logit, base = r["explanation"]["logit"], r["explanation"]["base"]
+    assert r["score"] == pytest.approx(100.0 * _sigmoid(logit), abs=0.1)
+    contributions = [x["contribution"] for x in r["reasons"]]
+    assert base + sum(contributions) == pytest.approx(logit, abs=1e-3)
+    # the verdict follows the thresholds (judged on the unrounded score the logit gives)
+    assert r["verdict"] == verdict_for(100.0 * _sigmoid(logit), tiny_model.thresholds)
+    assert r["model"] == {"name": "tiny", "version": tiny_model.version}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_TEXTS))
+def test_reasons_sorted_and_known(name, scored):
+    reasons = scored[name]["reasons"]
+    mags = [abs(x["contribution"]) for x in reasons]
+    assert mags == sorted(mags, reverse=True)
+    assert len({x["code"] for x in reasons}) == len(reasons)
+    for x in reasons:
+        assert x["code"] in REASON_CODES, x["code"]
+        assert isinstance(x["message"], str) and x["message"]
+        assert isinstance(x["evidence"], list)
+
+
+@pytest.mark.parametrize(
+    ("score", "verdict"),
+    [
+        (0.0, "unreliable"),
+        (39.9, "unreliable"),
+        (40.0, "suspect"),
+        (69.9, "suspect"),
+        (70.0, "reliable"),
+        (100.0, "reliable"),
+    ],
+)
+def test_verdict_for_thresholds(score, verdict):
+    assert verdict_for(score, {"reliable": 70.0, "suspect": 40.0}) == verdict
+
+
+def test_signals_cover_every_feature(scored):
+    for r in scored.values():
+        assert set(r["signals"]) == set(FEATURE_NAMES)
+        assert all(v is None or math.isfinite(v) for v in r["signals"].values())
+
+
+def test_scraped_reasons_carry_boilerplate_evidence(scored):
+    r = scored["scraped"]
+    by_code = {x["code"]: x for x in r["reasons"]}
+    assert {"boilerplate_cookie", "boilerplate_related", "title_repeated", "contact_details"} <= set(by_code)
+    cookie_line = next(i for i, ln in enumerate(SCRAPED.split("\n"), start=1) if "We use cookies" in ln)
+    assert [e["line"] for e in by_code["boilerplate_cookie"]["evidence"]] == [cookie_line]
+    assert all(e["category"] == "related" for e in by_code["boilerplate_related"]["evidence"])
+    assert len(by_code["boilerplate_related"]["evidence"]) >= 3
+    assert [e["line"] for e in by_code["title_repeated"]["evidence"]] == [7, 8]
+    assert by_code["contact_details"]["evidence"][0]["text"] == "newsdesk.tips42@gmail.com"
+    # the boilerplate reasons' lines are also labelled in the per-line output
+    labels = {e["line"]: e["category"] for e in r["lines"]}
+    assert labels[cookie_line] == "cookie"
+
+
+def test_scraped_scores_below_clean(scored):
+    assert scored["scraped"]["score"] < scored["clean"]["score"]
+    assert scored["spam"]["score"] < scored["clean"]["score"]
+    assert scored["spun"]["score"] < scored["clean"]["score"]
+
+
+def test_spun_reasons_list_misspelled_entities(scored):
+    by_code = {x["code"]: x for x in scored["spun"]["reasons"]}
+    ev = by_code["misspelled_entities"]["evidence"]
+    assert {e["found"]: e["intended"] for e in ev} == SPUN_MANGLED
+    assert by_code["misspelled_entities"]["contribution"] < 0
+    assert "okonkow → okonkwo" in by_code["misspelled_entities"]["message"]
+
+
+def test_clean_has_no_misspelling_evidence(scored):
+    by_code = {x["code"]: x for x in scored["clean"]["reasons"]}
+    assert by_code["misspelled_entities"]["evidence"] == []
+
+
+def test_german_reason_is_language_not_english(scored):
+    r = scored["german"]
+    codes = [x["code"] for x in r["reasons"]]
+    assert "language_not_english" in codes
+    assert "language" not in codes
+    assert r["language"]["code"] == "de"
+    assert r["signals"]["readability_flesch_reading_ease"] is None
+
+
+def test_deterministic(tiny_model):
+    for text in (CLEAN, SPUN, GERMAN):
+        a = score_text(text, model=tiny_model)
+        b = score_text(text, model=tiny_model)
+        assert a == b
+
+
+def test_explain_false_drops_evidence_and_lines(tiny_model):
+    full = score_text(SCRAPED, model=tiny_model)
+    short = score_text(SCRAPED, model=tiny_model, explain=False)
+    assert short["score"] == full["score"]
+    assert "lines" not in short and "cleaned_text" not in short
+    assert all("evidence" not in x for x in short["reasons"])
+    assert [x["code"] for x in short["reasons"]] == [x["code"] for x in full["reasons"]]
+
+
+def test_title_is_used(tiny_model):
+    body = CLEAN.split("\n", 2)[2]
+    r = score_text(
+        body, model=tiny_model, title="Pellingham opens its new flood barrier after three years of work"
+    )
+    assert r["lines"][0]["line"] == 1
+    assert r["stats"]["lines"] == score_text(CLEAN, model=tiny_model)["stats"]["lines"]
+
+
+@pytest.mark.parametrize("text", EMPTY_TEXTS, ids=repr)
+def test_empty_text_raises(text, tiny_model):
+    with pytest.raises(EmptyDocumentError):
+        score_text(text, model=tiny_model)
+
+
+def test_too_large_raises(tiny_model):
+    with pytest.raises(TextTooLargeError):
+        score_text("a" * (MAX_TEXT_CHARS + 1), model=tiny_model)
+
+
+class _FixedLogit:
+    """Stands in for the classifier: every text gets the same logit (all of it in the base)."""
+
+    def __init__(self, logit: float) -> None:
+        self.value = logit
+
+    def contributions(self, X):
+        import numpy as np
+
+        return self.value, np.zeros((1, len(FEATURE_NAMES)))
+
+
+@pytest.mark.parametrize("shown", [69.96, 39.97])
+def test_shown_score_and_verdict_agree_at_a_threshold(tiny_model, shown):
+    """A client reading the documented thresholds off the shown score must get the shown verdict."""
+    from dataclasses import replace
+
+    p = shown / 100.0
+    model = replace(tiny_model, classifier=_FixedLogit(math.log(p / (1 - p))))
+    r = score_text(CLEAN, model=model)
+    assert r["verdict"] == verdict_for(r["score"], tiny_model.thresholds), (r["score"], r["verdict"])

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from resources import CLEAN, SCRAPED, SCRAPED_TITLE, SPAM, SPAM_LINE
+
+from training.document import parse
+from training.features import Context, Resources, boilerplate, extract_features, language
+from training.linemodel import CLASSES
+from training.vocabulary import EntityLexicon
+
+
+def _line_of(text: str, needle: str) -> int:
+    """1-based number of the first line of ``text`` containing ``needle``."""
+    return next(i for i, ln in enumerate(text.split("\n"), start=1) if needle in ln)
+
+
+def _run(text, resources):
+    doc = parse(text)
+    ctx = Context(resources=resources)
+    language.extract(doc, context=ctx)
+    return boilerplate.extract(doc, context=ctx), ctx, doc
+
+
+@pytest.fixture(scope="module")
+def scraped(resources):
+    return _run(SCRAPED, resources)
+
+
+@pytest.fixture(scope="module")
+def clean(resources):
+    return _run(CLEAN, resources)
+
+
+@pytest.mark.parametrize(
+    ("needle", "category"),
+    [
+        ("We use cookies", "cookie"),
+        ("Related posts", "related"),
+        ("Five things to do in Eastbrook", "related"),
+        ("| Local News |", "title_site"),
+    ],
+)
+def test_scraped_lines_get_their_category_and_line_number(scraped, needle, category):
+    out, _, _ = scraped
+    expected_line = _line_of(SCRAPED, needle)
+    hits = [e for e in out.evidence["boilerplate_lines"] if e["line"] == expected_line]
+    assert hits, f"line {expected_line} ({needle!r}) not reported as boilerplate"
+    assert hits[0]["category"] == category
+    assert needle in hits[0]["text"]
+    assert 0.0 < hits[0]["confidence"] <= 1.0
+
+
+def test_scraped_cookie_banner_sits_in_the_tail(scraped):
+    out, _, _ = scraped
+    cookie = [e for e in out.evidence["boilerplate_lines"] if e["category"] == "cookie"]
+    assert [e["position"] for e in cookie] == ["tail"]
+    assert out.extra["boilerplate_chars_by_category"]["cookie"] == len(cookie[0]["text"])
+
+
+def test_scraped_title_repeats_contacts_and_site_title(scraped):
+    out, _, _ = scraped
+    v, ev = out.values, out.evidence
+    # The site title line contains the title, so both the bare copies count as repeats.
+    assert [e["line"] for e in ev["title_repeats"]] == [7, 8]
+    assert all(e["text"] == SCRAPED_TITLE for e in ev["title_repeats"])
+    assert v["boilerplate_title_repeats"] == pytest.approx(math.log1p(2))
+    assert v["boilerplate_site_title"] == 1.0
+    assert ev["site_title"][0]["line"] == 1
+    assert ev["contacts"] == [
+        {"line": _line_of(SCRAPED, "newsdesk.tips42"), "text": "newsdesk.tips42@gmail.com", "kind": "email"}
+    ]
+    assert v["boilerplate_contacts"] == pytest.approx(math.log1p(1))
+
+
+def test_scraped_has_more_boilerplate_than_clean(scraped, clean):
+    s, c = scraped[0].values, clean[0].values
+    assert s["boilerplate_char_ratio"] > c["boilerplate_char_ratio"]
+    # all boilerplate characters, wherever they sit (newer code splits off the tail after the article)
+    s_all = s["boilerplate_char_ratio"] + s.get("boilerplate_tail_char_ratio", 0.0)
+    c_all = c["boilerplate_char_ratio"] + c.get("boilerplate_tail_char_ratio", 0.0)
+    assert s_all > c_all + 0.2
+    assert s["boilerplate_line_ratio"] > c["boilerplate_line_ratio"]
+    assert s["boilerplate_soft_char_ratio"] > c["boilerplate_soft_char_ratio"]
+    assert s["boilerplate_categories"] > c["boilerplate_categories"]
+    assert s["boilerplate_head_lines"] > 0.0 and s["boilerplate_tail_lines"] > 0.0
+
+
+def test_clean_has_no_title_repeat_contact_or_site_title(clean):
+    out, _, _ = clean
+    assert out.values["boilerplate_title_repeats"] == 0.0
+    assert out.values["boilerplate_contacts"] == 0.0
+    assert out.values["boilerplate_site_title"] == 0.0
+    assert out.values["boilerplate_urls_per_1k"] == 0.0
+    assert out.evidence["title_repeats"] == [] and out.evidence["contacts"] == []
+
+
+@pytest.mark.parametrize("which", ["scraped", "clean"])
+def test_values_are_consistent_with_the_line_labels(which, scraped, clean):
+    out, ctx, doc = {"scraped": scraped, "clean": clean}[which]
+    labels = ctx.line_categories
+    assert labels is not None and len(labels) == len(doc.lines)
+    assert set(labels) <= set(CLASSES)
+    assert [e["line"] for e in out.extra["line_labels"]] == [ln.number for ln in doc.lines]
+    assert [e["category"] for e in out.extra["line_labels"]] == labels
+    bp_lines = [e["line"] for e in out.evidence["boilerplate_lines"]]
+    assert bp_lines == [ln.number for ln, lab in zip(doc.lines, labels, strict=True) if lab != "content"]
+    # line and character ratios count boilerplate lines (the tail may be counted separately)
+    assert 0.0 <= out.values["boilerplate_line_ratio"] <= len(bp_lines) / len(doc.lines) + 1e-12
+    bp_chars = sum(len(ln.text) for ln, lab in zip(doc.lines, labels, strict=True) if lab != "content")
+    all_ratio = out.values["boilerplate_char_ratio"] + out.values.get("boilerplate_tail_char_ratio", 0.0)
+    assert all_ratio == pytest.approx(bp_chars / doc.n_chars)
+    cats = {lab for lab in labels if lab != "content"}
+    assert out.values["boilerplate_categories"] == len(cats)
+    assert set(out.extra["boilerplate_chars_by_category"]) == cats
+    content = [ln.text for ln, lab in zip(doc.lines, labels, strict=True) if lab == "content"]
+    assert out.extra["cleaned_text"] == "\n".join(content)
+    for name in boilerplate.FEATURES:
+        assert math.isfinite(out.values[name]), name
+    assert 0.0 <= out.values["boilerplate_char_ratio"] <= 1.0
+
+
+def test_spam_repeated_first_line_counts_as_title_repeat(resources):
+    out, _, _ = _run(SPAM, resources)
+    assert len(out.evidence["title_repeats"]) == SPAM.count(SPAM_LINE) - 1
+
+
+def test_url_counting(resources):
+    text = CLEAN + "\nSee https://example.org/a and www.example.com/b for details.\n"
+    out, _, doc = _run(text, resources)
+    assert len(out.evidence["urls"]) == 2
+    assert out.values["boilerplate_urls_per_1k"] == pytest.approx(2000.0 / max(doc.n_words, 50))
+
+
+def test_fallback_without_line_model_marks_short_fragments():
+    res = Resources(line_model=None, lexicon=EntityLexicon())
+    text = "Home\nNews\nThis is a full sentence of article prose that ends properly.\nShare"
+    doc = parse(text)
+    ctx = Context(resources=res)
+    out = boilerplate.extract(doc, context=ctx)
+    assert ctx.line_categories == ["navigation", "navigation", "content", "navigation"]
+    assert [e["position"] for e in out.evidence["boilerplate_lines"]] == ["head", "head", "tail"]
+    assert out.values["boilerplate_head_lines"] == pytest.approx(math.log1p(2))
+    assert out.values["boilerplate_tail_lines"] == pytest.approx(math.log1p(1))
+
+
+def test_extract_features_keeps_boilerplate_evidence(resources):
+    ext = extract_features(parse(SCRAPED), resources=resources)
+    cats = {e["category"] for e in ext.evidence["boilerplate_lines"]}
+    assert {"cookie", "related"} <= cats

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from resources import CLEAN, GERMAN, SCRAPED, SPUN, SPUN_MANGLED
+
+from training.document import parse
+from training.features import Context, Resources, entities, language
+
+
+def _run(text, resources, *, detect_language=True):
+    doc = parse(text)
+    ctx = Context(resources=resources)
+    if detect_language:
+        language.extract(doc, context=ctx)
+    return entities.extract(doc, context=ctx), doc
+
+
+def _resources_with(tiny_resources, names):
+    """The tiny model's line model with a lexicon of exactly ``names``."""
+    from training.vocabulary import EntityLexicon
+
+    lex = EntityLexicon()
+    lex.extend(names)
+    return Resources(line_model=tiny_resources.line_model, lexicon=lex)
+
+
+def test_spun_mangled_names_are_found_with_intended_spelling(resources):
+    out, doc = _run(SPUN, resources)
+    found = {f["found"]: f for f in out.evidence["misspellings"]}
+    assert {k: f["intended"] for k, f in found.items()} == SPUN_MANGLED
+    for word, f in found.items():
+        assert f["source"] == "document"
+        assert f["count"] == 1
+        assert 1 <= f["distance"] <= 2
+        line_text = next(ln.text for ln in doc.lines if ln.number == f["line"])
+        assert word in line_text.lower(), (word, line_text)
+    assert out.values["entity_misspelled_log_count"] == pytest.approx(math.log1p(len(SPUN_MANGLED)))
+    assert out.values["entity_misspelled_per_1k"] == pytest.approx(
+        1000.0 * len(SPUN_MANGLED) / max(doc.n_words, 50)
+    )
+
+
+def test_evidence_is_sorted_by_line(resources):
+    out, _ = _run(SPUN, resources)
+    keys = [(f["line"], f["found"]) for f in out.evidence["misspellings"]]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(("name", "text"), [("clean", CLEAN), ("scraped", SCRAPED)])
+def test_clean_texts_flag_nothing(name, text, resources):
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+    assert out.evidence["name_slots"] == []
+    assert out.values["entity_misspelled_per_1k"] == 0.0
+    assert out.values["entity_misspelled_log_count"] == 0.0
+    assert out.values["entity_name_slot_per_1k"] == 0.0
+    assert 0.0 <= out.values["entity_oov_rate"] < 0.1
+
+
+def test_rare_names_spelled_consistently_are_not_flagged(resources):
+    text = (
+        "Councillor Quillfeather opened the new school in Drumtarvie on Monday.\n"
+        "Quillfeather said Drumtarvie had waited years for the building.\n"
+        "Parents in Drumtarvie thanked Quillfeather and the builders.\n"
+    )
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+    assert out.values["entity_oov_rate"] > 0.0  # they are unknown words, just not suspicious ones
+
+
+def test_rare_name_near_a_known_name_in_the_same_text_is_flagged(resources):
+    text = (
+        "The mayor of Drumtarvie, Morag Quillfeather, spoke on Monday about the harbour.\n"
+        "Quillfeather said the town would repair the pier before the winter.\n"
+        "Residents asked Quilfeather whether the money would last.\n"
+    )
+    out, _ = _run(text, resources)
+    assert [(f["found"], f["intended"]) for f in out.evidence["misspellings"]] == [
+        ("quilfeather", "quillfeather")
+    ]
+
+
+def test_lexicon_supplies_the_intended_spelling(resources):
+    res = _resources_with(resources, ["Tomasz Wierzbicki"])
+    text = (
+        "The finance minister, Wierzbicky, told parliament on Tuesday that the budget would be "
+        "balanced by the end of the decade.\n"
+    )
+    out, _ = _run(text, res)
+    hits = [(f["found"], f["intended"], f["source"]) for f in out.evidence["misspellings"]]
+    assert hits == [("wierzbicky", "wierzbicki", "lexicon")]
+
+
+def test_garbled_common_word_is_found_from_the_vocabulary(resources):
+    text = "The goverrnment announced the new measures on Thursday after a long meeting of ministers.\n"
+    out, _ = _run(text, resources)
+    hits = [(f["found"], f["intended"], f["source"]) for f in out.evidence["misspellings"]]
+    assert hits == [("goverrnment", "government", "vocabulary")]
+
+
+def test_possessive_counts_as_the_name(resources):
+    text = (
+        "Quillfeather's plan was approved. Quillfeather spoke first.\n"
+        "Later Quillfeather's deputy explained the costs to the council.\n"
+    )
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+
+
+def test_name_slot_swap_is_flagged(resources):
+    res = _resources_with(resources, ["Helen Carver"])
+    text = "The inquiry heard from Helen Carter, who chaired the committee, on Thursday morning.\n"
+    out, _ = _run(text, res)
+    assert out.evidence["name_slots"] == [
+        {"found": "Helen Carter", "intended": "Helen Carver", "line": 1, "source": "lexicon"}
+    ]
+    assert out.values["entity_name_slot_per_1k"] > 0.0
+
+
+def test_german_is_not_applicable(resources):
+    out, _ = _run(GERMAN, resources)
+    assert set(out.values) == set(entities.FEATURES)
+    assert all(math.isnan(v) for v in out.values.values())
+    assert out.evidence["misspellings"] == []

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from resources import CLEAN, ENGLISH_TEXTS, GERMAN, SCRAPED, SPUN
+
+from training.document import parse
+from training.features import Context, extract_features, language
+
+ENGLISH_ONLY = (
+    "language_other_line_share",
+    "entity_misspelled_per_1k",
+    "entity_misspelled_log_count",
+    "entity_name_slot_per_1k",
+    "entity_oov_rate",
+    "readability_flesch_reading_ease",
+    "readability_flesch_kincaid_grade",
+    "readability_gunning_fog",
+    "readability_dale_chall",
+    "readability_words_per_sentence",
+    "readability_syllables_per_word",
+    "repetition_stopword_frac",
+)
+
+
+def _run(text, resources):
+    ctx = Context(resources=resources)
+    out = language.extract(parse(text), context=ctx)
+    return out, ctx
+
+
+@pytest.mark.parametrize("name", sorted(ENGLISH_TEXTS))
+def test_english_texts_are_english(name, resources):
+    out, ctx = _run(ENGLISH_TEXTS[name], resources)
+    assert ctx.language == "en"
+    assert ctx.english is True
+    assert out.values["language_english_prob"] > 0.9
+    assert out.values["language_top_prob"] == out.values["language_english_prob"]
+    assert out.extra["language"]["code"] == "en"
+    assert out.extra["language"]["english_signals"] is True
+    assert out.evidence["language"][0]["language"] == "en"
+
+
+def test_german_is_not_english(resources):
+    out, ctx = _run(GERMAN, resources)
+    assert ctx.language == "de"
+    assert ctx.english is False
+    assert out.values["language_top_prob"] > 0.9
+    assert out.values["language_english_prob"] < 0.1
+    assert math.isnan(out.values["language_other_line_share"])
+    assert out.extra["language"] == {
+        "code": "de",
+        "probability": round(out.values["language_top_prob"], 3),
+        "english_signals": False,
+    }
+
+
+def test_german_english_only_values_are_nan(resources):
+    ext = extract_features(parse(GERMAN), resources=resources)
+    for name in ENGLISH_ONLY:
+        assert math.isnan(ext.values[name]), name
+    # language-independent signals are still computed
+    for name in (
+        "language_top_prob",
+        "boilerplate_char_ratio",
+        "repetition_dup_line_frac",
+        "repetition_log_words",
+    ):
+        assert math.isfinite(ext.values[name]), name
+
+
+def test_english_values_are_finite(resources):
+    ext = extract_features(parse(CLEAN), resources=resources)
+    for name in ENGLISH_ONLY:
+        assert math.isfinite(ext.values[name]), name
+
+
+@pytest.mark.parametrize("text", [CLEAN, GERMAN, SPUN, SCRAPED], ids=["clean", "german", "spun", "scraped"])
+def test_detection_is_deterministic(text, resources):
+    first = language.detect(text)
+    assert first, "nothing detected"
+    for _ in range(4):
+        assert language.detect(text) == first
+    runs = [_run(text, resources)[0].values for _ in range(5)]
+    assert all(r == runs[0] for r in runs[1:])
+
+
+def test_foreign_lines_in_an_english_text_are_counted(resources):
+    german_line = (
+        "Die Bauarbeiten sollen im kommenden Frühjahr beginnen und etwa zwei Jahre dauern, "
+        "sagte die Bürgermeisterin."
+    )
+    mixed = CLEAN + "\n" + german_line + "\n"
+    out, ctx = _run(mixed, resources)
+    assert ctx.english is True
+    clean_share = _run(CLEAN, resources)[0].values["language_other_line_share"]
+    assert clean_share == 0.0
+    checked = [ln for ln in parse(mixed).lines if len(ln.words) >= language.MIN_WORDS_FOR_LINE_CHECK]
+    assert out.values["language_other_line_share"] == pytest.approx(1 / len(checked))
+
+
+def test_nothing_detectable_gives_unknown(resources):
+    out, ctx = _run("12345 67890 !!! ???", resources)
+    assert ctx.language == "unknown"
+    assert ctx.english is False
+    assert out.values["language_top_prob"] == 0.0
+    assert out.values["language_english_prob"] == 0.0

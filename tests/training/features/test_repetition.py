@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from resources import CLEAN, GERMAN, SPAM, SPAM_LINE
+
+from training.document import parse
+from training.features import Context, language, repetition
+
+
+def _run(text, resources):
+    doc = parse(text)
+    ctx = Context(resources=resources)
+    language.extract(doc, context=ctx)
+    return repetition.extract(doc, context=ctx), doc
+
+
+def test_spam_duplicated_lines(resources):
+    out, doc = _run(SPAM, resources)
+    n = len(doc.lines)
+    assert out.values["repetition_dup_line_frac"] == pytest.approx(2 / n)
+    assert out.evidence["duplicate_lines"] == [{"text": SPAM_LINE}]
+    total = sum(len(ln.text) for ln in doc.lines)
+    assert out.values["repetition_dup_line_char_frac"] == pytest.approx(2 * len(SPAM_LINE) / total)
+
+
+@pytest.mark.parametrize(
+    ("key", "clean_is_lower"),
+    [
+        ("repetition_dup_line_frac", True),
+        ("repetition_dup_5gram_frac", True),
+        ("repetition_top_2gram_frac", True),
+        ("repetition_caps_word_frac", True),
+        ("repetition_exclamation_per_1k", True),
+        ("repetition_promo_per_1k", True),
+        ("repetition_stopword_frac", False),
+    ],
+)
+def test_spam_versus_clean(key, clean_is_lower, resources):
+    spam = _run(SPAM, resources)[0].values[key]
+    clean = _run(CLEAN, resources)[0].values[key]
+    assert (clean < spam) if clean_is_lower else (clean > spam), (clean, spam)
+
+
+def test_clean_has_no_repeats(resources):
+    out, _ = _run(CLEAN, resources)
+    for key in (
+        "repetition_dup_line_frac",
+        "repetition_dup_para_frac",
+        "repetition_dup_line_char_frac",
+        "repetition_dup_8gram_frac",
+        "repetition_promo_per_1k",
+        "repetition_exclamation_per_1k",
+    ):
+        assert out.values[key] == 0.0, key
+    assert out.evidence == {"duplicate_lines": [], "promotional_phrases": []}
+
+
+def test_spam_promotional_phrases_are_evidence(resources):
+    out, _ = _run(SPAM, resources)
+    phrases = [p["text"] for p in out.evidence["promotional_phrases"]]
+    assert phrases and len(phrases) == len(set(phrases))
+    assert all(p == p.lower() and p in SPAM.lower() for p in phrases)
+
+
+def test_duplicate_paragraphs(resources):
+    para = "The council met on Monday to discuss the new budget for the coming year."
+    text = f"{para}\n\nA different paragraph about something else entirely.\n\n{para}\n"
+    out, _ = _run(text, resources)
+    assert out.values["repetition_dup_para_frac"] == pytest.approx(1 / 3)
+    assert out.values["repetition_dup_line_frac"] == pytest.approx(1 / 3)
+
+
+def test_line_shape_fractions(resources):
+    text = "- first bullet item\n• second bullet item\nA teaser that trails off...\nA normal line.\n"
+    out, _ = _run(text, resources)
+    assert out.values["repetition_bullet_line_frac"] == pytest.approx(2 / 4)
+    assert out.values["repetition_ellipsis_line_frac"] == pytest.approx(1 / 4)
+
+
+def test_german_stopwords_not_applicable(resources):
+    out, _ = _run(GERMAN, resources)
+    assert math.isnan(out.values["repetition_stopword_frac"])
+    others = {k: v for k, v in out.values.items() if k != "repetition_stopword_frac"}
+    assert all(math.isfinite(v) for v in others.values())
+
+
+def test_log_words(resources):
+    out, doc = _run(CLEAN, resources)
+    assert out.values["repetition_log_words"] == pytest.approx(math.log1p(doc.n_words))
+
+
+@pytest.mark.parametrize(
+    ("words", "n", "top", "dup"),
+    [
+        (["a", "b", "a", "b"], 2, 1.0, 1.0),
+        (["the", "cat", "sat", "the", "cat"], 2, 0.8, 0.8),
+        (["one", "two", "three"], 2, 0.0, 0.0),
+        (["x"], 2, 0.0, 0.0),
+        (["aa", "b", "aa", "c", "aa"], 1, 0.75, 0.75),
+    ],
+)
+def test_gopher_ngram_fractions(words, n, top, dup):
+    assert repetition.top_ngram_char_frac(words, n) == pytest.approx(top)
+    assert repetition.dup_ngram_char_frac(words, n) == pytest.approx(dup)

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import pytest
+from resources import CLEAN, CLEAN_TITLE, SPUN
+
+from training.corrupt import (
+    _SECTIONS,
+    RELIABLE_KINDS,
+    UNRELIABLE_KINDS,
+    generate,
+    load_pool,
+    mangle,
+    variants,
+)
+from training.dataset import FIXTURES_DIR, POOL_FILE
+from training.document import parse
+from training.linemodel import CLASSES
+
+ALL_KINDS = RELIABLE_KINDS + UNRELIABLE_KINDS
+# Kinds whose page has no usable line structure, so they carry no per-line labels (documented in corrupt.py).
+NO_LINE_LABELS = {"flattened"}
+COMMON = ("scent", "carrot", "harbour", "pellet", "trees", "voice", "tower")
+ARTICLES = [("test-clean", CLEAN), ("test-spun", SPUN)]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return load_pool(FIXTURES_DIR / POOL_FILE)
+
+
+def _dump(examples):
+    return [(e.id, e.text, e.label, e.tags, e.origin, e.source_id, e.line_labels) for e in examples]
+
+
+def test_same_seed_same_output(pool):
+    a = generate(ARTICLES, pool, seed=7, per_article=4, common_words=COMMON)
+    b = generate(ARTICLES, pool, seed=7, per_article=4, common_words=COMMON)
+    assert _dump(a) == _dump(b)
+
+
+def test_different_seed_different_output(pool):
+    a = generate(ARTICLES, pool, seed=1, per_article=4, common_words=COMMON)
+    b = generate(ARTICLES, pool, seed=2, per_article=4, common_words=COMMON)
+    assert _dump(a) != _dump(b)
+    for kind in ("scraped", "dump", "spun"):
+        ta = variants("x", CLEAN, pool, kinds=[kind], seed=1, common_words=COMMON)[0].text
+        tb = variants("x", CLEAN, pool, kinds=[kind], seed=2, common_words=COMMON)[0].text
+        assert ta != tb, kind
+
+
+def test_generate_gives_both_benign_kinds_and_per_article_corrupted(pool):
+    out = generate(ARTICLES, pool, seed=0, per_article=3, common_words=COMMON)
+    assert len(out) == len(ARTICLES) * (len(RELIABLE_KINDS) + 3)
+    for art_id, _ in ARTICLES:
+        kinds = [e.tags[0] for e in out if e.source_id == art_id]
+        n_benign = len(RELIABLE_KINDS)
+        assert kinds[:n_benign] == list(RELIABLE_KINDS)
+        assert len(set(kinds[n_benign:])) == 3 and set(kinds[n_benign:]) <= set(UNRELIABLE_KINDS)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_kind_label_and_line_alignment(kind, seed, pool):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=[kind], seed=seed, common_words=COMMON)
+    assert ex.label == ("reliable" if kind in RELIABLE_KINDS else "unreliable")
+    assert ex.tags == [kind]
+    assert ex.id == f"art-1~{kind}"
+    assert ex.origin == f"generated:{kind}"
+    assert ex.source_id == "art-1"
+    doc = parse(ex.text)
+    if kind in NO_LINE_LABELS:
+        assert ex.line_labels is None
+        return
+    assert ex.line_labels is not None
+    assert len(ex.line_labels) == len(doc.lines), "line_labels must align with the non-blank lines"
+    assert set(ex.line_labels) <= set(CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("kind", "must_have"),
+    [
+        ("scraped", {"title_site", "related", "cookie", "content"}),
+        ("dump", {"navigation", "related", "legal", "cookie", "content"}),
+        ("stuffed", {"spam", "content"}),
+        ("reformat", {"content"}),
+        ("repeated", {"content"}),
+    ],
+)
+def test_kind_line_labels(kind, must_have, pool):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=[kind], seed=0, common_words=COMMON)
+    assert must_have <= set(ex.line_labels)
+    if kind in ("reformat", "repeated"):
+        assert set(ex.line_labels) == {"content"}
+
+
+def test_scraped_labels_point_at_the_right_lines(pool):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["scraped"], seed=3, common_words=COMMON)
+    lines = [ln.text for ln in parse(ex.text).lines]
+    assert ex.line_labels[0] == "title_site"
+    assert CLEAN_TITLE in lines[0] and lines[0] != CLEAN_TITLE
+    article = " ".join(CLEAN.split())
+    pool_lines = {" ".join(t.split()) for texts in pool.values() for t in texts}
+    for text, label in zip(lines, ex.line_labels, strict=True):
+        if label == "cookie":
+            assert text in {" ".join(t.split()) for t in pool["cookie"]}
+        elif label == "content":
+            assert text in article
+        elif label != "title_site":
+            contact = text.startswith(("newsdesk", "editor", "Call us", "WhatsApp", "reporter"))
+            assert text in pool_lines or text in _SECTIONS or contact, (label, text)
+
+
+def test_light_tail_keeps_article_first(pool):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["light_tail"], seed=0, common_words=COMMON)
+    n_article = len(parse(CLEAN).lines)
+    assert ex.line_labels[:n_article] == ["content"] * n_article
+    assert all(lab != "content" for lab in ex.line_labels[n_article:])
+    assert len(ex.line_labels) > n_article
+
+
+def test_spun_mangles_names(pool):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["spun"], seed=0, common_words=COMMON)
+    assert ex.text != CLEAN
+    assert set(ex.line_labels) <= {"content", "related", "comments", "share", "navigation"}
+
+
+def test_truncated_is_shorter(pool):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["truncated"], seed=0, common_words=COMMON)
+    content = [ln for ln, lab in zip(parse(ex.text).lines, ex.line_labels, strict=True) if lab == "content"]
+    assert sum(len(ln.text) for ln in content) < 0.6 * parse(CLEAN).n_chars
+
+
+@pytest.mark.parametrize("word", ["Okonkwo", "Pellingham", "Zelenskyy", "Trevaskis", "abc"])
+def test_mangle_changes_the_word_keeping_first_letter_case(word):
+    import random
+
+    for s in range(20):
+        out = mangle(word, random.Random(s))
+        assert out.lower() != word.lower()
+        assert out[0].isupper() == word[0].isupper()

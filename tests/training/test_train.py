@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from training.classifier import ReliabilityModel
+from training.corrupt import Example
+from training.features import FEATURE_NAMES
+from training.linemodel import CLASSES, NotFittedError
+from training.train import DEFAULT_THRESHOLDS, train
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_contributions_sum_exactly_to_the_logit(tiny_training):
+    result, _ = tiny_training
+    clf = result.classifier
+    base, contrib = clf.contributions(result.X)
+    assert contrib.shape == result.X.shape
+    logit = clf.logit(result.X)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), logit, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(_sigmoid(logit), clf.predict_proba(result.X), rtol=0, atol=1e-12)
+
+
+def test_contributions_agree_with_the_fitted_pipeline(tiny_training):
+    """The decomposition is the model itself: calibration applied to the pipeline's decision values."""
+    result, _ = tiny_training
+    clf = result.classifier
+    decision = clf.pipeline_.decision_function(result.X)
+    expected = clf.calibration_slope_ * decision + clf.calibration_intercept_
+    np.testing.assert_allclose(clf.logit(result.X), expected, rtol=0, atol=1e-9)
+
+
+def test_not_applicable_feature_contributes_nothing(tiny_training):
+    result, _ = tiny_training
+    row = result.X[:1].copy()
+    j = FEATURE_NAMES.index("readability_flesch_reading_ease")
+    row[0, j] = np.nan
+    _, contrib = result.classifier.contributions(row)
+    assert abs(contrib[0, j]) < 1e-9
+
+
+def test_single_row_vector_is_accepted(tiny_training):
+    result, _ = tiny_training
+    base, contrib = result.classifier.contributions(result.X[0])
+    assert contrib.shape == (1, len(FEATURE_NAMES))
+    assert base + contrib.sum() == pytest.approx(float(result.classifier.logit(result.X[:1])[0]), abs=1e-9)
+
+
+def test_synthetic_fit_contributions_and_errors():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=80) > 0).astype(int)
+    model = ReliabilityModel(cv=4, random_state=0)
+    with pytest.raises(NotFittedError):
+        model.contributions(X)
+    model.fit(X, y, feature_names=["a", "b", "c", "d"])
+    base, contrib = model.contributions(X)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), model.logit(X), atol=1e-12)
+    # the informative feature dominates and pushes towards its label
+    assert np.abs(contrib[:, 0]).mean() > np.abs(contrib[:, 1:]).mean(axis=0).max()
+    assert np.corrcoef(contrib[:, 0], X[:, 0])[0, 1] > 0.99
+    assert list(model.get_feature_names_out()) == ["a", "b", "c", "d"]
+    p = model.predict_proba(X)
+    assert ((p > 0.5) == (y == 1)).mean() > 0.8
+
+
+def test_metrics_present_and_sane(tiny_training):
+    result, model_dir = tiny_training
+    m = result.metrics
+    assert m["documents"] == len(result.examples) == len(result.y)
+    assert m["reliable"] + m["unreliable"] == m["documents"]
+    assert m["reliable"] == int(result.y.sum())
+    for key in ("roc_auc", "pr_auc", "brier", "accuracy_at_50", "verdict_accuracy"):
+        assert 0.0 <= m[key] <= 1.0, key
+    assert m["roc_auc"] > 0.7  # even the tiny model separates its own cross-validated folds
+    lm = m["line_model"]
+    assert lm["lines"] > 0 and 0.0 <= lm["accuracy"] <= 1.0 and 0.0 <= lm["macro_f1"] <= 1.0
+    assert set(m["recall_by_tag"]) >= {"scraped", "spun"}
+    assert json.loads((model_dir / "metrics.json").read_text()) == m
+
+
+def test_manifest_describes_the_files(tiny_training):
+    _, model_dir = tiny_training
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["feature_names"] == list(FEATURE_NAMES)
+    assert manifest["line_classes"] == list(CLASSES)
+    assert manifest["thresholds"] == DEFAULT_THRESHOLDS
+    assert manifest["name"] == "tiny"
+    assert set(manifest["files"]) == {"model.joblib", "lexicon.json", "metrics.json"}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((model_dir / name).read_bytes()).hexdigest() == digest
+    expected_version = hashlib.sha256(
+        "".join(manifest["files"][f] for f in sorted(manifest["files"])).encode()
+    )
+    assert manifest["version"] == expected_version.hexdigest()[:12]
+
+
+def test_lexicon_learned_from_reliable_text(tiny_training):
+    result, _ = tiny_training
+    assert result.lexicon.names, "the lexicon learned no names"
+    assert all(n == n.lower() for n in result.lexicon.names)
+
+
+def test_training_needs_both_labels():
+    only = [
+        Example(
+            id=str(i),
+            text="Some reliable text here.",
+            label="reliable",
+            tags=[],
+            origin="written",
+            source_id=str(i),
+        )
+        for i in range(4)
+    ]
+    with pytest.raises(ValueError, match="both"):
+        train(only, cv=2)
+
+
+@pytest.mark.slow
+def test_training_twice_gives_identical_metrics(tiny_training, tiny_twin_dir):
+    """The same examples and seed, trained again in another process (another hash seed): same bytes."""
+    _, first_dir = tiny_training
+    for name in ("metrics.json", "lexicon.json"):
+        assert (tiny_twin_dir / name).read_bytes() == (first_dir / name).read_bytes(), name
+    first = json.loads((first_dir / "manifest.json").read_text())
+    twin = json.loads((tiny_twin_dir / "manifest.json").read_text())
+    assert twin["feature_names"] == first["feature_names"]
+    assert twin["files"]["metrics.json"] == first["files"]["metrics.json"]
+
+
+def test_calibration_survives_a_group_outside_the_others_range():
+    """One held-out group (say the only foreign-language article) with a value the other folds never saw
+    must not flatten the calibrated model: scores still spread over the probability range."""
+    rng = np.random.default_rng(0)
+    n_groups, per = 24, 4
+    groups = np.repeat([f"g{i}" for i in range(n_groups)], per)
+    y = np.tile([1, 1, 0, 0], n_groups)
+    X = np.column_stack(
+        [
+            y + rng.normal(scale=0.6, size=len(y)),  # informative
+            rng.normal(size=len(y)),  # noise
+            1.0 - rng.uniform(0, 1e-6, size=len(y)),  # near-constant, like P(English) on English text
+        ]
+    )
+    X[groups == "g0", 2] = 0.0
+    model = ReliabilityModel(cv=3, random_state=0).fit(X, y, groups=groups)
+    p = model.predict_proba(X)
+    assert p.max() - p.min() > 0.5, (model.calibration_slope_, p.min(), p.max())
+    assert np.abs(model.oof_decision_).max() < 100.0
