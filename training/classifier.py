@@ -1,12 +1,13 @@
 """The document classifier: a calibrated linear model whose score splits exactly into feature contributions.
 
-clip to the training range → imputer (NaN = "not applicable" → training mean) → standard scaler → logistic regression, then a
-sigmoid (Platt) calibration fitted on out-of-fold decision values. Because every step is affine in
-the scaled features, the calibrated log-odds of "reliable" are exactly::
+NaN ("not applicable") → the reliable reference value, clip to the training range → standard scaler →
+logistic regression, then a sigmoid (Platt) calibration fitted on out-of-fold decision values.
+Because every step after the clip is affine, the calibrated log-odds of "reliable" are exactly::
 
     logit P(reliable | x) = base + Σ_i contribution_i(x)
 
-with ``contribution_i = slope · w_i · z_i`` (``z_i`` the scaled feature, 0 at the training mean).
+with ``contribution_i = slope · w_i · (z_i − ref_i)``: ``ref`` is the mean reliable training
+document, so a typical reliable article has contributions near zero and ``base`` is its log-odds.
 The reasons in the API are sums of these terms, so they cannot disagree with the score.
 """
 
@@ -62,6 +63,14 @@ class ReliabilityModel:
         y = np.asarray(y, dtype=int)
         groups_arr = np.asarray(groups if groups is not None else np.arange(len(y)))
         sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        # Reference point: the mean of the reliable training documents. "Not applicable" (NaN) values
+        # are filled with it, and contributions are measured from it, so a typical reliable article
+        # has contributions near zero and a reason says how far this text is from one.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = np.nanmean(np.where(np.isfinite(X[y == 1]), X[y == 1], np.nan), axis=0)
+        self.reference_raw_ = np.where(np.isnan(ref), 0.0, ref)
+        X = self._fill(X)
         oof = np.zeros(len(y))
         splitter = StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         for train_idx, test_idx in splitter.split(X, y, groups_arr):
@@ -76,6 +85,7 @@ class ReliabilityModel:
         self.oof_decision_ = oof
         self.pipeline_ = self._pipeline().fit(X, y, clf__sample_weight=sw)
         self.feature_min_, self.feature_max_ = self._range(X)
+        self.reference_z_ = self._scaled(self.reference_raw_.reshape(1, -1))[0]
         self.feature_names_in_ = np.array(
             feature_names if feature_names is not None else [f"x{i}" for i in range(X.shape[1])], dtype=object
         )
@@ -88,6 +98,10 @@ class ReliabilityModel:
     def get_feature_names_out(self) -> np.ndarray:
         self._check()
         return self.feature_names_in_.copy()
+
+    def _fill(self, X: np.ndarray) -> np.ndarray:
+        """NaN ("not applicable") → the reliable reference value: it then contributes nothing."""
+        return np.where(np.isnan(X), self.reference_raw_, X)
 
     @staticmethod
     def _range(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,19 +124,23 @@ class ReliabilityModel:
             X = X.reshape(1, -1)
         # Values beyond anything seen in training say no more than the extreme seen: clip them, so one
         # unusual count cannot swamp the score. Contributions are computed on the clipped values.
-        X = self._clip_to(X, self.feature_min_, self.feature_max_)
+        X = self._clip_to(self._fill(X), self.feature_min_, self.feature_max_)
         z = self.pipeline_.named_steps["scale"].transform(self.pipeline_.named_steps["impute"].transform(X))
         return np.asarray(z)
 
     def contributions(self, X: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(base, C)``: calibrated log-odds of reliable = base + C[row].sum()."""
+        """``(base, C)``: calibrated log-odds of reliable = base + C[row].sum().
+
+        ``base`` is the log-odds of the reference (the mean reliable training document); ``C`` says how
+        much each feature moves this text away from it.
+        """
         self._check()
         z = self._scaled(X)
         clf = self.pipeline_.named_steps["clf"]
         w = clf.coef_[0]
         a, b = self.calibration_slope_, self.calibration_intercept_
-        base = a * float(clf.intercept_[0]) + b
-        return base, a * w * z
+        base = a * (float(clf.intercept_[0]) + float(w @ self.reference_z_)) + b
+        return base, a * w * (z - self.reference_z_)
 
     def logit(self, X: np.ndarray) -> np.ndarray:
         base, contrib = self.contributions(X)

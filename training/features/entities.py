@@ -37,6 +37,13 @@ NAME_SLOT_SIMILARITY = 60.0
 MAX_CANDIDATES = 40  # unknown tokens examined per document at most  # rapidfuzz ratio between the word and the first name's known surname
 
 
+def _match_case(word: str, like: str, surface: dict[str, str]) -> str:
+    """The intended word as the text writes it, else in the case of the suspect token."""
+    if word in surface:
+        return surface[word]
+    return word.capitalize() if like[:1].isupper() else word
+
+
 def _max_distance(token: str) -> int:
     """Edits allowed for a token of this length: 1 up to 6 letters, 2 from 7 letters on."""
     return 1 if len(token) <= 6 else 2
@@ -65,9 +72,12 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
 
     found: dict[str, dict[str, object]] = {}
     first_line: dict[str, int] = {}
+    surface: dict[str, str] = {}  # the spelling as the text first writes it: "Jemenskyy", not "jemenskyy"
     for ln in doc.lines:
         for w in ln.words:
-            first_line.setdefault(strip_possessive(w).lower(), ln.number)
+            w = strip_possessive(w)
+            first_line.setdefault(w.lower(), ln.number)
+            surface.setdefault(w.lower(), w)
 
     candidates = [w for w in sorted(oov) if len(w) >= MIN_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING]
     # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order.
@@ -86,9 +96,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             if common is not None and vocab.zipf.get(common[0], 0.0) >= COMMON_ZIPF:
                 intended = (common[0], common[1], "vocabulary")
         if intended is not None:
+            shown = surface.get(w, w)
             found[w] = {
-                "found": w,
-                "intended": intended[0],
+                "found": shown,
+                "intended": _match_case(intended[0], shown, surface),
                 "distance": intended[1],
                 "source": intended[2],
                 "count": counts[w],

@@ -6,20 +6,13 @@ import pytest
 from resources import CLEAN, ENGLISH_TEXTS, GERMAN, SCRAPED, SPUN
 
 from training.document import parse
-from training.features import Context, extract_features, language
+from training.features import Context, entities, extract_features, language, readability
 
+# Every entity and readability value, and the two English-specific values of other families.
 ENGLISH_ONLY = (
     "language_other_line_share",
-    "entity_misspelled_per_1k",
-    "entity_misspelled_log_count",
-    "entity_name_slot_per_1k",
-    "entity_oov_rate",
-    "readability_flesch_reading_ease",
-    "readability_flesch_kincaid_grade",
-    "readability_gunning_fog",
-    "readability_dale_chall",
-    "readability_words_per_sentence",
-    "readability_syllables_per_word",
+    *entities.FEATURES,
+    *readability.FEATURES,
     "repetition_stopword_frac",
 )
 
