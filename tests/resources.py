@@ -47,11 +47,12 @@ We use cookies to improve your experience on our website. By continuing to brows
 
 # A spun copy: synonyms swapped in, and names mangled in some places while the same text spells
 # them right elsewhere (Okonkwo three times, Hartlepool twice, Ravensworth and Bellamy once each).
+# Found → intended, as the text writes them (the evidence keeps the document's own spelling).
 SPUN_MANGLED = {
-    "okonkow": "okonkwo",
-    "ravensworht": "ravensworth",
-    "hartlepoll": "hartlepool",
-    "belamy": "bellamy",
+    "Okonkow": "Okonkwo",
+    "Ravensworht": "Ravensworth",
+    "Hartlepoll": "Hartlepool",
+    "Belamy": "Bellamy",
 }
 SPUN = """Minister Okonkwo declares fresh backing for seaside towns
 

@@ -93,7 +93,7 @@ def test_spun_reasons_list_misspelled_entities(scored):
     ev = by_code["misspelled_entities"]["evidence"]
     assert {e["found"]: e["intended"] for e in ev} == SPUN_MANGLED
     assert by_code["misspelled_entities"]["contribution"] < 0
-    assert "okonkow → okonkwo" in by_code["misspelled_entities"]["message"]
+    assert "Okonkow → Okonkwo" in by_code["misspelled_entities"]["message"]
 
 
 def test_clean_has_no_misspelling_evidence(scored):
