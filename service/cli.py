@@ -186,8 +186,14 @@ def train(
         except LexiconError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+    # Without the built-in documents the classifier learns from the user's labels alone, but the line
+    # model still needs pages with labeled boilerplate lines: it keeps the project's generated pages.
+    line_examples = [ex for ex in builtin_examples(seed=seed) if ex.line_labels is not None] if no_builtin else []
+    if len(examples) < 2 * cv:
+        typer.echo(f"error: {len(examples)} usable example(s); at least {2 * cv} are needed for --cv {cv}", err=True)
+        raise typer.Exit(2)
     try:
-        result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names)
+        result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names, line_examples=line_examples)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -61,10 +61,22 @@ def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], l
         if ex.line_labels is not None and len(ex.line_labels) == len(lines):
             docs.append(lines)
             labels.append(list(ex.line_labels))
-        elif ex.label == "reliable" and ex.origin == "written":
-            docs.append(lines)
+        elif ex.label == "reliable" and ex.line_labels is None:
+            docs.append(lines)  # a reliable document without line labels: all of it is content
             labels.append(["content"] * len(lines))
     return docs, labels
+
+
+def _fit_line_model(
+    examples: Sequence[Example], extra: Sequence[Example], *, seed: int
+) -> LineModel:
+    docs, labels = _line_training_data(list(examples) + list(extra))
+    if len({lab for doc in labels for lab in doc}) < 2:
+        raise ValueError(
+            "the line model needs lines labeled as boilerplate as well as content: keep the built-in "
+            "fixtures (drop --no-builtin) or give line-labeled examples"
+        )
+    return LineModel(random_state=seed).fit(docs, labels)
 
 
 def _lexicon(examples: Sequence[Example], extra_names: Sequence[str]) -> EntityLexicon:
@@ -84,8 +96,13 @@ def train(
     cv: int = 5,
     extra_names: Sequence[str] = (),
     C: float = 0.2,
+    line_examples: Sequence[Example] = (),
 ) -> TrainResult:
-    """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article)."""
+    """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article).
+
+    ``line_examples``: more documents for the line model only (in every fold), e.g. the project's
+    generated pages when a user trains the classifier on their own labels alone.
+    """
     usable: list[Example] = []
     skipped: list[dict[str, object]] = []
     for ex in examples:
@@ -109,8 +126,7 @@ def train(
     for k, (tr, te) in enumerate(GroupKFold(n_splits=n_folds).split(X, y, groups)):
         tr_ex = [usable[i] for i in tr]
         te_ex = [usable[i] for i in te]
-        docs, labels = _line_training_data(tr_ex)
-        lm = LineModel(random_state=seed).fit(docs, labels)
+        lm = _fit_line_model(tr_ex, line_examples, seed=seed)
         res = Resources(line_model=lm, lexicon=_lexicon(tr_ex, extra_names))
         X[te] = _features(te_ex, res)
         te_docs, te_labels = _line_training_data(te_ex)
@@ -122,8 +138,7 @@ def train(
     clf = ReliabilityModel(C=C, cv=cv, random_state=seed).fit(
         X, y, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
     )
-    docs, labels = _line_training_data(usable)
-    line_model = LineModel(random_state=seed).fit(docs, labels)
+    line_model = _fit_line_model(usable, line_examples, seed=seed)
     lexicon = _lexicon(usable, extra_names)
 
     p_oof = clf.calibrate_decision(clf.oof_decision_)
@@ -131,7 +146,9 @@ def train(
     metrics["line_model"] = {
         "lines": len(line_true),
         "accuracy": round(float(np.mean(np.array(line_true) == np.array(line_pred))), 4),
-        "macro_f1": round(float(f1_score(line_true, line_pred, average="macro", labels=list(CLASSES))), 4),
+        "macro_f1": round(
+            float(f1_score(line_true, line_pred, average="macro", labels=sorted(set(line_true)), zero_division=0)), 4
+        ),
         "content_f1": round(
             float(f1_score([t == "content" for t in line_true], [p == "content" for p in line_pred])), 4
         ),

@@ -154,3 +154,26 @@ def test_calibration_survives_a_group_outside_the_others_range():
     p = model.predict_proba(X)
     assert p.max() - p.min() > 0.5, (model.calibration_slope_, p.min(), p.max())
     assert np.abs(model.oof_decision_).max() < 100.0
+
+
+def _written(label: str, n: int) -> list[Example]:
+    from training.dataset import FIXTURES_DIR, read_jsonl
+
+    name = "reliable_c.jsonl" if label == "reliable" else "unreliable_written.jsonl"
+    rows = read_jsonl(FIXTURES_DIR / name)[:n]
+    # As a user's file arrives: no line labels, origin is the file's name.
+    return [Example(id=r.id, text=r.text, label=r.label, tags=[], origin="user.jsonl", source_id=r.id) for r in rows]
+
+
+def test_user_labels_alone_need_line_labeled_pages_for_the_line_model():
+    with pytest.raises(ValueError, match="line model needs lines labeled as boilerplate"):
+        train(_written("reliable", 4) + _written("unreliable", 4), cv=2)
+
+
+def test_user_labels_alone_train_with_the_projects_pages_for_the_line_model(tiny_training):
+    result, _ = tiny_training
+    pages = [ex for ex in result.examples if ex.line_labels is not None][:40]
+    out = train(_written("reliable", 4) + _written("unreliable", 4), cv=2, line_examples=pages)
+    assert out.metrics["documents"] == 8
+    assert {ex.origin for ex in out.examples} == {"user.jsonl"}
+    assert set(out.line_model.classifier_.classes_) - {"content"}, "the line model learned no boilerplate class"
