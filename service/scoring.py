@@ -5,8 +5,9 @@ The CLI, the API, the crawl scan and evaluation all call :func:`score_text`; not
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from scipy.special import expit
 
 from service.model import Model
 from service.reasons import build_reasons
@@ -20,14 +21,6 @@ MAX_TEXT_CHARS = 2_000_000  # library limit; the API and CLI set their own, smal
 
 class TextTooLargeError(ValueError):
     """Raised when a text is longer than the scorer accepts."""
-
-
-def _sigmoid(x: float) -> float:
-    """Logistic function that does not overflow for large |x|."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 def verdict_for(score: float, thresholds: dict[str, float]) -> str:
@@ -57,7 +50,7 @@ def score_text(
     base, contrib = model.classifier.contributions(ext.vector())
     per_feature = {name: float(c) for name, c in zip(FEATURE_NAMES, contrib[0], strict=True)}
     logit = base + sum(per_feature.values())
-    score = 100.0 * _sigmoid(logit)
+    score = 100.0 * float(expit(logit))
     extra = dict(ext.extra)
     extra["n_words"] = doc.n_words
     extra["n_chars"] = doc.n_chars

@@ -113,10 +113,10 @@ class ReliabilityModel:
 
     @staticmethod
     def _clip_to(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Clip to a range, keeping NaN ("not applicable") as NaN."""
+        """Clip to a range; a column with no range (all NaN in training) is left as it is."""
         lo = np.where(np.isnan(lo), -np.inf, lo)
         hi = np.where(np.isnan(hi), np.inf, hi)
-        return np.where(np.isnan(X), np.nan, np.clip(X, lo, hi))
+        return np.clip(X, lo, hi)
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)

@@ -102,9 +102,10 @@ def _render(lines: Sequence[str], rng: random.Random) -> str:
 class _Page:
     """Lines with their labels, built up by the variant functions."""
 
-    def __init__(self, lines: Iterable[str] = (), label: str = "content") -> None:
+    def __init__(self, lines: Iterable[str] = (), label: str = "content", *, labeled: bool = True) -> None:
         self.lines: list[str] = []
         self.labels: list[str] = []
+        self.labeled = labeled  # False: the lines' labels are not meaningful (a flattened page)
         self.add(lines, label)
 
     def add(self, lines: Iterable[str], label: str) -> _Page:
@@ -252,7 +253,7 @@ def dump(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _P
 def flattened(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
     """A page dump with its line breaks lost: menus, article and footer run together on one line."""
     page = dump(lines, pool, rng)
-    return _Page([" ".join(page.lines)], "navigation")
+    return _Page([" ".join(page.lines)], "navigation", labeled=False)
 
 
 _VOWELS = "aeiou"
@@ -403,7 +404,7 @@ def variants(
                 tags=[kind],
                 origin=f"generated:{kind}",
                 source_id=article_id,
-                line_labels=None if kind == "flattened" else list(page.labels),
+                line_labels=list(page.labels) if page.labeled else None,
             )
         )
     return out

@@ -95,20 +95,6 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _compile(words: tuple[str, ...]) -> re.Pattern[str]:
-    parts = []
-    for w in words:
-        esc = re.escape(w)
-        if w[:1].isalnum():
-            esc = r"(?<![\w])" + esc
-        if w[-1:].isalnum():
-            esc = esc + r"(?![\w])"
-        parts.append(esc)
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
-KEYWORD_PATTERNS: dict[str, re.Pattern[str]] = {c: _compile(ws) for c, ws in _KEYWORDS.items()}
-
 # Fast path for the line model: one-word keywords by set lookup, the rest by substring search.
 _WORD_KEYWORDS: dict[str, list[int]] = {}
 _PHRASE_KEYWORDS: list[tuple[str, int]] = []
@@ -160,9 +146,6 @@ PROMO_PHRASES: tuple[str, ...] = (
     "weird trick", "doctors hate", "you won't believe", "miracle", "guaranteed", "best deals", "special offer",
     "subscribe now", "free trial", "make money",
 )
-PROMO_RE = _compile(PROMO_PHRASES)
-
-
 def promo_hits(text: str) -> list[str]:
     """Promotional phrases found in ``text`` (lower case), one entry per occurrence; substring search."""
     low = text.lower()

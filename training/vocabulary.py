@@ -123,6 +123,22 @@ class EntityLexicon:
 
     names: set[str] = field(default_factory=set)
     full_names: dict[str, set[str]] = field(default_factory=dict)
+    _sorted: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _rare: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def sorted_names(self) -> list[str]:
+        """The names, sorted; computed once (scoring reads it for every document)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.names)
+        return self._sorted
+
+    def rare_surnames(self, first: str) -> list[str]:
+        """Surnames seen after ``first`` that are themselves names (rare words), sorted; cached."""
+        if first not in self._rare:
+            self._rare[first] = sorted(
+                s for s in self.full_names.get(first, ()) if s in self.names and s.isalpha()
+            )
+        return self._rare[first]
 
     @classmethod
     def build(cls, texts: Iterable[str], *, min_count: int = 1) -> EntityLexicon:
@@ -146,6 +162,8 @@ class EntityLexicon:
 
     def extend(self, names: Iterable[str]) -> None:
         """Add user-supplied names ("Scott Bessent" adds both tokens and the first-name link)."""
+        self._sorted = None
+        self._rare = {}
         for name in names:
             parts = [p.lower() for p in WORD_RE.findall(name)]
             self.names.update(p for p in parts if len(p) >= 3)

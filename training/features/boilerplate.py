@@ -59,7 +59,7 @@ def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
     """Without a line model: a line is content when it is prose-like. Only for bootstrapping."""
     labels = []
     for ln in doc.lines:
-        prose = len(ln.words) >= 8 or bool(_TERMINAL_RE.search(ln.text))
+        prose = len(ln.words) >= PARAGRAPH_WORDS or bool(_TERMINAL_RE.search(ln.text))
         labels.append("content" if prose else "navigation")
     p = np.array([1.0 if lab == "content" else 0.0 for lab in labels])
     return labels, p
@@ -109,24 +109,21 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
 
     # Ratios of boilerplate before or inside the article, and separately after it: a short tail is
     # what real article pages end with, boilerplate inside the article is what stitched pages have.
-    span = np.zeros(n, dtype=bool)
-    span[: last + 1 if prose else n] = True
-    in_span = is_bp & span
-    tail_mask = is_bp & ~span
-    span_lines = [ln for i, ln in enumerate(lines) if span[i]]
+    inside = head + body
+    span_lines = lines[: last + 1] if prose else lines
     nonterminal = sum(1 for ln in span_lines if not _TERMINAL_RE.search(ln.text))
-    # Cut off: the last long content line stops without terminal punctuation (a teaser or a paywall).
-    long_content = [
-        ln for i, ln in enumerate(lines)
-        if labels[i] == "content" and _is_prose(ln.text, ln.words)
-    ]
-    # An excerpt ending in "…" is a teaser of another story, not this article stopping mid-sentence.
-    cut_off = bool(long_content) and bool(_CUT_RE.search(long_content[-1].text))
+    # Cut off: the last prose content line stops on a word (a teaser or a paywall); an excerpt ending
+    # in "…" is a teaser of another story, not this article stopping mid-sentence.
+    last_prose = next(
+        (lines[i] for i in range(n - 1, -1, -1) if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words)),
+        None,
+    )
+    cut_off = last_prose is not None and bool(_CUT_RE.search(last_prose.text))
     values = {
         "boilerplate_cut_off": float(cut_off),
-        "boilerplate_line_ratio": float(in_span.sum() / n) if n else 0.0,
-        "boilerplate_char_ratio": float(chars[in_span].sum() / total_chars),
-        "boilerplate_tail_char_ratio": float(chars[tail_mask].sum() / total_chars),
+        "boilerplate_line_ratio": len(inside) / n if n else 0.0,
+        "boilerplate_char_ratio": float(sum(chars[i] for i in inside) / total_chars),
+        "boilerplate_tail_char_ratio": float(sum(chars[i] for i in tail) / total_chars),
         "boilerplate_soft_char_ratio": float((chars * (1.0 - p_content)).sum() / total_chars),
         "boilerplate_head_lines": math.log1p(len(head)),
         "boilerplate_body_lines": math.log1p(len(body)),
@@ -156,7 +153,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     evidence = {
         "boilerplate_lines": bp_lines,
         "title_repeats": [{"line": lines[i].number, "text": lines[i].text[:300]} for i in repeats],
-        "cut_off": [{"line": long_content[-1].number, "text": long_content[-1].text[-200:]}] if cut_off else [],
+        "cut_off": [{"line": last_prose.number, "text": last_prose.text[-200:]}] if last_prose and cut_off else [],
         "site_title": [{"line": lines[0].number, "text": lines[0].text[:300]}] if site_title else [],
         "contacts": [{"line": num, "text": m, "kind": "email"} for num, m in emails]
         + [{"line": num, "text": m, "kind": "phone"} for num, m in phones],

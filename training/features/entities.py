@@ -33,8 +33,8 @@ FEATURES = (
 MIN_TOKEN_LEN = 4  # shorter tokens are too often abbreviations or legitimately odd
 CONSISTENT_SPELLING = 3  # an unknown token spelled this way this many times is taken as a real name
 KNOWN_ZIPF = 1.0  # wordfreq zipf at or above which a token is a word of the language
-NAME_SLOT_SIMILARITY = 60.0
-MAX_CANDIDATES = 40  # unknown tokens examined per document at most  # rapidfuzz ratio between the word and the first name's known surname
+NAME_SLOT_SIMILARITY = 60.0  # rapidfuzz ratio between the word and the first name's known surname
+MAX_CANDIDATES = 40  # unknown tokens examined per document at most
 
 
 def _match_case(word: str, like: str, surface: dict[str, str]) -> str:
@@ -68,7 +68,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # Other spellings in this document: capitalised tokens that are known, or that the text uses
     # more often than the suspect token (Zelenskyy six times against Jemenskyy once).
     capitalised = {w.lower() for w in alpha_tokens if w[0].isupper()}
-    lexicon_list = sorted(names)
+    lexicon_list = lexicon.sorted_names()
 
     found: dict[str, dict[str, object]] = {}
     first_line: dict[str, int] = {}
@@ -79,9 +79,11 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             first_line.setdefault(w.lower(), ln.number)
             surface.setdefault(w.lower(), w)
 
-    candidates = [w for w in sorted(oov) if len(w) >= MIN_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING]
     # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order.
-    candidates = sorted(candidates, key=lambda w: first_line.get(w, 0))[:MAX_CANDIDATES]
+    candidates = sorted(
+        (w for w in oov if len(w) >= MIN_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING),
+        key=lambda w: (first_line.get(w, 0), w),
+    )[:MAX_CANDIDATES]
     for w in candidates:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
@@ -117,10 +119,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
                 continue
             lc = cur.lower()
             # Only rare surnames (in the lexicon's names) count: "San Francisco" is no person.
-            surnames = {s for s in lexicon.full_names[prev] if s in names and s.isalpha()}
+            surnames = lexicon.rare_surnames(prev)
             if not surnames or lc in lexicon.full_names[prev] or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
                 continue
-            best = process.extractOne(lc, sorted(surnames), scorer=fuzz.ratio, score_cutoff=NAME_SLOT_SIMILARITY)
+            best = process.extractOne(lc, surnames, scorer=fuzz.ratio, score_cutoff=NAME_SLOT_SIMILARITY)
             if best is None or (prev, lc) in seen_slots:
                 continue
             seen_slots.add((prev, lc))

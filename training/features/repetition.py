@@ -49,11 +49,8 @@ def _dup_fraction(items: list[str]) -> tuple[float, float, list[str]]:
     return (len(dups) / len(items) if items else 0.0, sum(len(d) for d in dups) / total_chars, dups)
 
 
-_MOD = (1 << 61) - 1
-
-
 def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
-    """One 61-bit polynomial hash per word n-gram (vectorised; collisions are negligible here)."""
+    """One polynomial hash per word n-gram, wrapping at 64 bits (vectorised; collisions are negligible)."""
     h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
     for k in range(n):
         h = h * np.uint64(1_000_003) + ids[k : len(ids) - n + 1 + k]
@@ -73,7 +70,7 @@ def top_ngram_char_frac(words: list[str], n: int, *, _ids: tuple[np.ndarray, np.
         return 0.0
     ids, lens = _ids or _word_ids(words)
     h = _ngram_hashes(ids, n)
-    uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
+    _, first, counts = np.unique(h, return_index=True, return_counts=True)
     k = int(counts.argmax())
     if counts[k] < 2:
         return 0.0
@@ -130,6 +127,6 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     }
     evidence = {
         "duplicate_lines": [{"text": d[:300]} for d in dict.fromkeys(dup_lines)][:20],
-        "promotional_phrases": [{"text": p} for p in dict.fromkeys(m.lower() for m in promo)][:20],
+        "promotional_phrases": [{"text": p} for p in dict.fromkeys(promo)][:20],
     }
     return FamilyOutput(values=values, evidence=evidence)
