@@ -19,6 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Thresher: ho
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+DEMO_MIN_CONTRIBUTION = 0.25  # log-odds; smaller reasons are noise in a summary table
 
 ModelOpt = Annotated[
     Path | None,
@@ -227,8 +228,9 @@ def demo(
         table.add_column(col)
     for f in files:
         r = score_text(f.read_text(encoding="utf-8"), model=m, doc_id=f.name)
-        top = "; ".join(x["message"] for x in r["reasons"] if x["contribution"] < 0)
-        table.add_row(f.name, f"{r['score']:.1f}", r["verdict"], top[:300])
+        strong = [x for x in r["reasons"] if x["contribution"] <= -DEMO_MIN_CONTRIBUTION][:3]
+        top = "\n".join(f"{x['code']} ({x['contribution']:+.1f}): {x['message']}" for x in strong)
+        table.add_row(f.name, f"{r['score']:.1f}", r["verdict"], top or "nothing pulls it down much")
     Console().print(table)
 
 

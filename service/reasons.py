@@ -91,7 +91,9 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
         lines = [e for e in ev.get("boilerplate_lines", []) if e["category"] == cat]
         share = extra.get("boilerplate_chars_by_category", {}).get(cat, 0.0) / max(extra.get("n_chars", 1), 1)
         where = sorted({e["position"] for e in lines})
-        return f"{len(lines)} line(s) look like a {CATEGORY_LABELS[cat]} ({_pct(share)} of the text, at the {'/'.join(where)})."
+        label = CATEGORY_LABELS[cat]
+        article = "an" if label[0] in "aeiou" else "a"
+        return f"{len(lines)} line(s) look like {article} {label} ({_pct(share)} of the text, at the {'/'.join(where)})."
     if code == "boilerplate_none":
         return "No line looks like boilerplate: the text reads as article content throughout."
     if code == "title_repeated":

@@ -188,3 +188,24 @@ def test_subprocess_end_to_end(inputs, tiny_model_dir):
     recs = _records(proc.stdout)
     assert [r.get("error", {}).get("code") for r in recs] == [None, "binary", "unreadable"]
     assert recs[0]["verdict"] in {"reliable", "suspect", "unreliable"}
+
+
+def test_demo_prints_every_document_with_its_verdict(runner, tmp_path, tiny_model, tiny_model_dir):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "clean.txt").write_text(CLEAN, encoding="utf-8")
+    (folder / "scraped.txt").write_text(SCRAPED, encoding="utf-8")
+    res = runner.invoke(app, ["demo", "--seeds", str(folder), "--model", str(tiny_model_dir)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    from service.scoring import score_text
+
+    for name, text in (("clean.txt", CLEAN), ("scraped.txt", SCRAPED)):
+        verdict = score_text(text, model=tiny_model)["verdict"]
+        row = next(line for line in res.output.splitlines() if name in line)
+        assert verdict in row
+
+
+def test_demo_on_an_empty_folder_is_a_usage_error(runner, tmp_path, tiny_model_dir):
+    res = runner.invoke(app, ["demo", "--seeds", str(tmp_path), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 2
+    assert "no .txt files" in res.output
