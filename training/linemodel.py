@@ -148,15 +148,17 @@ class LineModel:
         )
 
     def _matrix(
-        self, docs: Sequence[Sequence[str]], *, fit: bool, words: Sequence[Sequence[str]] | None = None
+        self,
+        docs: Sequence[Sequence[str]],
+        *,
+        fit: bool,
+        words: Sequence[Sequence[Sequence[str]] | None] | None = None,
     ) -> sparse.csr_matrix:
+        """Features of every line of ``docs``; ``words``: per document, its lines' tokens when known."""
         flat = [line for doc in docs for line in doc]
-        if not flat:
-            dense = np.zeros((0, len(DENSE_FEATURE_NAMES)))
-        elif words is not None and len(docs) == 1:
-            dense = line_layout_features(docs[0], words)
-        else:
-            dense = np.vstack([line_layout_features(doc) for doc in docs if len(doc)])
+        per_doc_words = words if words is not None else [None] * len(docs)
+        blocks = [line_layout_features(d, w) for d, w in zip(docs, per_doc_words, strict=True) if len(d)]
+        dense = np.vstack(blocks) if blocks else np.zeros((0, len(DENSE_FEATURE_NAMES)))
         if fit:
             self.scaler_ = StandardScaler().fit(dense)
         dense = self.scaler_.transform(dense)
@@ -183,7 +185,7 @@ class LineModel:
             raise NotFittedError("LineModel is not fitted; call fit() or load a trained model")
         if not lines:
             return np.zeros((0, len(CLASSES)))
-        raw = self.classifier_.predict_proba(self._matrix([list(lines)], fit=False, words=words))
+        raw = self.classifier_.predict_proba(self._matrix([list(lines)], fit=False, words=[words]))
         out = np.zeros((len(lines), len(CLASSES)))
         for j, k in enumerate(self.class_index_):
             if k >= 0:
