@@ -50,6 +50,10 @@ class Vocabulary:
     zipf: dict[str, float]
     delete_index: dict[str, list[str]] = field(default_factory=dict)
     by_length: dict[int, list[str]] = field(default_factory=dict)
+    _windows: dict[int, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo: dict[tuple[str, int], tuple[str, int] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_wordfreq(cls, lang: str = "en") -> Vocabulary:
@@ -69,10 +73,9 @@ class Vocabulary:
 
     def _window(self, length: int) -> list[str]:
         """Common words of length ``length`` ± 2, built once per length."""
-        cache = self.__dict__.setdefault("_windows", {})
-        if length not in cache:
-            cache[length] = [c for n in range(length - 2, length + 3) for c in self.by_length.get(n, ())]
-        return cache[length]  # type: ignore[no-any-return]
+        if length not in self._windows:
+            self._windows[length] = [c for n in range(length - 2, length + 3) for c in self.by_length.get(n, ())]
+        return self._windows[length]
 
     def zipf_of(self, word: str) -> float:
         return self.zipf.get(word.lower(), 0.0)
@@ -83,12 +86,11 @@ class Vocabulary:
         Answers are memoised per process: crawls repeat their unknown tokens.
         """
         key = (word.lower(), max_distance)
-        memo = self.__dict__.setdefault("_memo", {})
-        if key not in memo:
-            if len(memo) > 200_000:
-                memo.clear()
-            memo[key] = self._nearest_common(*key)
-        return memo[key]  # type: ignore[no-any-return]
+        if key not in self._memo:
+            if len(self._memo) > 200_000:
+                self._memo.clear()
+            self._memo[key] = self._nearest_common(*key)
+        return self._memo[key]
 
     def _nearest_common(self, w: str, max_distance: int) -> tuple[str, int] | None:
         best: tuple[str, int] | None = None

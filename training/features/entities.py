@@ -57,8 +57,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lexicon = context.resources.lexicon
     names = lexicon.names
 
-    tokens = [strip_possessive(w) for w in doc.words]
-    alpha_tokens = [w for w in tokens if len(w) >= 3 and w.isalpha()]
+    # Possessives stripped once per line: "Netanyahu's" is the name itself.
+    line_words = [[strip_possessive(w) for w in ln.words] for ln in doc.lines]
+    alpha_tokens = [w for words in line_words for w in words if len(w) >= 3 and w.isalpha()]
     counts = Counter(w.lower() for w in alpha_tokens)
 
     def known(w: str) -> bool:
@@ -73,9 +74,8 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     found: dict[str, dict[str, object]] = {}
     first_line: dict[str, int] = {}
     surface: dict[str, str] = {}  # the spelling as the text first writes it: "Jemenskyy", not "jemenskyy"
-    for ln in doc.lines:
-        for w in ln.words:
-            w = strip_possessive(w)
+    for ln, words in zip(doc.lines, line_words, strict=True):
+        for w in words:
             first_line.setdefault(w.lower(), ln.number)
             surface.setdefault(w.lower(), w)
 
@@ -111,8 +111,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent".
     slots: list[dict[str, object]] = []
     seen_slots: set[tuple[str, str]] = set()
-    for ln in doc.lines:
-        words = [strip_possessive(w) for w in ln.words]
+    for ln, words in zip(doc.lines, line_words, strict=True):
         for i in range(1, len(words)):
             prev, cur = words[i - 1].lower(), words[i]
             if not (cur[:1].isupper() and cur[1:].islower()) or prev not in lexicon.full_names:
