@@ -234,6 +234,51 @@ def demo(
     Console().print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default $THRESHER_HOST, else 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default $THRESHER_PORT, else 8000).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Worker processes (default $THRESHER_WORKERS, else 1).")] = None,
+    model: ModelOpt = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the HTTP service (uvicorn). Every THRESHER_* setting applies; options here override them."""
+    import tempfile
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    # The options become THRESHER_* variables: worker processes build their app from the environment.
+    for key, value in (("MODEL_DIR", model), ("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"THRESHER_{key}"] = str(value)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: bad THRESHER_* setting: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    os.environ["THRESHER_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
+    _load(Path(settings.model_dir))  # refuse to start on a missing or tampered model, with its message
+    if settings.workers > 1:
+        # One metrics directory for all workers, so /metrics adds them up; and reloads reach every worker.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="thresher-metrics-"))
+        os.environ["THRESHER_SUPERVISOR_PID"] = str(os.getpid())
+    else:
+        os.environ.pop("THRESHER_SUPERVISOR_PID", None)
+    uvicorn.run(
+        "service.api:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+        timeout_worker_healthcheck=120,  # a worker loads and warms its model (~10 s here) before it is ready
+        timeout_graceful_shutdown=30,
+    )
+
+
 def main() -> None:
     app()
 

@@ -32,6 +32,13 @@ def verdict_for(score: float, thresholds: dict[str, float]) -> str:
     return "unreliable"
 
 
+def _language(detected: dict[str, Any], declared: str | None) -> dict[str, Any]:
+    if declared is None:
+        return dict(detected)
+    base = declared.split("-")[0].lower()
+    return {**detected, "declared": declared, "matches_declared": detected.get("code") == base}
+
+
 def score_text(
     text: str,
     *,
@@ -40,9 +47,11 @@ def score_text(
     url: str | None = None,
     explain: bool = True,
     doc_id: str | None = None,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     """Score one text. Raises :class:`training.document.EmptyDocumentError` on empty text and
-    :class:`TextTooLargeError` beyond :data:`MAX_TEXT_CHARS`."""
+    :class:`TextTooLargeError` beyond :data:`MAX_TEXT_CHARS`. ``lang`` is the language the caller
+    expects: it is echoed in ``language.declared`` with whether detection agrees, and does not change the score."""
     if len(text) > MAX_TEXT_CHARS:
         raise TextTooLargeError(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS} are accepted")
     doc = parse(text, title=title, url=url)
@@ -62,7 +71,7 @@ def score_text(
         "verdict": verdict_for(score, model.thresholds),
         "reasons": reasons,
         "signals": {k: (None if v != v else round(v, 4)) for k, v in ext.values.items()},
-        "language": extra.get("language", {}),
+        "language": _language(extra.get("language", {}), lang),
         "model": {"name": model.name, "version": model.version},
         "explanation": {
             "base": round(base, 4),

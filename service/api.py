@@ -1,0 +1,491 @@
+"""The HTTP service: an app factory whose routes are thin and call :func:`service.scoring.score_text`.
+
+Run it with ``thresher serve`` (or ``uvicorn --factory service.api:create_app``). Settings come from
+the environment (``THRESHER_*``, see :mod:`service.settings`) and are read here, once, at the edge.
+
+Request bodies are read here, not by FastAPI's body parsing, so that every way a body can be wrong gets
+its own code and status: too large 413, not UTF-8 400, malformed JSON 400, wrong types or empty text
+422, other media types 415. Scoring runs in a small thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import CONTENT_TYPE, Metrics
+from service.model import Model, ModelError, load_model
+from service.schemas import (
+    LANG_PATTERN,
+    BatchRequest,
+    BatchResult,
+    ErrorResponse,
+    ModelInfo,
+    ReloadResult,
+    ScoreRequest,
+    ScoreResult,
+)
+from service.scoring import TextTooLargeError, score_text
+from service.settings import Settings
+from training.document import EmptyDocumentError
+
+__all__ = ["create_app", "ApiError", "ModelSlot"]
+
+log = logging.getLogger("thresher.api")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SCORING_THREADS = 2  # CPU-bound work under the GIL: more threads only interleave, they do not add speed
+WARMUP_TEXT = (
+    "Warm-up article\n\nThe council met on Tuesday to discuss the new budget for the city's schools. "
+    "Members said the plan would be published next month after a public consultation."
+)
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message", "errors"?}}`` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.errors = status, code, message, errors
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.errors is not None:
+            err["errors"] = self.errors
+        return {"error": err}
+
+
+def _error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+class ModelSlot:
+    """The model being served. Requests take ``slot.model`` once and finish on it; a reload loads and
+    verifies the new model first, then swaps the reference, so a bad model never replaces a good one."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self._lock = threading.Lock()
+
+    def reload(self, path: Path) -> tuple[Model, Model]:
+        """(old, new). Raises :class:`ModelError` and keeps the old model when the new one is refused."""
+        with self._lock:
+            new = load_model(path)
+            warm_up(new)
+            old, self.model = self.model, new
+            return old, new
+
+
+def warm_up(model: Model) -> None:
+    """Score a short text once: loads the vocabulary, the syllable dictionary and the language profiles
+    before the model is declared ready, so the first client does not pay for them."""
+    score_text(WARMUP_TEXT, model=model, explain=True)
+
+
+# ---------------------------------------------------------------------------------------------- bodies
+
+
+def _media_type(request: Request) -> tuple[str, dict[str, str]]:
+    raw = request.headers.get("content-type", "")
+    parts = [p.strip() for p in raw.split(";")]
+    params = {}
+    for p in parts[1:]:
+        if "=" in p:
+            k, v = p.split("=", 1)
+            params[k.strip().lower()] = v.strip().strip('"')
+    return parts[0].lower(), params
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"the body has {declared} bytes; the limit is {limit} (THRESHER_MAX_BODY_BYTES)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"the body is larger than the limit of {limit} bytes (THRESHER_MAX_BODY_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(data: bytes, charset: str = "utf-8") -> str:
+    try:
+        codec = codecs.lookup(charset).name
+    except LookupError as exc:
+        raise ApiError(415, "unsupported_media_type", f"charset '{charset}' is unknown; send UTF-8") from exc
+    try:
+        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "not_utf8", f"the body is not valid {charset} (byte {exc.start}); send UTF-8 text") from exc
+
+
+def _json_body(data: bytes) -> Any:
+    text = _decode(data)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "bad_json", "the body is not valid JSON: it is nested too deeply") from exc
+
+
+def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False, include_input=False)]
+
+
+def _has_lone_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _article(payload: Any) -> ScoreRequest:
+    """A validated article, or :class:`ApiError` 422 (``invalid``, ``empty``) / 400 (``not_utf8``)."""
+    if not isinstance(payload, dict):
+        raise ApiError(422, "invalid", f"expected a JSON object with a 'text' field, got {type(payload).__name__}")
+    try:
+        article = ScoreRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid", "the article does not match the schema: " + "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)
+        ), errors=_validation_errors(exc)) from exc
+    for field in ("text", "title", "url", "lang", "id"):
+        value = getattr(article, field)
+        if isinstance(value, str) and _has_lone_surrogate(value):
+            raise ApiError(400, "not_utf8", f"'{field}' holds an unpaired surrogate (\\ud800-\\udfff); send valid Unicode")
+    if not article.text.strip():
+        raise ApiError(422, "empty", "'text' is empty or only whitespace; send the article's text")
+    return article
+
+
+def _score(article: ScoreRequest, model: Model, explain: bool) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        result = score_text(article.text, model=model, title=article.title, url=article.url, explain=explain,
+                            doc_id=article.id, lang=article.lang)
+    except EmptyDocumentError as exc:
+        raise ApiError(422, "empty", str(exc)) from exc
+    except TextTooLargeError as exc:
+        raise ApiError(413, "too_large", str(exc)) from exc
+    result["elapsed_ms"] = round((time.perf_counter() - start) * 1000, 3)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- middleware
+
+
+class MetricsMiddleware:
+    """Counts every answer by route template and status, and times it."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                route = "/static" if str(scope.get("path", "")).startswith("/static/") else "unmatched"
+            self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------------------------------------- app
+
+_ARTICLE_SCHEMA = ScoreRequest.model_json_schema()
+_SCORE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _ARTICLE_SCHEMA},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
+_BATCH_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorResponse, "description": d}
+    for s, d in {
+        400: "Not UTF-8, or malformed JSON", 401: "API key missing or wrong", 413: "Body too large",
+        415: "Unsupported media type", 422: "Empty text or wrong types",
+    }.items()
+}
+
+
+def create_app(settings: Settings | None = None, *, model: Model | None = None) -> FastAPI:
+    """Build the service. ``settings`` default to the environment; ``model`` defaults to loading
+    ``settings.model_dir`` at startup (the server does not start on a model that fails verification)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    limiter = anyio.CapacityLimiter(SCORING_THREADS)
+    state: dict[str, Any] = {"slot": None}
+
+    async def do_reload() -> tuple[Model, Model]:
+        slot: ModelSlot = state["slot"]
+        try:
+            old, new = await anyio.to_thread.run_sync(slot.reload, settings.model_dir)
+        except ModelError:
+            metrics.reloads.labels("refused").inc()
+            raise
+        metrics.reloads.labels("loaded").inc()
+        metrics.set_model(new.name, new.version, previous=(old.name, old.version))
+        log.info("model reloaded: %s %s -> %s %s", old.name, old.version, new.name, new.version)
+        return old, new
+
+    def on_sighup() -> None:
+        async def run() -> None:
+            try:
+                await do_reload()
+            except ModelError as exc:
+                log.error("SIGHUP: model refused, still serving the old one: %s", exc)
+
+        asyncio.ensure_future(run())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = model
+        if loaded is None:
+            loaded = await anyio.to_thread.run_sync(load_model, settings.model_dir)
+        await anyio.to_thread.run_sync(warm_up, loaded)
+        state["slot"] = ModelSlot(loaded)
+        metrics.set_model(loaded.name, loaded.version)
+        log.info("serving model %s %s from %s", loaded.name, loaded.version, loaded.path)
+        hup = False
+        if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
+            try:
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_sighup)
+                hup = True
+            except (NotImplementedError, RuntimeError, ValueError):
+                log.warning("cannot install a SIGHUP handler here; use POST /v1/model/reload")
+        try:
+            yield
+        finally:
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            Metrics.worker_exited(os.getpid())
+
+    app = FastAPI(
+        title="Thresher",
+        version="1",
+        summary="How reliable is this crawled news text, and why.",
+        lifespan=lifespan,
+        responses=_ERRORS,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    bearer = HTTPBearer(auto_error=False, description="One of THRESHER_API_KEYS, when that is set.")
+    api_keys = [k.encode() for k in settings.api_keys]
+
+    def require_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
+        if not api_keys:
+            return
+        given = (credentials.credentials if credentials else "").encode()
+        if not any(secrets.compare_digest(given, k) for k in api_keys):
+            raise ApiError(401, "unauthorized", "send 'Authorization: Bearer KEY' with one of the service's API keys")
+
+    def current() -> Model:
+        slot = state["slot"]
+        if slot is None:
+            raise ApiError(503, "not_ready", "the model is still loading; try again shortly")
+        return slot.model
+
+    # -- errors: one shape everywhere
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.status in (413, 422) and exc.code in ("too_large", "empty"):
+            metrics.scoring_errors.labels(exc.code).inc()
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error_response(exc, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['message']}" for e in errors)
+        return _error_response(ApiError(422, "invalid", f"the request is invalid: {detail}", errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error_response(ApiError(exc.status_code, code, f"{exc.detail}: {request.method} {request.url.path}"),
+                               dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # a bug, never a client's fault
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error_response(ApiError(500, "internal_error", "the server failed on this request; it has been logged"))
+
+    async def run_scoring(fn: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(fn, limiter=limiter)
+
+    # -- routes
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResult,
+        response_model_exclude_none=False,
+        openapi_extra=_SCORE_BODY,
+        dependencies=[Depends(require_key)],
+        summary="Score one article",
+        description="JSON `{text, title?, url?, lang?, id?}` or a `text/plain` body (then title, url and lang "
+        "may come as query parameters). `explain=false` leaves out evidence, line labels and the cleaned text.",
+    )
+    async def score(
+        request: Request,
+        explain: bool = True,
+        title: str | None = Query(None, description="For text/plain bodies: the page title."),
+        url: str | None = Query(None, description="For text/plain bodies: the page's URL."),
+        lang: str | None = Query(None, pattern=LANG_PATTERN, description="For text/plain bodies: expected language."),
+    ) -> Response:
+        media, params = _media_type(request)
+        body = await _read_body(request, settings.max_body_bytes)
+        if media == "application/json" or media.endswith("+json"):
+            article = _article(_json_body(body))
+        elif media == "text/plain":
+            if b"\x00" in body:
+                raise ApiError(400, "binary", "the body contains NUL bytes: it looks binary, not text")
+            article = _article({"text": _decode(body, params.get("charset", "utf-8")), "title": title, "url": url,
+                                "lang": lang})
+        else:
+            raise ApiError(415, "unsupported_media_type",
+                           f"Content-Type '{media or '(none)'}' is not accepted; send application/json or text/plain")
+        m = current()
+        result = await run_scoring(lambda: _score(article, m, explain))
+        metrics.observe_score(result["score"], result["verdict"], m.version)
+        return JSONResponse(result)
+
+    @app.post(
+        "/v1/score/batch",
+        response_model=BatchResult,
+        openapi_extra=_BATCH_BODY,
+        dependencies=[Depends(require_key)],
+        summary="Score up to THRESHER_MAX_BATCH articles",
+        description="Answers `{results: [...]}` in the order of `articles`; a bad item gets `{id, error}` in its "
+        "place and the others are scored.",
+    )
+    async def score_batch(request: Request, explain: bool = True) -> Response:
+        media, _ = _media_type(request)
+        if media != "application/json" and not media.endswith("+json"):
+            raise ApiError(415, "unsupported_media_type",
+                           f"Content-Type '{media or '(none)'}' is not accepted; send application/json")
+        payload = _json_body(await _read_body(request, settings.max_body_bytes))
+        if not isinstance(payload, dict) or not isinstance(payload.get("articles"), list):
+            raise ApiError(422, "invalid", "expected a JSON object {\"articles\": [{\"text\": ...}, ...]}")
+        items = payload["articles"]
+        if len(items) > settings.max_batch:
+            raise ApiError(422, "too_many_articles",
+                           f"{len(items)} articles in one batch; at most {settings.max_batch} (THRESHER_MAX_BATCH)")
+        m = current()
+        start = time.perf_counter()
+
+        def run_all() -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            for item in items:
+                item_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+                try:
+                    out.append(_score(_article(item), m, explain))
+                except ApiError as exc:
+                    out.append({"id": item_id, **exc.body()})
+            return out
+
+        results = await run_scoring(run_all)
+        for r in results:
+            if "error" in r:
+                metrics.scoring_errors.labels(r["error"]["code"]).inc()
+            else:
+                metrics.observe_score(r["score"], r["verdict"], m.version)
+        return JSONResponse({"results": results, "elapsed_ms": round((time.perf_counter() - start) * 1000, 3)})
+
+    @app.get("/healthz", summary="The process is up", responses={200: {"content": {"application/json": {}}}})
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="A verified model is loaded and warmed up", responses={503: {"model": ErrorResponse}})
+    async def readyz() -> Response:
+        slot = state["slot"]
+        if slot is None:
+            return _error_response(ApiError(503, "not_ready", "the model is still loading"))
+        return JSONResponse({"status": "ready", "model": {"name": slot.model.name, "version": slot.model.version}})
+
+    @app.get("/v1/model", response_model=ModelInfo, dependencies=[Depends(require_key)],
+             summary="The model being served: name, version, metrics, thresholds, feature names")
+    async def model_info() -> Response:
+        m = current()
+        man = m.manifest
+        return JSONResponse({
+            "name": m.name, "version": m.version, "created": man.get("created"), "metrics": man.get("metrics", {}),
+            "thresholds": m.thresholds, "feature_names": man.get("feature_names", []), "manifest": man,
+        })
+
+    @app.post("/v1/model/reload", response_model=ReloadResult,
+              responses={403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+              summary="Load THRESHER_MODEL_DIR again, verify it, swap it in (needs THRESHER_ADMIN_TOKEN)")
+    async def reload(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:  # noqa: B008
+        if settings.admin_token is None:
+            raise ApiError(403, "reload_disabled", "model reload is disabled: the server has no THRESHER_ADMIN_TOKEN")
+        given = (credentials.credentials if credentials else "").encode()
+        if not secrets.compare_digest(given, settings.admin_token.get_secret_value().encode()):
+            raise ApiError(401, "unauthorized", "send 'Authorization: Bearer TOKEN' with the server's admin token")
+        try:
+            old, new = await do_reload()
+        except ModelError as exc:
+            raise ApiError(409, "model_refused", f"the model in {settings.model_dir} was refused and the old one "
+                           f"stays in service: {exc}") from exc
+        workers = "this process"
+        if settings.supervisor_pid:
+            # Other worker processes load the same folder when the supervisor replaces them one by one.
+            os.kill(settings.supervisor_pid, signal.SIGHUP)
+            workers = "restarting"
+        return JSONResponse({"reloaded": True, "previous_version": old.version, "version": new.version,
+                             "name": new.name, "workers": workers})
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.settings = settings
+    app.state.metrics = metrics
+    return app

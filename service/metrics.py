@@ -1,0 +1,81 @@
+"""Prometheus metrics of one app: requests by route and status, latency, scores, verdicts, model version.
+
+Each app has its own registry, so several apps in one process (tests) do not share counts. When
+``thresher serve`` runs several worker processes it sets ``PROMETHEUS_MULTIPROC_DIR``; then every
+worker writes its counts there and ``/metrics`` adds up all workers (prometheus_client's multiprocess
+mode), so a scrape sees the whole server, not the one worker that answered it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prom_multiprocess
+
+__all__ = ["Metrics", "CONTENT_TYPE"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SCORE_BUCKETS = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
+
+
+def _multiprocess_dir() -> str | None:
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return path if path and os.path.isdir(path) else None
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "thresher_http_requests", "HTTP requests by route template, method and status.",
+            ("route", "method", "status"), registry=r,
+        )
+        self.latency = Histogram(
+            "thresher_http_request_duration_seconds", "Time to answer, by route template.",
+            ("route",), buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.scores = Histogram(
+            "thresher_score", "Scores given (0-100), by model version.", ("model_version",),
+            buckets=SCORE_BUCKETS, registry=r,
+        )
+        self.verdicts = Counter(
+            "thresher_verdicts", "Verdicts given, by verdict and model version.", ("verdict", "model_version"),
+            registry=r,
+        )
+        self.scoring_errors = Counter(
+            "thresher_rejected_documents", "Documents refused, by error code.", ("code",), registry=r,
+        )
+        self.model_info = Gauge(
+            "thresher_model_info", "The model being served (value 1), by name and version.",
+            ("name", "version"), registry=r, multiprocess_mode="liveall",
+        )
+        self.reloads = Counter("thresher_model_reloads", "Model reloads, by outcome.", ("outcome",), registry=r)
+
+    def set_model(self, name: str, version: str, previous: tuple[str, str] | None = None) -> None:
+        if previous is not None and previous != (name, version):
+            try:
+                self.model_info.remove(*previous)
+            except KeyError:
+                pass
+        self.model_info.labels(name, version).set(1)
+
+    def observe_score(self, score: float, verdict: str, version: str) -> None:
+        self.scores.labels(version).observe(score)
+        self.verdicts.labels(verdict, version).inc()
+
+    def render(self) -> bytes:
+        directory = _multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        prom_multiprocess.MultiProcessCollector(merged, path=directory)
+        return generate_latest(merged)
+
+    @staticmethod
+    def worker_exited(pid: int) -> None:
+        """Drop a finished worker's live gauges (multiprocess mode only)."""
+        if _multiprocess_dir() is not None:
+            prom_multiprocess.mark_process_dead(pid)

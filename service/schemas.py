@@ -1,0 +1,120 @@
+"""The HTTP contract: request bodies and the shapes of answers, as pydantic models.
+
+Requests are validated with these models; answers are built by :func:`service.scoring.score_text` (the
+same object ``thresher score`` prints) and these models document them in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ScoreRequest",
+    "BatchRequest",
+    "ScoreResult",
+    "BatchResult",
+    "ErrorBody",
+    "ErrorResponse",
+    "ItemError",
+    "ModelInfo",
+    "ReloadResult",
+    "LANG_PATTERN",
+]
+
+LANG_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+
+
+class ScoreRequest(BaseModel):
+    """One article. Only ``text`` is required; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(description="The article's text, as crawled (plain text, lines kept).")
+    title: str | None = Field(None, description="The page title, when it is not the text's first line.")
+    url: str | None = Field(None, description="Where the text was crawled from.")
+    lang: str | None = Field(
+        None,
+        pattern=LANG_PATTERN,
+        description="The language the caller expects (ISO 639-1/-3 code, e.g. 'en'). Echoed in "
+        "language.declared with whether detection agrees; it does not change the score.",
+    )
+    id: str | None = Field(None, description="The caller's id for the article; echoed in the answer.")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    articles: list[Any] = Field(
+        description="Articles to score, each shaped like the body of POST /v1/score. At most THRESHER_MAX_BATCH; "
+        "a bad item gets its own error object in its place, the others are scored.",
+        json_schema_extra={"items": ScoreRequest.model_json_schema()},
+    )
+
+
+class Reason(BaseModel):
+    code: str = Field(description="Stable reason code (README lists them).")
+    message: str
+    contribution: float = Field(description="Log-odds added to the base; negative lowers the score.")
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class ScoreResult(BaseModel):
+    """The same object as ``thresher score`` prints, plus ``elapsed_ms``."""
+
+    id: str | None
+    score: float = Field(ge=0, le=100, description="0-100; higher is more reliable.")
+    verdict: str = Field(description="reliable, suspect or unreliable, by the model's thresholds.")
+    reasons: list[Reason]
+    signals: dict[str, float | None]
+    language: dict[str, Any]
+    model: ModelRef
+    explanation: dict[str, Any]
+    stats: dict[str, int]
+    lines: list[dict[str, Any]] | None = Field(None, description="Each line's label; left out with explain=false.")
+    cleaned_text: str | None = Field(None, description="Content lines only; left out with explain=false.")
+    elapsed_ms: float
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable error code, e.g. empty, bad_json, not_utf8, too_large.")
+    message: str = Field(description="A sentence saying what is wrong and what to do.")
+    errors: list[dict[str, Any]] | None = Field(None, description="Field-level problems, for 'invalid'.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ItemError(BaseModel):
+    id: str | None
+    error: ErrorBody
+
+
+class BatchResult(BaseModel):
+    results: list[ScoreResult | ItemError]
+    elapsed_ms: float
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    created: str | None = None
+    metrics: dict[str, Any]
+    thresholds: dict[str, float]
+    feature_names: list[str]
+    manifest: dict[str, Any]
+
+
+class ReloadResult(BaseModel):
+    reloaded: bool
+    previous_version: str
+    version: str
+    name: str
+    workers: str = Field(description="'this process', or 'restarting' when the other workers are replaced too.")
