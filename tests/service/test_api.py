@@ -1,0 +1,431 @@
+"""The HTTP service against a real uvicorn server (``thresher serve`` in a child process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+from liveserver import start_server, stop_server
+from resources import CLEAN, SCRAPED, SPUN
+
+from service.scoring import score_text
+from training.features import FEATURE_NAMES
+
+
+@pytest.fixture(scope="module")
+def client(live_server):
+    with live_server.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def shipped_model(shipped_model_dir):
+    from service.model import load_model
+
+    return load_model(shipped_model_dir)
+
+
+def _error(resp: httpx.Response, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert body["error"]["code"] == code, body
+    assert len(body["error"]["message"]) > 10
+    return body["error"]
+
+
+# ---------------------------------------------------------------------------------------------- health
+
+
+def test_healthz_and_readyz(client, shipped_model):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["model"] == {"name": shipped_model.name, "version": shipped_model.version}
+
+
+def test_model_route_gives_the_manifest(client, shipped_model):
+    info = client.get("/v1/model").json()
+    assert info["version"] == shipped_model.version
+    assert info["feature_names"] == list(FEATURE_NAMES)
+    assert info["thresholds"] == shipped_model.thresholds
+    assert info["metrics"]["roc_auc"] == shipped_model.manifest["metrics"]["roc_auc"]
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+
+@pytest.mark.parametrize("name,text", [("clean", CLEAN), ("scraped", SCRAPED), ("spun", SPUN)])
+def test_score_json_matches_the_library(client, shipped_model, name, text):
+    resp = client.post("/v1/score", json={"text": text, "id": name})
+    assert resp.status_code == 200, resp.text
+    got = resp.json()
+    want = score_text(text, model=shipped_model, doc_id=name)
+    assert got["score"] == want["score"]
+    assert got["verdict"] == want["verdict"]
+    assert got["id"] == name
+    assert [r["code"] for r in got["reasons"]] == [r["code"] for r in want["reasons"]]
+    assert got["reasons"] == json.loads(json.dumps(want["reasons"]))
+    assert got["model"] == {"name": shipped_model.name, "version": shipped_model.version}
+    assert got["elapsed_ms"] > 0
+    assert set(got) >= {"signals", "language", "explanation", "stats", "lines", "cleaned_text"}
+
+
+def test_score_plain_text_and_query_fields(client, shipped_model):
+    want = score_text(SCRAPED, model=shipped_model, title="A title", url="https://example.com/a")
+    resp = client.post("/v1/score", content=SCRAPED.encode(), headers={"content-type": "text/plain; charset=utf-8"},
+                       params={"title": "A title", "url": "https://example.com/a", "lang": "en"})
+    assert resp.status_code == 200, resp.text
+    got = resp.json()
+    assert got["score"] == want["score"]
+    assert got["language"]["declared"] == "en" and got["language"]["matches_declared"] is True
+
+
+def test_plain_text_in_a_declared_charset(client):
+    resp = client.post("/v1/score", content=CLEAN.replace("'", "é").encode("latin-1", "replace"),
+                       headers={"content-type": "text/plain; charset=latin-1"})
+    assert resp.status_code == 200, resp.text
+
+
+def test_declared_language_that_detection_disagrees_with(client):
+    got = client.post("/v1/score", json={"text": CLEAN, "lang": "de"}).json()
+    assert got["language"]["declared"] == "de" and got["language"]["matches_declared"] is False
+
+
+def test_explain_false_leaves_out_evidence(client):
+    full = client.post("/v1/score", json={"text": SCRAPED}).json()
+    lean = client.post("/v1/score", params={"explain": "false"}, json={"text": SCRAPED}).json()
+    assert lean["score"] == full["score"]
+    assert "lines" not in lean and "cleaned_text" not in lean
+    assert all(not r.get("evidence") for r in lean["reasons"])
+    assert any(r.get("evidence") for r in full["reasons"])
+
+
+def test_spun_text_names_its_misspellings(client):
+    got = client.post("/v1/score", json={"text": SPUN}).json()
+    found = {e.get("found") for r in got["reasons"] if r["code"] == "misspelled_entities" for e in r["evidence"]}
+    assert "Okonkow" in found
+
+
+# ----------------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t\r\n"])
+def test_empty_text_is_422(client, text):
+    _error(client.post("/v1/score", json={"text": text}), 422, "empty")
+    _error(client.post("/v1/score", content=text.encode(), headers={"content-type": "text/plain"}), 422, "empty")
+
+
+@pytest.mark.parametrize("body", [{"text": 3}, {"text": None}, {"title": "no text"}, {"text": "x", "lang": "English!"},
+                                  {"text": ["a"]}, ["text"], "text", 7])
+def test_wrong_types_are_422(client, body):
+    err = _error(client.post("/v1/score", json=body), 422, "invalid")
+    if isinstance(body, dict):
+        assert err["errors"], err
+
+
+@pytest.mark.parametrize("raw", [b"{", b"{'text': 'single quotes'}", b'{"text": "a"} trailing', b"[" * 100_000])
+def test_malformed_json_is_400(client, raw):
+    _error(client.post("/v1/score", content=raw, headers={"content-type": "application/json"}), 400, "bad_json")
+
+
+def test_invalid_utf8_is_400(client):
+    bad = b'{"text": "caf\xe9 au lait"}'
+    _error(client.post("/v1/score", content=bad, headers={"content-type": "application/json"}), 400, "not_utf8")
+    _error(client.post("/v1/score", content=b"caf\xe9\xff", headers={"content-type": "text/plain"}), 400, "not_utf8")
+
+
+def test_lone_surrogate_is_refused_not_a_500(client):
+    raw = b'{"text": "A line with a broken \\ud800 escape in it.", "id": "\\udfff"}'
+    _error(client.post("/v1/score", content=raw, headers={"content-type": "application/json"}), 400, "not_utf8")
+
+
+def test_binary_plain_text_is_400(client):
+    _error(client.post("/v1/score", content=b"PK\x03\x04\x00\x00zip", headers={"content-type": "text/plain"}),
+           400, "binary")
+
+
+def test_too_large_is_413_with_and_without_content_length(client):
+    big = ("word " * 60_000).encode()  # 300 KB > the server's 256 KiB limit
+    _error(client.post("/v1/score", content=big, headers={"content-type": "text/plain"}), 413, "too_large")
+
+    def chunks():
+        for _ in range(60):
+            yield b"word " * 1000
+
+    _error(client.post("/v1/score", content=chunks(), headers={"content-type": "text/plain"}), 413, "too_large")
+
+
+@pytest.mark.parametrize("ctype", ["application/x-www-form-urlencoded", "text/html", "application/xml", ""])
+def test_unsupported_media_type_is_415(client, ctype):
+    headers = {"content-type": ctype} if ctype else {}
+    _error(client.post("/v1/score", content=b"text=hello", headers=headers), 415, "unsupported_media_type")
+
+
+def test_unknown_charset_is_415(client):
+    _error(client.post("/v1/score", content=b"hello", headers={"content-type": "text/plain; charset=klingon"}),
+           415, "unsupported_media_type")
+
+
+def test_bad_query_parameter_is_422(client):
+    _error(client.post("/v1/score", params={"explain": "perhaps"}, json={"text": CLEAN}), 422, "invalid")
+
+
+def test_unknown_route_and_method_are_json(client):
+    _error(client.get("/v1/nothing"), 404, "not_found")
+    _error(client.get("/v1/score"), 405, "method_not_allowed")
+
+
+# ------------------------------------------------------------------------------------------------ batch
+
+
+def test_batch_scores_in_order_and_isolates_bad_items(client, shipped_model):
+    articles = [{"text": CLEAN, "id": "a"}, {"text": "  ", "id": "b"}, {"text": 5, "id": "c"}, "junk",
+                {"text": SPUN, "id": "e"}]
+    resp = client.post("/v1/score/batch", json={"articles": articles})
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["id"] for r in results] == ["a", "b", "c", None, "e"]
+    assert results[0]["score"] == score_text(CLEAN, model=shipped_model)["score"]
+    assert results[1]["error"]["code"] == "empty"
+    assert results[2]["error"]["code"] == "invalid"
+    assert results[3]["error"]["code"] == "invalid"
+    assert results[4]["verdict"] in {"reliable", "suspect", "unreliable"}
+
+
+def test_batch_limits_and_shape(client):
+    _error(client.post("/v1/score/batch", json={"articles": [{"text": CLEAN}] * 9}), 422, "too_many_articles")
+    _error(client.post("/v1/score/batch", json={"texts": []}), 422, "invalid")
+    _error(client.post("/v1/score/batch", json=[{"text": CLEAN}]), 422, "invalid")
+    assert client.post("/v1/score/batch", json={"articles": []}).json()["results"] == []
+    _error(client.post("/v1/score/batch", content=b"{", headers={"content-type": "application/json"}), 400, "bad_json")
+    _error(client.post("/v1/score/batch", content=b"x", headers={"content-type": "text/plain"}), 415,
+           "unsupported_media_type")
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+def _metric(text: str, metric: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(metric + "{") and not line.startswith(metric + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_requests_scores_and_model(client, shipped_model):
+    before = client.get("/metrics").text
+    client.post("/v1/score", json={"text": CLEAN})
+    client.post("/v1/score", json={"text": ""})
+    after = client.get("/metrics")
+    assert after.headers["content-type"].startswith("text/plain")
+    text = after.text
+    ok = dict(route="/v1/score", method="POST", status="200")
+    bad = dict(route="/v1/score", method="POST", status="422")
+    assert _metric(text, "thresher_http_requests_total", **ok) == _metric(before, "thresher_http_requests_total", **ok) + 1
+    assert _metric(text, "thresher_http_requests_total", **bad) == _metric(before, "thresher_http_requests_total", **bad) + 1
+    assert _metric(text, "thresher_http_request_duration_seconds_count", route="/v1/score") >= 2
+    v = shipped_model.version
+    assert _metric(text, "thresher_score_count", model_version=v) == _metric(before, "thresher_score_count", model_version=v) + 1
+    assert _metric(text, "thresher_verdicts_total", model_version=v) >= 1
+    assert _metric(text, "thresher_model_info", version=v, name=shipped_model.name) == 1
+
+
+def test_scoring_does_not_stall_the_event_loop(live_server):
+    """While a batch is being scored in the worker threads, /healthz still answers at once."""
+    done = threading.Event()
+
+    status = []
+
+    def heavy():
+        with live_server.client() as c:
+            status.append(c.post("/v1/score/batch", json={"articles": [{"text": SCRAPED * 12}] * 8}).status_code)
+        done.set()
+
+    t = threading.Thread(target=heavy)
+    t.start()
+    time.sleep(0.1)
+    with live_server.client() as c:
+        waits = []
+        while not done.is_set():
+            start = time.perf_counter()
+            assert c.get("/healthz").status_code == 200
+            waits.append(time.perf_counter() - start)
+            time.sleep(0.05)
+    t.join()
+    assert status == [200]
+    assert waits, "the batch finished before /healthz was asked; make it bigger"
+    assert max(waits) < 1.0, waits
+
+
+# ------------------------------------------------------------------------------------------------ auth
+
+
+def test_api_keys_guard_v1_but_not_health(tmp_path, shipped_model_dir):
+    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(shipped_model_dir), "THRESHER_API_KEYS": "k1, k2"})
+    try:
+        with server.client() as c:
+            resp = c.post("/v1/score", json={"text": CLEAN})
+            _error(resp, 401, "unauthorized")
+            assert resp.headers["www-authenticate"] == "Bearer"
+            _error(c.post("/v1/score", json={"text": CLEAN}, headers={"authorization": "Bearer k3"}), 401, "unauthorized")
+            assert c.post("/v1/score", json={"text": CLEAN}, headers={"authorization": "Bearer k2"}).status_code == 200
+            assert c.get("/v1/model", headers={"authorization": "Bearer k1"}).status_code == 200
+            _error(c.get("/v1/model"), 401, "unauthorized")
+            assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+            # No admin token on this server: reload is disabled, whatever the caller sends.
+            _error(c.post("/v1/model/reload", headers={"authorization": "Bearer k1"}), 403, "reload_disabled")
+    finally:
+        stop_server(server)
+
+
+def test_server_refuses_to_start_on_a_tampered_model(tmp_path, model_copy):
+    (model_copy / "model.joblib").write_bytes(b"not a model")
+    with pytest.raises(AssertionError, match="does not match its manifest"):
+        start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(model_copy)})
+
+
+# ---------------------------------------------------------------------------------------------- reload
+
+
+def _replace_model(dst, src) -> None:
+    tmp = dst.parent / (dst.name + ".new")
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dst)
+    os.replace(tmp, dst)
+
+
+def _wait_for_version(c: httpx.Client, version: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if c.get("/v1/model").json().get("version") == version:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"server did not switch to {version} in {timeout} s")
+
+
+def test_reload_swaps_refuses_and_answers_sighup(tmp_path, shipped_model_dir, tiny_model_dir, admin_token):
+    serving = tmp_path / "serving"
+    shutil.copytree(shipped_model_dir, serving)
+    shipped_version = json.loads((shipped_model_dir / "manifest.json").read_text())["version"]
+    tiny_version = json.loads((tiny_model_dir / "manifest.json").read_text())["version"]
+    assert shipped_version != tiny_version
+    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(serving), "THRESHER_ADMIN_TOKEN": admin_token})
+    auth = {"authorization": f"Bearer {admin_token}"}
+    try:
+        with server.client() as c:
+            _error(c.post("/v1/model/reload"), 401, "unauthorized")
+            _error(c.post("/v1/model/reload", headers={"authorization": "Bearer nope"}), 401, "unauthorized")
+
+            # A retrained model in the folder: reload swaps it in without a restart.
+            _replace_model(serving, tiny_model_dir)
+            resp = c.post("/v1/model/reload", headers=auth)
+            assert resp.status_code == 200, resp.text
+            assert resp.json() | {"workers": "x"} == {"reloaded": True, "previous_version": shipped_version,
+                                                      "version": tiny_version, "name": "tiny", "workers": "x"}
+            assert c.get("/v1/model").json()["version"] == tiny_version
+            assert c.post("/v1/score", json={"text": CLEAN}).json()["model"]["version"] == tiny_version
+            metrics = c.get("/metrics").text
+            assert _metric(metrics, "thresher_model_info", version=tiny_version) == 1
+            assert _metric(metrics, "thresher_model_info", version=shipped_version) == 0
+
+            # A tampered model is refused; the old one stays in service.
+            (serving / "model.joblib").write_bytes(b"tampered")
+            err = _error(c.post("/v1/model/reload", headers=auth), 409, "model_refused")
+            assert "does not match its manifest" in err["message"]
+            assert c.get("/v1/model").json()["version"] == tiny_version
+            assert c.post("/v1/score", json={"text": CLEAN}).status_code == 200
+            assert c.get("/readyz").status_code == 200
+
+            # SIGHUP loads the folder again, too.
+            _replace_model(serving, shipped_model_dir)
+            os.kill(server.proc.pid, signal.SIGHUP)
+            _wait_for_version(c, shipped_version)
+            assert c.get("/healthz").status_code == 200
+            assert server.proc.poll() is None
+    finally:
+        stop_server(server)
+    assert "model refused" not in server.log_text()
+
+
+def test_requests_in_flight_finish_on_one_model(tmp_path, shipped_model_dir, tiny_model_dir, admin_token):
+    """A batch takes the model once: while a reload swaps models, no batch mixes two versions."""
+    serving = tmp_path / "serving"
+    shutil.copytree(shipped_model_dir, serving)
+    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(serving), "THRESHER_ADMIN_TOKEN": admin_token})
+    try:
+        _replace_model(serving, tiny_model_dir)
+        reloaded = threading.Event()
+
+        def reload():
+            with server.client() as c:
+                assert c.post("/v1/model/reload", headers={"authorization": f"Bearer {admin_token}"}).status_code == 200
+            reloaded.set()
+
+        t = threading.Thread(target=reload)
+        t.start()
+        seen = []
+        with server.client() as c:
+            while not reloaded.is_set() or len(seen) < 2:
+                results = c.post("/v1/score/batch", json={"articles": [{"text": SCRAPED}] * 6}).json()["results"]
+                versions = {r["model"]["version"] for r in results}
+                assert len(versions) == 1, versions
+                seen.append(versions.pop())
+                if reloaded.is_set() and seen[-1] != seen[0]:
+                    break
+        t.join()
+        assert seen[0] != seen[-1], "every batch ran on one model: the reload did not take effect"
+    finally:
+        stop_server(server)
+
+
+# ----------------------------------------------------------------------------------------- two workers
+
+
+def test_two_workers_share_metrics_and_reload_together(tmp_path, shipped_model_dir, tiny_model_dir, admin_token):
+    serving = tmp_path / "serving"
+    shutil.copytree(shipped_model_dir, serving)
+    server = start_server(tmp_path, workers=2,
+                          env={"THRESHER_MODEL_DIR": str(serving), "THRESHER_ADMIN_TOKEN": admin_token})
+    tiny_version = json.loads((tiny_model_dir / "manifest.json").read_text())["version"]
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            for _ in range(12):  # new connections: the kernel spreads them over both workers
+                with httpx.Client(base_url=server.url, timeout=60) as one:
+                    assert one.get("/healthz").status_code == 200
+            text = c.get("/metrics").text
+            assert _metric(text, "thresher_http_requests_total", route="/healthz", status="200") == 12
+            pids = set(re.findall(r'thresher_model_info\{[^}]*pid="(\d+)"', text))
+            assert len(pids) == 2, text
+
+            _replace_model(serving, tiny_model_dir)
+            resp = c.post("/v1/model/reload", headers={"authorization": f"Bearer {admin_token}"})
+            assert resp.status_code == 200 and resp.json()["workers"] == "restarting", resp.text
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:  # until a dozen fresh connections all see the new model
+                versions = set()
+                for _ in range(12):
+                    with httpx.Client(base_url=server.url, timeout=60) as one:
+                        try:
+                            versions.add(one.get("/v1/model").json()["version"])
+                        except httpx.HTTPError:
+                            versions.add("unreachable")
+                if versions == {tiny_version}:
+                    break
+                time.sleep(1)
+            assert versions == {tiny_version}, versions
+    finally:
+        stop_server(server)
