@@ -21,6 +21,9 @@ lint: install
 test: install lint
 	$(BIN)/pytest
 
+serve: install
+	$(BIN)/thresher serve --host 127.0.0.1 --port 8000
+
 demo: install
 	$(BIN)/thresher demo --seeds ../shared/seeds
 

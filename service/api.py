@@ -236,7 +236,8 @@ _SCORE_BODY = {
         "required": True,
         "content": {
             "application/json": {"schema": _ARTICLE_SCHEMA},
-            "text/plain": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string", "minLength": 1, "pattern": r"^[^\u0000]*\S[^\u0000]*$",
+                                      "description": "UTF-8 text (or the charset declared); no NUL bytes"}},
         },
     }
 }
@@ -316,11 +317,12 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
     api_keys = [k.encode() for k in settings.api_keys]
 
     def require_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        if not api_keys:
-            return
         given = (credentials.credentials if credentials else "").encode()
         if not any(secrets.compare_digest(given, k) for k in api_keys):
             raise ApiError(401, "unauthorized", "send 'Authorization: Bearer KEY' with one of the service's API keys")
+
+    # The schema says what this server asks for: a bearer key on /v1/* only when THRESHER_API_KEYS is set.
+    guard = [Depends(require_key)] if api_keys else []
 
     def current() -> Model:
         slot = state["slot"]
@@ -362,7 +364,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         response_model=ScoreResult,
         response_model_exclude_none=False,
         openapi_extra=_SCORE_BODY,
-        dependencies=[Depends(require_key)],
+        dependencies=guard,
         summary="Score one article",
         description="JSON `{text, title?, url?, lang?, id?}` or a `text/plain` body (then title, url and lang "
         "may come as query parameters). `explain=false` leaves out evidence, line labels and the cleaned text.",
@@ -395,7 +397,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         "/v1/score/batch",
         response_model=BatchResult,
         openapi_extra=_BATCH_BODY,
-        dependencies=[Depends(require_key)],
+        dependencies=guard,
         summary="Score up to THRESHER_MAX_BATCH articles",
         description="Answers `{results: [...]}` in the order of `articles`; a bad item gets `{id, error}` in its "
         "place and the others are scored.",
@@ -444,7 +446,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
             return _error_response(ApiError(503, "not_ready", "the model is still loading"))
         return JSONResponse({"status": "ready", "model": {"name": slot.model.name, "version": slot.model.version}})
 
-    @app.get("/v1/model", response_model=ModelInfo, dependencies=[Depends(require_key)],
+    @app.get("/v1/model", response_model=ModelInfo, dependencies=guard,
              summary="The model being served: name, version, metrics, thresholds, feature names")
     async def model_info() -> Response:
         m = current()

@@ -31,7 +31,11 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str = Field(description="The article's text, as crawled (plain text, lines kept).")
+    text: str = Field(
+        description="The article's text, as crawled (plain text, lines kept). Empty or blank text is refused "
+        "with 422 code 'empty' (checked by the route, so that it gets its own code).",
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
     title: str | None = Field(None, description="The page title, when it is not the text's first line.")
     url: str | None = Field(None, description="Where the text was crawled from.")
     lang: str | None = Field(
@@ -49,7 +53,8 @@ class BatchRequest(BaseModel):
     articles: list[Any] = Field(
         description="Articles to score, each shaped like the body of POST /v1/score. At most THRESHER_MAX_BATCH; "
         "a bad item gets its own error object in its place, the others are scored.",
-        json_schema_extra={"items": ScoreRequest.model_json_schema()},
+        # Any item is accepted by the schema on purpose: a bad one is answered in its place, not by a 422.
+        json_schema_extra={"items": {"anyOf": [ScoreRequest.model_json_schema(), {}]}},
     )
 
 
