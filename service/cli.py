@@ -235,6 +235,113 @@ def demo(
 
 
 @app.command()
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of crawled documents (walked recursively).")],
+    out: Annotated[Path, typer.Option("--out", help="Output file: one record per document, in input order.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Scoring processes (default: all cores).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan of the same inputs.")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")] = None,
+    model: ModelOpt = None,
+    text_field: Annotated[str, typer.Option("--text-field", help="JSON/JSONL field holding the text.")] = "text",
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Include evidence and line labels.")] = True,
+) -> None:
+    """Score every document under PATHS in parallel; add near-duplicates, story clusters and spelling
+    consensus across the crawl; write one record per document (errors included) and a summary."""
+    from service.scan.runner import OUTPUT_FORMATS, ScanOptions, run_scan, summarise
+
+    if fmt not in OUTPUT_FORMATS:
+        typer.echo(f"error: --format must be one of {', '.join(OUTPUT_FORMATS)}", err=True)
+        raise typer.Exit(2)
+    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    m = _load(model)
+    opts = ScanOptions(out=out, fmt=fmt, workers=workers or (os.cpu_count() or 1), resume=resume,
+                       text_field=text_field, max_bytes=max_bytes, explain=explain)
+    with _scan_progress() as progress:
+        result = run_scan(list(paths), m, opts, progress=progress)
+    summary = summarise(result)
+    _print_summary(summary, out)
+    if report is not None:
+        from service.scan.report import write_report
+
+        write_report(report, result.records, summary, result.clusters)
+        typer.echo(f"report: {report}", err=True)
+    if result.interrupted:
+        typer.echo(f"interrupted: {out} holds the {summary['documents']} documents scored so far; "
+                   "run the same command with --resume to finish", err=True)
+        raise typer.Exit(130)
+
+
+class _scan_progress:
+    """A rich progress bar with docs/s and ETA on a terminal; a plain line every few seconds otherwise."""
+
+    PLAIN_EVERY_S = 5.0
+
+    def __enter__(self) -> Any:
+        import time
+
+        self.tty = sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.first_done: int | None = None
+        if self.tty:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(), TextColumn("ETA"),
+                                TimeRemainingColumn(), transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("scan", total=None, rate="-")
+        return self.update
+
+    def update(self, done: int, total: int | None) -> None:
+        import time
+
+        now = time.monotonic()
+        if self.first_done is None:
+            self.first_done = done
+        rate = (done - self.first_done) / (now - self.start) if now > self.start else 0.0
+        if self.tty:
+            self.bar.update(self.task, completed=done, total=total, rate=f"{rate:.1f}")
+        elif now - self.last >= self.PLAIN_EVERY_S or (total is not None and done >= total):
+            self.last = now
+            eta = f", ETA {((total or 0) - done) / rate:.0f} s" if rate > 0 and total else ""
+            print(f"scanned {done}/{total} documents, {rate:.1f} docs/s{eta}", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tty:
+            self.bar.__exit__(None, None, None)
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title=f"scan summary → {out}", show_header=False)
+    table.add_row("documents", str(summary["documents"]))
+    table.add_row("scored", ", ".join(f"{k} {v}" for k, v in sorted(summary["verdicts"].items())) or "0")
+    table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary["error_codes"].items())) or "none")
+    table.add_row("top reasons", ", ".join(f"{c} {n}" for c, n in summary["top_reasons"][:6]) or "none")
+    table.add_row("story clusters", str(summary["stories"]))
+    table.add_row("near-duplicates", str(summary["near_duplicates"]))
+    table.add_row("speed", f"{summary['docs_per_s']} docs/s ({summary['scored_now']} scored in "
+                  f"{summary['elapsed_s']} s; {summary['resumed']} from the journal)")
+    console.print(table)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default $THRESHER_HOST, else 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default $THRESHER_PORT, else 8000).")] = None,

@@ -1,0 +1,119 @@
+"""The scan's report: one self-contained HTML page (plots embedded as PNG data, no network)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_report", "site_of"]
+
+
+def site_of(rec: dict[str, Any]) -> str:
+    """The site a record belongs to: its URL's host when it has one, else its top folder."""
+    from urllib.parse import urlsplit
+
+    rid = str(rec.get("id") or "")
+    if rid.startswith(("http://", "https://")):
+        host = urlsplit(rid).hostname
+        if host:
+            return host.removeprefix("www.")
+    parts = Path(str(rec.get("path") or "")).parts
+    return parts[-2] if len(parts) > 1 else "."
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _plots(records: list[dict[str, Any]], by_site: dict[str, Counter[str]]) -> tuple[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = [r["score"] for r in records if "error" not in r]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.hist(scores, bins=[i * 5 for i in range(21)], color="#3b6ea5", edgecolor="white")
+    ax.axvline(40, color="#b44", linestyle="--", linewidth=1)
+    ax.axvline(70, color="#4a4", linestyle="--", linewidth=1)
+    ax.set_xlabel("score")
+    ax.set_ylabel("documents")
+    ax.set_title("Scores (dashed: suspect and reliable thresholds)")
+    hist = _png(fig)
+    plt.close(fig)
+    sites = sorted(by_site, key=lambda s: -sum(by_site[s].values()))[:20]
+    fig, ax = plt.subplots(figsize=(7, max(2.0, 0.3 * len(sites) + 1)))
+    left = [0] * len(sites)
+    for verdict, color in (("reliable", "#4a8f4a"), ("suspect", "#d9a23b"), ("unreliable", "#b44"),
+                           ("error", "#888")):
+        vals = [by_site[s].get(verdict, 0) for s in sites]
+        ax.barh(sites, vals, left=left, color=color, label=verdict)
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    ax.invert_yaxis()
+    ax.set_xlabel("documents")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Verdicts by site or folder (top 20)")
+    bars = _png(fig)
+    plt.close(fig)
+    return hist, bars
+
+
+def write_report(path: Path, records: list[dict[str, Any]], summary: dict[str, Any],
+                 clusters: list[dict[str, Any]], title: str = "Thresher scan") -> None:
+    esc = html.escape
+    by_site: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        by_site[site_of(r)]["error" if "error" in r else str(r.get("verdict"))] += 1
+    hist, bars = _plots(records, by_site)
+    by_id = {str(r.get("id")): r for r in records}
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title><style>",
+        "body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}",
+        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:3px 8px;"
+        "text-align:left;vertical-align:top}th{background:#f3f3f3}.n{text-align:right}"
+        "code{background:#f5f5f5;padding:0 3px}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        "<p>" + ", ".join(f"{esc(str(k))}: <b>{esc(str(v))}</b>" for k, v in summary.items()
+                          if k not in ("verdicts", "error_codes", "top_reasons")) + "</p>",
+        "<h2>Verdicts</h2><table><tr><th>verdict</th><th>documents</th></tr>",
+        *(f"<tr><td>{esc(str(k))}</td><td class=n>{v}</td></tr>" for k, v in sorted(summary["verdicts"].items())),
+        "</table>",
+        f"<img alt='score histogram' src='{hist}'>",
+        f"<h2>By site or folder</h2><img alt='verdicts by site' src='{bars}'>",
+        "<table><tr><th>site or folder</th><th>reliable</th><th>suspect</th><th>unreliable</th><th>errors</th></tr>",
+        *(f"<tr><td>{esc(s)}</td>" + "".join(f"<td class=n>{c.get(v, 0)}</td>" for v in
+                                              ("reliable", "suspect", "unreliable", "error")) + "</tr>"
+          for s, c in sorted(by_site.items())),
+        "</table><h2>Top reasons</h2><p>Reasons that lower a score by at least 1 log-odds, by how many documents "
+        "they lower.</p><table><tr><th>reason</th><th>documents</th></tr>",
+        *(f"<tr><td><code>{esc(code)}</code></td><td class=n>{n}</td></tr>" for code, n in summary["top_reasons"]),
+        "</table>",
+        f"<h2>Story clusters ({len(clusters)})</h2>",
+        "<p>Documents that tell the same story (shared names and key terms), with their scores.</p>",
+    ]
+    for c in clusters:
+        members = c.get("members", [])
+        parts.append(f"<h3>{esc(str(c.get('story')))} — {len(members)} documents</h3><table>"
+                     "<tr><th>document</th><th>score</th><th>verdict</th><th>copy of</th></tr>")
+        for m in members:
+            r = by_id.get(str(m), {})
+            crawl = r.get("crawl") or {}
+            parts.append(f"<tr><td>{esc(str(m))}</td><td class=n>{r.get('score', 0):.1f}</td>"
+                         f"<td>{esc(str(r.get('verdict', '')))}</td><td>{esc(str(crawl.get('duplicate_of') or ''))}"
+                         "</td></tr>")
+        parts.append("</table>")
+    errors = [r for r in records if "error" in r]
+    parts.append(f"<h2>Errors ({len(errors)})</h2><table><tr><th>document</th><th>code</th><th>message</th></tr>")
+    parts += [f"<tr><td>{esc(str(r.get('id')))}</td><td><code>{esc(r['error']['code'])}</code></td>"
+              f"<td>{esc(r['error']['message'])}</td></tr>" for r in errors]
+    parts.append("</table></body></html>")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,417 @@
+"""Score a crawl in parallel, journal every record, then add crawl-level signals and write the output once.
+
+Resumability: every record is appended to ``OUT.journal`` (one JSON line, flushed) the moment it is
+scored. ``--resume`` reads the journal, drops a line cut short by a kill, and scores only the keys not
+in it. The output file is written at the end only, to a temporary name and renamed into place, so it
+is never half-written; the journal is removed once the output is complete.
+
+Workers are forked from a parent that has already loaded, verified and warmed the model, so each one
+starts at once and shares the model's memory copy-on-write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from scipy.special import expit
+
+from service.model import Model
+from service.scan import CrawlDoc, RawDocument
+from service.scoring import TextTooLargeError, score_text, verdict_for
+from training.document import EmptyDocumentError
+
+__all__ = ["ScanOptions", "ScanResult", "run_scan", "JOURNAL_SUFFIX", "OUTPUT_FORMATS"]
+
+log = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".journal"
+JOURNAL_VERSION = 1
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
+_PRIVATE = ("_key", "_order", "_crawl")
+
+_MODEL: Model | None = None  # the worker's model: set in the parent before forking
+
+
+@dataclass
+class ScanOptions:
+    out: Path
+    fmt: str = "jsonl"
+    workers: int = 1
+    resume: bool = False
+    text_field: str = "text"
+    max_bytes: int = 2 * 1024 * 1024
+    explain: bool = True
+    crawl_signals: bool = True
+
+
+@dataclass
+class ScanResult:
+    records: list[dict[str, Any]]
+    scored_now: int
+    resumed: int
+    elapsed_s: float
+    interrupted: bool = False
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.scored_now / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+# ------------------------------------------------------------------------------------------- scoring
+
+
+def _error_record(doc: RawDocument, code: str, message: str) -> dict[str, Any]:
+    return {"id": doc.id, "path": doc.path, "source_format": doc.source_format,
+            "error": {"code": code, "message": message}}
+
+
+def score_document(doc: RawDocument, model: Model, explain: bool = True) -> dict[str, Any]:
+    """One record for one found document: its score, or an error record. Never raises for bad input."""
+    from service.scan.sources import extract_html
+
+    if doc.error is not None:
+        rec = _error_record(doc, *doc.error)
+        crawl = None
+    else:
+        text, title, page = doc.text, doc.title, None
+        if doc.html is not None:
+            text, extracted_title, page = extract_html(doc.html, doc.url)
+            title = title or extracted_title
+        try:
+            rec = score_text(text or "", model=model, title=title, url=doc.url, explain=explain, doc_id=doc.id)
+        except EmptyDocumentError as exc:
+            rec = _error_record(doc, "empty", f"no text to score: {exc}")
+        except TextTooLargeError as exc:
+            rec = _error_record(doc, "too_large", str(exc))
+        except Exception as exc:  # a bug must not lose the document: it gets a record saying so
+            log.exception("scoring %s failed", doc.key)
+            rec = _error_record(doc, "internal_error", f"scoring failed: {type(exc).__name__}: {exc}")
+        else:
+            rec = {"id": rec.pop("id"), "path": doc.path, "source_format": doc.source_format, **rec}
+            if page is not None:
+                rec["html"] = page
+            if doc.meta:
+                rec["input"] = dict(doc.meta)
+        crawl = None
+        if "error" not in rec:
+            clean = rec.get("cleaned_text") if explain else None
+            crawl = {"text": clean if clean is not None else (text or ""), "site": _site(doc)}
+    rec["_key"], rec["_order"], rec["_crawl"] = doc.key, list(doc.order), crawl
+    return rec
+
+
+def _site(doc: RawDocument) -> str:
+    if doc.url:
+        host = urlsplit(doc.url).hostname
+        if host:
+            return host.removeprefix("www.")
+    parts = Path(doc.path).parts
+    return parts[0] if len(parts) > 1 else "."
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and shuts the pool down
+
+
+def _score_chunk(docs: list[RawDocument], explain: bool) -> list[dict[str, Any]]:
+    assert _MODEL is not None, "worker has no model: the parent must load it before forking"
+    return [score_document(d, _MODEL, explain) for d in docs]
+
+
+# ------------------------------------------------------------------------------------------- journal
+
+
+def journal_path(out: Path) -> Path:
+    return out.with_name(out.name + JOURNAL_SUFFIX)
+
+
+def _journal_header(model: Model, inputs: list[Path], opts: ScanOptions) -> dict[str, Any]:
+    return {"journal": JOURNAL_VERSION, "model": model.version, "inputs": [str(p) for p in inputs],
+            "text_field": opts.text_field, "max_bytes": opts.max_bytes, "explain": opts.explain}
+
+
+def _read_journal(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The records of a journal written for the same inputs, model and options, by key; None if the
+    journal is absent or belongs to another run. A last line cut short by a kill is dropped."""
+    if not path.is_file():
+        return None
+    done: dict[str, dict[str, Any]] = {}
+    with path.open("r", encoding="utf-8") as fh:
+        first = fh.readline()
+        try:
+            if json.loads(first) != header:
+                return None
+        except json.JSONDecodeError:
+            return None
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # the write a kill interrupted
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            done[rec["_key"]] = rec
+    return done
+
+
+class _Journal:
+    def __init__(self, path: Path, header: dict[str, Any], keep: dict[str, dict[str, Any]] | None) -> None:
+        self.path = path
+        if keep is None:
+            self.fh: TextIO = path.open("w", encoding="utf-8")
+            self.fh.write(json.dumps(header) + "\n")
+        else:
+            # Rewrite the surviving records so that a torn last line is gone before appending.
+            tmp = path.with_name(path.name + ".tmp")
+            with tmp.open("w", encoding="utf-8") as fh:
+                fh.write(json.dumps(header) + "\n")
+                for rec in keep.values():
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            os.replace(tmp, path)
+            self.fh = path.open("a", encoding="utf-8")
+        self.fh.flush()
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        self.fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+def run_scan(
+    paths: list[Path],
+    model: Model,
+    opts: ScanOptions,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ScanResult:
+    """Scan ``paths`` and write ``opts.out``. ``progress(done, total)`` is called as documents finish.
+    On Ctrl-C the pool stops, the output is written with what was scored, and the journal is kept."""
+    from service.scan.sources import iter_documents
+
+    global _MODEL
+    start = time.perf_counter()
+    header = _journal_header(model, paths, opts)
+    jpath = journal_path(opts.out)
+    previous = _read_journal(jpath, header) if opts.resume else None
+    done: dict[str, dict[str, Any]] = dict(previous or {})
+    resumed = len(done)
+    journal = _Journal(jpath, header, previous)
+
+    def documents() -> Iterator[RawDocument]:
+        return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes)
+
+    total = sum(1 for _ in documents())
+    finished = len(done)
+    scored_now = 0
+    interrupted = False
+    if progress:
+        progress(finished, total)
+
+    def record(recs: list[dict[str, Any]]) -> None:
+        nonlocal finished, scored_now
+        journal.write(recs)
+        for r in recs:
+            done[r["_key"]] = r
+        finished += len(recs)
+        scored_now += len(recs)
+        if progress:
+            progress(finished, total)
+
+    todo = (d for d in documents() if d.key not in done)
+    _MODEL = model
+    try:
+        if opts.workers <= 1:
+            for doc in todo:
+                record([score_document(doc, model, opts.explain)])
+        else:
+            _run_pool(todo, opts, record)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        journal.close()
+        _MODEL = None
+
+    records = sorted(done.values(), key=lambda r: tuple(r["_order"]))
+    clusters: list[dict[str, Any]] = []
+    if opts.crawl_signals:
+        clusters = add_crawl_signals(records, model)
+    write_output(records, opts.out, opts.fmt)
+    if not interrupted:
+        jpath.unlink(missing_ok=True)
+    return ScanResult(records=[_public(r) for r in records], scored_now=scored_now, resumed=resumed,
+                      elapsed_s=time.perf_counter() - start, interrupted=interrupted, clusters=clusters)
+
+
+def _run_pool(todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[list[dict[str, Any]]], None]) -> None:
+    ctx = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker)
+    pending: set[Future[list[dict[str, Any]]]] = set()
+    limit = opts.workers * 4
+    try:
+        chunk: list[RawDocument] = []
+        for doc in todo:
+            if doc.error is not None:  # nothing to compute: record it here, in order with the rest
+                record([score_document(doc, _MODEL, opts.explain)])  # type: ignore[arg-type]
+                continue
+            chunk.append(doc)
+            if len(chunk) >= CHUNK:
+                pending.add(pool.submit(_score_chunk, chunk, opts.explain))
+                chunk = []
+            while len(pending) >= limit:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    record(f.result())
+        if chunk:
+            pending.add(pool.submit(_score_chunk, chunk, opts.explain))
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                record(f.result())
+    except BaseException:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+# ------------------------------------------------------------------------------------ crawl signals
+
+
+def add_crawl_signals(records: list[dict[str, Any]], model: Model) -> list[dict[str, Any]]:
+    """Add crawl-level fields to every scored record, and fold the crawl reasons into its score.
+    Returns the story clusters (for the summary and the report)."""
+    from service.scan.crawl import crawl_reasons, crawl_signals, story_clusters
+
+    scored = [r for r in records if "error" not in r and r.get("_crawl")]
+    docs = [CrawlDoc(key=r["_key"], id=str(r["id"]), text=r["_crawl"]["text"], site=r["_crawl"]["site"])
+            for r in scored]
+    fields = crawl_signals(docs)
+    for r in scored:
+        f = fields.get(r["_key"], {})
+        r["crawl"] = f
+        extra = crawl_reasons(f)
+        if not extra:
+            continue
+        r["document_score"] = r["score"]
+        delta = sum(x["contribution"] for x in extra)
+        logit = float(r["explanation"]["logit"]) + delta
+        score = 100.0 * float(expit(logit))
+        r["score"] = float(f"{score:.10g}")
+        r["verdict"] = verdict_for(score, model.thresholds)
+        r["explanation"] = {**r["explanation"], "logit": round(logit, 4)}
+        r["reasons"] = sorted(r["reasons"] + extra, key=lambda x: x["contribution"])
+    return story_clusters(fields, docs)
+
+
+# ------------------------------------------------------------------------------------------- output
+
+
+def _public(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k not in _PRIVATE}
+
+
+FLAT_COLUMNS = ("id", "path", "source_format", "score", "document_score", "verdict", "error_code", "error_message",
+                "top_reasons", "language", "words", "duplicate_of", "duplicate_similarity", "story", "story_size",
+                "model_version", "record")
+
+
+def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
+    """A flat row for CSV and Parquet: the main fields as columns, the whole record as JSON in 'record'."""
+    pub = _public(rec)
+    crawl = pub.get("crawl") or {}
+    err = pub.get("error") or {}
+    return {
+        "id": pub.get("id"), "path": pub.get("path"), "source_format": pub.get("source_format"),
+        "score": pub.get("score"), "document_score": pub.get("document_score", pub.get("score")),
+        "verdict": pub.get("verdict"), "error_code": err.get("code"), "error_message": err.get("message"),
+        "top_reasons": ";".join(x["code"] for x in pub.get("reasons", []) if x["contribution"] <= -1.0)[:500],
+        "language": (pub.get("language") or {}).get("code"), "words": (pub.get("stats") or {}).get("words"),
+        "duplicate_of": crawl.get("duplicate_of"), "duplicate_similarity": crawl.get("duplicate_similarity"),
+        "story": crawl.get("story"), "story_size": crawl.get("story_size"),
+        "model_version": (pub.get("model") or {}).get("version"),
+        "record": json.dumps(pub, ensure_ascii=False),
+    }
+
+
+def write_output(records: list[dict[str, Any]], out: Path, fmt: str) -> None:
+    """Write all records to ``out`` atomically: a temporary file renamed into place."""
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        if fmt == "jsonl":
+            with tmp.open("w", encoding="utf-8") as fh:
+                for r in records:
+                    fh.write(json.dumps(_public(r), ensure_ascii=False) + "\n")
+        elif fmt == "csv":
+            import csv
+
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=FLAT_COLUMNS)
+                w.writeheader()
+                for r in records:
+                    w.writerow(flat_row(r))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            rows = [flat_row(r) for r in records]
+            schema = pa.schema([
+                ("id", pa.string()), ("path", pa.string()), ("source_format", pa.string()), ("score", pa.float64()),
+                ("document_score", pa.float64()), ("verdict", pa.string()), ("error_code", pa.string()),
+                ("error_message", pa.string()), ("top_reasons", pa.string()), ("language", pa.string()),
+                ("words", pa.int64()), ("duplicate_of", pa.string()), ("duplicate_similarity", pa.float64()),
+                ("story", pa.string()), ("story_size", pa.int64()), ("model_version", pa.string()),
+                ("record", pa.string()),
+            ])
+            table = pa.Table.from_pylist(rows, schema=schema)
+            pq.write_table(table, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def summarise(result: ScanResult) -> dict[str, Any]:
+    """Counts for the terminal summary and the report."""
+    recs = result.records
+    verdicts = Counter(r.get("verdict") for r in recs if "error" not in r)
+    errors = Counter(r["error"]["code"] for r in recs if "error" in r)
+    reasons = Counter(x["code"] for r in recs if "error" not in r for x in r.get("reasons", [])
+                      if x["contribution"] <= -1.0)
+    dups = sum(1 for r in recs if (r.get("crawl") or {}).get("duplicate_of"))
+    return {
+        "documents": len(recs), "scored": sum(verdicts.values()), "errors": sum(errors.values()),
+        "verdicts": dict(verdicts), "error_codes": dict(errors), "top_reasons": reasons.most_common(10),
+        "stories": len(result.clusters), "near_duplicates": dups,
+        "docs_per_s": round(result.docs_per_s, 1), "elapsed_s": round(result.elapsed_s, 1),
+        "scored_now": result.scored_now, "resumed": result.resumed, "interrupted": result.interrupted,
+    }
+
+
+def options_dict(opts: ScanOptions) -> dict[str, Any]:
+    d = asdict(opts)
+    d["out"] = str(opts.out)
+    return d
