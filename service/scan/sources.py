@@ -1,0 +1,1143 @@
+"""Walk what a crawler left on disk and yield one :class:`RawDocument` per document, or per thing that
+cannot be read. Nothing is dropped silently: records out = documents in, plus one error record for every
+file, line, array element or archive tail that could not be read.
+
+Formats, by extension (case-insensitive): ``.txt``, ``.md`` (one text document); ``.html``, ``.htm``
+(one HTML document: its main text is extracted later, by :func:`extract_html`, in the scoring workers);
+``.json`` (an object is one document, an array of objects one per element); ``.jsonl``, ``.ndjson``,
+``.jsonl.gz``, ``.ndjson.gz`` (one per non-blank line); ``.warc``, ``.warc.gz`` (one per ``response``
+record with a 2xx status and an HTML payload; every other record is counted in :class:`ScanStats`).
+Anything else is an ``unsupported_format`` error record.
+
+Keys (unique, stable for the same inputs; ``--resume`` relies on them):
+
+* the path relative to the root it was found under, with ``/`` separators, e.g. ``news/2024/a.txt``;
+  a root that is itself a file is keyed by its name, a root directory's own error by ``.``;
+* ``#N`` appended for the N-th (1-based) line of a JSONL file, element of a JSON array or record of a
+  WARC file (N counts every line / record, so it points into the file), e.g. ``feeds/a.jsonl#7``;
+  a truncated or corrupt archive's ``bad_archive`` record is keyed by the line or record where reading
+  stopped;
+* with several roots, every key is prefixed by the root's index: ``0:news/a.txt``, ``1:b.jsonl#2``;
+* ``%`` and ``#`` inside file names are escaped as ``%25`` and ``%23`` so that keys never collide, and
+  undecodable bytes in names are shown as ``\\xNN``.
+
+``order`` is (running index of the file or error entry, position in the file: 0 for single-document
+files, else N): sorting by it gives the walk order. Directories are walked depth-first, entries sorted
+by name, following symbolic links; a link back to a directory being walked is one ``symlink_loop``
+error, and a directory reached a second time (through another link, or two overlapping roots) is one
+``already_scanned`` error instead of being scanned twice.
+
+Error codes (``RawDocument.error[0]``); the first eight are those of ``thresher score``:
+
+``empty``              no text at all (an empty or blank file, a JSONL file without records, an empty
+                       array, a WARC file without records, an empty text field or HTTP body)
+``binary``             NUL bytes in the first 8 KB: not a text file
+``not_utf8``           not UTF-8, and no other encoding could be detected
+``too_large``          over ``max_bytes``: a whole .txt/.md/.html file, one JSONL line, one JSON array
+                       element's text, one WARC response body (a .json file may be up to 64 MiB)
+``unreadable``         the operating system refused (permission denied, I/O error, a dangling symlink)
+``bad_json``           a JSONL line or a .json file that is not valid JSON
+``bad_record``         valid JSON that is not an object; a WARC response whose HTTP head is unreadable
+``no_text``            a JSON record without a string ``text_field`` (nor an ``html`` field)
+``bad_archive``        a truncated or corrupt .gz or WARC file: the documents before the damage are kept
+``unsupported_format`` an extension this reader does not handle (images, PDFs, files without one)
+``special_file``       a FIFO, socket or device (never opened: reading a FIFO would block)
+``symlink_loop``       a symbolic link to a directory that contains it (or a chain of links to itself)
+``already_scanned``    a directory already walked under another name
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import gzip
+import html as htmllib
+import json
+import logging
+import os
+import re
+import stat
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from service.scan import RawDocument
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ERROR_CODES",
+    "ScanStats",
+    "decode_text",
+    "extract_html",
+    "iter_documents",
+    "source_format",
+    "visible_text",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+MAX_JSON_FILE_BYTES = 64 * 1024 * 1024  # a .json array holds many documents; bigger collections: use JSONL
+NUL_WINDOW = 8192
+MAX_HEADER_LINE = 64 * 1024  # one WARC header line
+MAX_HEADER_LINES = 1000
+HTTP_HEAD_MAX = 256 * 1024  # the HTTP status line and headers of one WARC response
+CHUNK = 256 * 1024
+
+ERROR_CODES = (
+    "empty",
+    "binary",
+    "not_utf8",
+    "too_large",
+    "unreadable",
+    "bad_json",
+    "bad_record",
+    "no_text",
+    "bad_archive",
+    "unsupported_format",
+    "special_file",
+    "symlink_loop",
+    "already_scanned",
+)
+
+_EXTENSIONS = (  # compound ones first
+    (".jsonl.gz", "jsonl"),
+    (".ndjson.gz", "jsonl"),
+    (".warc.gz", "warc"),
+    (".jsonl", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".warc", "warc"),
+    (".json", "json"),
+    (".txt", "txt"),
+    (".md", "md"),
+    (".html", "html"),
+    (".htm", "html"),
+)
+SUPPORTED_EXTENSIONS = tuple(ext for ext, _ in _EXTENSIONS)
+
+# Read errors of a compressed or archived stream: everything after them is lost.
+_STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+
+
+@dataclass
+class ScanStats:
+    """Counters filled while :func:`iter_documents` runs (pass one in to read them afterwards).
+
+    ``skipped`` counts what is not a document and so yields no record at all: WARC records other than
+    responses (``warc_record:request``, ``warc_record:warcinfo``, ...) and responses that are not HTML
+    pages (``warc_response:non_html``, ``warc_response:http_status`` for non-2xx, ``warc_response:not_http``).
+    """
+
+    files: int = 0  # regular files opened
+    documents: int = 0  # records yielded without an error
+    errors: Counter[str] = field(default_factory=Counter)  # error records yielded, by code
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def records(self) -> int:
+        return self.documents + sum(self.errors.values())
+
+
+class _Problem(Exception):
+    """A document that cannot be read, with an error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def source_format(name: str) -> str | None:
+    """The format of a file name (``txt``, ``md``, ``html``, ``json``, ``jsonl``, ``warc``), or None."""
+    lower = name.lower()
+    for ext, fmt in _EXTENSIONS:
+        if lower.endswith(ext) and len(lower) > len(ext):
+            return fmt
+    return None
+
+
+# --------------------------------------------------------------------------------------------- decoding
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Labels that browsers (WHATWG) read as windows-1252, a superset of their printable characters.
+_AS_CP1252 = {"iso8859-1", "ascii", "cp1252"}
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+_CT_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+
+
+def _codec(label: str | None) -> str | None:
+    """A Python codec name for a declared charset label, or None if unknown."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().lower()).name
+    except LookupError:
+        return None
+    return "cp1252" if name in _AS_CP1252 else name
+
+
+def _detect(data: bytes) -> str | None:
+    """charset-normalizer's guess. On short texts several single-byte encodings tie with no mess at all;
+    then a Western one wins (the crawls here are mostly English and Western European news)."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    best = min(m.chaos for m in matches)
+    tied = [m.encoding for m in matches if m.chaos <= best + 0.01]
+    for enc in _WESTERN:
+        if enc in tied:
+            return "cp1252" if enc == "latin_1" else enc
+    return str(matches[0].encoding)
+
+
+def decode_text(data: bytes, *, declared: str | None = None, check_binary: bool = True) -> tuple[str, str]:
+    """Bytes to (text, encoding): a byte-order mark, else UTF-8, else the ``declared`` charset (an HTML
+    meta tag or an HTTP header), else charset-normalizer's detection. Raises ``_Problem`` with code
+    ``binary`` (NUL bytes in the first 8 KB) or ``not_utf8`` (nothing decodes it)."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), "utf-8" if enc == "utf-8-sig" else enc
+            except UnicodeDecodeError as exc:
+                raise _Problem("not_utf8", f"starts with a {enc} byte-order mark but is not {enc}") from exc
+    if check_binary and b"\x00" in data[:NUL_WINDOW]:
+        raise _Problem("binary", "looks binary (it contains NUL bytes); expected text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    for candidate in (_codec(declared), _detect(data)):
+        if candidate:
+            try:
+                return data.decode(candidate), candidate
+            except (UnicodeDecodeError, LookupError):
+                continue
+    raise _Problem(
+        "not_utf8",
+        f"not valid UTF-8 (byte {first_bad}) and no other encoding detected; re-encode it as UTF-8",
+    )
+
+
+def _encoding_meta(enc: str) -> dict[str, Any]:
+    return {} if enc == "utf-8" else {"encoding": enc}
+
+
+def _html_declared_charset(data: bytes) -> str | None:
+    m = _META_CHARSET.search(data[:4096])
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
+_BODY = re.compile(r"<body\b", re.I)
+
+
+def _clean_title(raw: str) -> str | None:
+    title = " ".join(htmllib.unescape(re.sub(r"<[^>]*>", " ", raw)).split())
+    return title[:1000] or None
+
+
+def _cheap_title(html: str) -> str | None:
+    """The <title> of a page, found by a regular expression in its head (cheap, no parsing)."""
+    head = html[:65536]
+    body = _BODY.search(head)
+    m = _TITLE.search(head, 0, body.start() if body else len(head))
+    return _clean_title(m.group(1)) if m else None
+
+
+# ----------------------------------------------------------------------------------------------- HTML
+
+_DROP_XPATH = (
+    "//script|//style|//noscript|//template|//head|//svg|//math|//iframe|//object|//embed|//canvas"
+    "|//select|//*[@hidden]"
+)
+_BLOCK = frozenset(
+    "address article aside blockquote body br caption dd details dialog div dl dt fieldset figcaption figure "
+    "footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol p pre section summary table tbody td "
+    "tfoot th thead tr ul option button label".split()
+)
+
+
+_CONTROLS: dict[int, str | None] = {c: " " for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
+_CONTROLS[0] = None
+
+
+def _normalise(text: str) -> str:
+    """Collapse runs of blanks inside lines, drop blank lines, keep the line breaks."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _parse_html(html: str) -> Any:
+    import lxml.html
+
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        return lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
+    except Exception:  # lxml raises ParserError on empty input, and can raise on odd bytes
+        return None
+
+
+def _tree_title(tree: Any) -> str | None:
+    for xpath in ("//head//title", "//title", "//meta[@property='og:title']/@content"):
+        for found in tree.xpath(xpath):
+            text = found if isinstance(found, str) else found.text_content()
+            title = _clean_title(text)
+            if title:
+                return title
+    return None
+
+
+def _visible_text(tree: Any) -> str:
+    """All the text a reader sees on the page (menus, footers and all), one block per line. Modifies tree."""
+    for element in tree.xpath(_DROP_XPATH):
+        if element.getparent() is not None:
+            element.drop_tree()
+    for element in tree.iter():
+        if isinstance(element.tag, str) and element.tag.lower() in _BLOCK:
+            element.text = "\n" + (element.text or "")
+            element.tail = "\n" + (element.tail or "")
+    return _normalise(tree.text_content())
+
+
+def visible_text(html: str) -> str:
+    """The visible text of a page, one block element per line; "" if it cannot be parsed."""
+    try:
+        tree = _parse_html(html.translate(_CONTROLS))
+        return _visible_text(tree) if tree is not None else ""
+    except Exception:  # never raise on bad HTML
+        log.debug("visible_text failed", exc_info=True)
+        return ""
+
+
+def extract_html(html: str, url: str | None = None) -> tuple[str, str | None, dict[str, Any]]:
+    """The main text of a page (line breaks kept), its title (or None) and what was measured of it.
+
+    The boilerplate is measured, not thrown away unseen: ``page_text_chars`` counts all the visible text
+    (menus, footers, related links...), ``main_text_chars`` the article that trafilatura extracted,
+    ``boilerplate_share`` = 1 - main / page (0..1). When trafilatura finds nothing, the main text is the
+    page's whole visible text and ``fallback`` is True; when that is empty too, the text is "" (the
+    caller reports the document as ``empty``). Never raises: bad HTML gives less text, not an exception.
+    """
+    info: dict[str, Any] = {"extractor": "trafilatura", "fallback": False}
+    title: str | None = None
+    page = ""
+    parsed = False
+    try:
+        html = html.translate(_CONTROLS)  # lxml refuses text with C0 control characters
+        tree = _parse_html(html)
+        if tree is not None:
+            title = _tree_title(tree)
+            page = _visible_text(tree)
+            parsed = True
+        else:
+            title = _cheap_title(html)
+    except Exception as exc:
+        log.debug("parsing the page failed", exc_info=True)
+        info["parse_error"] = type(exc).__name__
+    main = ""
+    if page or not parsed:  # nothing visible: do not ask trafilatura (it logs errors about empty trees)
+        try:
+            import trafilatura
+
+            main = _normalise(
+                trafilatura.extract(
+                    html,
+                    url=url,
+                    include_comments=False,
+                    include_tables=True,
+                    favor_recall=True,
+                    with_metadata=False,
+                    output_format="txt",
+                    deduplicate=False,
+                )
+                or ""
+            )
+        except Exception as exc:
+            log.debug("trafilatura failed on %s", url, exc_info=True)
+            info["extractor_error"] = type(exc).__name__
+    if not main:
+        main = page
+        info["fallback"] = True
+    info["page_text_chars"] = len(page)
+    info["main_text_chars"] = len(main)
+    info["boilerplate_share"] = round(min(1.0, max(0.0, 1.0 - len(main) / len(page))), 4) if page else 0.0
+    return main, title, info
+
+
+# ------------------------------------------------------------------------------------------- file reading
+
+
+def _open_regular(path: str) -> IO[bytes]:
+    """Open a regular file for reading without ever blocking (a FIFO swapped in after the walk looked at
+    it opens at once with O_NONBLOCK, and is refused)."""
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    )
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Problem("special_file", "not a regular file (a FIFO, socket or device); not read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _oserror(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _read_line(handle: IO[bytes], limit: int) -> tuple[bytes, bool]:
+    """One line of at most ``limit`` bytes (plus its newline): (line, too_long); (b"", False) at the end.
+    An over-long line is skipped in chunks, never held in memory."""
+    line = handle.readline(limit + 1)
+    if len(line) <= limit or line.endswith(b"\n"):
+        return line, False
+    while True:
+        rest = handle.readline(CHUNK)
+        if not rest or rest.endswith(b"\n"):
+            return b"", True
+
+
+def _open_maybe_gzip(raw: IO[bytes]) -> IO[bytes]:
+    """The stream itself, or its decompressed view when it starts with the gzip magic number."""
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------- WARC
+
+
+@dataclass
+class _WarcRecord:
+    headers: dict[str, str]  # WARC headers, names lower-cased
+    length: int
+    http_status: int | None = None
+    http_headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # the raw HTTP body (still chunked/compressed), only for HTML responses
+    skip: str | None = None  # why this record is not a document (a ScanStats.skipped key)
+    problem: _Problem | None = None  # a response that is a page but cannot be used
+
+
+class _Corrupt(Exception):
+    """The WARC stream is damaged here: nothing after this point can be trusted."""
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) < n:
+        raise _Corrupt(f"the file ends inside a record ({len(data)} of {n} bytes)")
+    return data
+
+
+def _skip(stream: IO[bytes], n: int) -> None:
+    while n > 0:
+        got = len(stream.read(min(n, CHUNK)))
+        if got == 0:
+            raise _Corrupt("the file ends inside a record")
+        n -= got
+
+
+def _parse_http_head(head: bytes) -> tuple[int, dict[str, str], int] | None:
+    """(status, headers, length of the head) of an HTTP response, or None if it is not one."""
+    end = head.find(b"\r\n\r\n")
+    sep = 4
+    alt = head.find(b"\n\n")
+    if alt != -1 and (end == -1 or alt < end):
+        end, sep = alt, 2
+    if end == -1:
+        return None
+    lines = head[:end].decode("latin-1").splitlines()
+    if not lines:
+        return None
+    status_line = lines[0].split(None, 2)
+    if len(status_line) < 2 or not status_line[0].upper().startswith("HTTP/") or not status_line[1].isdigit():
+        return None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers.setdefault(name.strip().lower(), value.strip())
+    return int(status_line[1]), headers, end + sep
+
+
+def _looks_html(body: bytes) -> bool:
+    start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head"))
+
+
+def _dechunk(data: bytes) -> bytes:
+    """Undo HTTP chunked transfer encoding; raises ValueError if the data is not chunked."""
+    out = bytearray()
+    pos = 0
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol == -1:
+            raise ValueError("no chunk size")
+        size = int(data[pos:eol].split(b";")[0].strip() or b"x", 16)
+        if size == 0:
+            return bytes(out)
+        start = eol + 2
+        if start + size > len(data):
+            raise ValueError("short chunk")
+        out += data[start : start + size]
+        pos = start + size + 2
+
+
+def _http_body(rec: _WarcRecord, limit: int) -> bytes:
+    """The HTTP body as the server meant it: de-chunked and decompressed. Both are lenient: crawlers often
+    store bodies already decoded while keeping the headers, so a body that does not decode stays as is."""
+    body = rec.body or b""
+    if "chunked" in rec.http_headers.get("transfer-encoding", "").lower():
+        try:
+            body = _dechunk(body)
+        except ValueError:
+            pass
+    encoding = rec.http_headers.get("content-encoding", "").lower().strip()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        for wbits in (47, -15):  # gzip or zlib (auto), then raw deflate
+            try:
+                d = zlib.decompressobj(wbits)
+                decoded = d.decompress(body, limit + 1)
+                body = decoded
+                break
+            except zlib.error:
+                continue
+    elif encoding and encoding != "identity":
+        raise _Problem("unsupported_format", f"HTTP body uses content-encoding {encoding!r}, not supported")
+    if len(body) > limit:
+        raise _Problem(
+            "too_large", f"HTTP body has more than {limit} bytes; the limit is {limit} (--max-bytes)"
+        )
+    return body
+
+
+def _read_warc_record(stream: IO[bytes], limit: int) -> _WarcRecord | None:
+    """The next record of a WARC stream (None at its clean end). Only HTML responses keep their body."""
+    while True:
+        line = stream.readline(MAX_HEADER_LINE)
+        if not line:
+            return None
+        if line.strip():
+            break
+    if not line.startswith(b"WARC/"):
+        raise _Corrupt(f"expected a WARC record ('WARC/1.x'), found {line[:40]!r}")
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADER_LINES):
+        line = stream.readline(MAX_HEADER_LINE)
+        if not line:
+            raise _Corrupt("the file ends inside a record's headers")
+        if not line.strip():
+            break
+        name, colon, value = line.decode("utf-8", "replace").partition(":")
+        if not colon:
+            raise _Corrupt(f"bad WARC header line {line[:40]!r}")
+        headers[name.strip().lower()] = value.strip()
+    else:
+        raise _Corrupt("too many WARC header lines")
+    try:
+        length = int(headers["content-length"])
+        if length < 0:
+            raise ValueError(length)
+    except (KeyError, ValueError) as exc:
+        raise _Corrupt("a WARC record without a valid Content-Length") from exc
+    rec = _WarcRecord(headers=headers, length=length)
+    rtype = headers.get("warc-type", "").lower()
+    if rtype != "response":
+        rec.skip = f"warc_record:{rtype or 'untyped'}"
+        _skip(stream, length)
+        return rec
+    if "application/http" not in headers.get("content-type", "application/http").lower():
+        rec.skip = "warc_response:not_http"  # dns: records and the like
+        _skip(stream, length)
+        return rec
+    head = _read_exact(stream, min(length, HTTP_HEAD_MAX))
+    parsed = _parse_http_head(head)
+    if parsed is None:
+        rec.problem = _Problem(
+            "bad_record", "a WARC response whose HTTP status line and headers cannot be read"
+        )
+        _skip(stream, length - len(head))
+        return rec
+    rec.http_status, rec.http_headers, head_len = parsed
+    body_start = head[head_len:]
+    ctype = rec.http_headers.get("content-type")
+    if not 200 <= rec.http_status < 300:
+        rec.skip = "warc_response:http_status"
+    elif not ("html" in ctype.lower() if ctype else _looks_html(body_start)):
+        rec.skip = "warc_response:non_html"
+    elif length - head_len > limit + 64 * 1024:  # room for chunk sizes
+        rec.problem = _Problem("too_large", f"HTTP body has {length - head_len} bytes; the limit is {limit}")
+    if rec.skip or rec.problem:
+        _skip(stream, length - len(head))
+        return rec
+    rec.body = body_start + _read_exact(stream, length - len(head))
+    return rec
+
+
+# ------------------------------------------------------------------------------------------------ walk
+
+
+def _key_part(name: str) -> str:
+    safe = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return safe.replace("%", "%25").replace("#", "%23")
+
+
+def _display(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class _Scan:
+    def __init__(self, *, text_field: str, max_bytes: int, stats: ScanStats) -> None:
+        self.text_field = text_field
+        self.max_bytes = max_bytes
+        self.stats = stats
+        self.visited: set[tuple[int, int]] = set()  # real directories walked so far
+        self.unit = -1
+
+    # --- records
+
+    def _next_unit(self) -> int:
+        self.unit += 1
+        return self.unit
+
+    def doc(self, **kwargs: Any) -> RawDocument:
+        self.stats.documents += 1
+        return RawDocument(**kwargs)
+
+    def error(
+        self,
+        key: str,
+        order: tuple[int, int],
+        path: str,
+        code: str,
+        message: str,
+        *,
+        fmt: str = "unknown",
+        doc_id: str | None = None,
+    ) -> RawDocument:
+        self.stats.errors[code] += 1
+        return RawDocument(
+            key=key, order=order, id=doc_id or path, path=path, source_format=fmt, error=(code, message)
+        )
+
+    def entry_error(self, key: str, path: str, code: str, message: str) -> RawDocument:
+        return self.error(key, (self._next_unit(), 0), path, code, message)
+
+    # --- walking
+
+    def root(self, index: int, root: Path, prefix: str) -> Iterator[RawDocument]:
+        path = os.fspath(root)
+        name = _key_part(root.name or path)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            yield self.stat_error(prefix + name, path, exc)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            ident = (st.st_dev, st.st_ino)
+            if ident in self.visited:
+                yield self.entry_error(
+                    prefix + ".",
+                    _display(path),
+                    "already_scanned",
+                    "this directory was already scanned (the same as an earlier root)",
+                )
+                return
+            self.visited.add(ident)
+            yield from self.walk(path, prefix, ident)
+        else:
+            yield from self.entry(path, prefix + name, st)
+
+    def stat_error(self, key: str, path: str, exc: OSError) -> RawDocument:
+        shown = _display(path)
+        if exc.errno == errno.ELOOP:
+            return self.entry_error(key, shown, "symlink_loop", "a symbolic link that leads back to itself")
+        if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+            try:
+                target = _display(os.readlink(path))
+            except OSError:
+                target = "?"
+            return self.entry_error(
+                key, shown, "unreadable", f"dangling symbolic link (to {target}, which does not exist)"
+            )
+        return self.entry_error(key, shown, "unreadable", f"cannot read {shown}: {_oserror(exc)}")
+
+    def walk(self, top: str, prefix: str, top_ident: tuple[int, int]) -> Iterator[RawDocument]:
+        # An explicit stack (depth-first, entries sorted by name): deep trees do not hit the recursion limit.
+        stack: list[tuple[Iterator[os.DirEntry[str]], str, frozenset[tuple[int, int]]]] = []
+
+        def enter(path: str, rel: str, ancestors: frozenset[tuple[int, int]]) -> RawDocument | None:
+            try:
+                with os.scandir(path) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                return self.entry_error(
+                    prefix + (rel or "."),
+                    _display(path),
+                    "unreadable",
+                    f"cannot list directory {_display(path)}: {_oserror(exc)}",
+                )
+            stack.append((iter(entries), rel, ancestors))
+            return None
+
+        failed = enter(top, "", frozenset({top_ident}))
+        if failed:
+            yield failed
+        while stack:
+            entries, rel, ancestors = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            child_rel = f"{rel}/{_key_part(entry.name)}" if rel else _key_part(entry.name)
+            key = prefix + child_rel
+            try:
+                st = os.stat(entry.path)  # follows symbolic links
+            except OSError as exc:
+                yield self.stat_error(key, entry.path, exc)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                yield from self.entry(entry.path, key, st)
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if ident in ancestors:
+                target = _display(os.path.realpath(entry.path))
+                yield self.entry_error(
+                    key,
+                    _display(entry.path),
+                    "symlink_loop",
+                    f"a symbolic link to {target}, a directory that contains it; not followed",
+                )
+            elif ident in self.visited:
+                target = _display(os.path.realpath(entry.path))
+                yield self.entry_error(
+                    key,
+                    _display(entry.path),
+                    "already_scanned",
+                    f"the same directory as {target}, already scanned; not scanned twice",
+                )
+            else:
+                self.visited.add(ident)
+                failed = enter(entry.path, child_rel, ancestors | {ident})
+                if failed:
+                    yield failed
+
+    def entry(self, path: str, key: str, st: os.stat_result) -> Iterator[RawDocument]:
+        shown = _display(path)
+        if not stat.S_ISREG(st.st_mode):
+            yield self.entry_error(
+                key, shown, "special_file", "a FIFO, socket or device, not a regular file; not read"
+            )
+            return
+        fmt = source_format(os.path.basename(path))
+        if fmt is None:
+            yield self.entry_error(
+                key,
+                shown,
+                "unsupported_format",
+                "unsupported file type; readable: " + " ".join(SUPPORTED_EXTENSIONS),
+            )
+            return
+        unit = self._next_unit()
+        try:
+            handle = _open_regular(path)
+        except _Problem as exc:
+            yield self.error(key, (unit, 0), shown, exc.code, str(exc), fmt=fmt)
+            return
+        except OSError as exc:
+            yield self.error(
+                key, (unit, 0), shown, "unreadable", f"cannot read {shown}: {_oserror(exc)}", fmt=fmt
+            )
+            return
+        self.stats.files += 1
+        with handle:
+            if fmt == "jsonl":
+                yield from self.jsonl(handle, shown, key, unit)
+            elif fmt == "warc":
+                yield from self.warc(handle, shown, key, unit)
+            else:
+                yield from self.whole_file(handle, shown, key, unit, fmt, st.st_size)
+
+    # --- formats
+
+    def whole_file(
+        self, handle: IO[bytes], path: str, key: str, unit: int, fmt: str, size: int
+    ) -> Iterator[RawDocument]:
+        order = (unit, 0)
+        limit = max(self.max_bytes, MAX_JSON_FILE_BYTES) if fmt == "json" else self.max_bytes
+        try:
+            if size > limit:
+                raise _Problem(
+                    "too_large",
+                    f"{size} bytes; the limit is {limit}" + (" (--max-bytes)" if fmt != "json" else ""),
+                )
+            try:
+                data = handle.read(limit + 1)
+            except OSError as exc:
+                raise _Problem("unreadable", f"cannot read {path}: {_oserror(exc)}") from exc
+            if len(data) > limit:
+                raise _Problem("too_large", f"more than {limit} bytes; the limit is {limit}")
+            if not data.strip():
+                raise _Problem("empty", "the file is empty" if not data else "the file is blank")
+            declared = _html_declared_charset(data) if fmt == "html" else None
+            text, enc = decode_text(data, declared=declared)
+            if not text.strip():
+                raise _Problem("empty", "the file is blank")
+        except _Problem as exc:
+            yield self.error(key, order, path, exc.code, str(exc), fmt=fmt)
+            return
+        meta = _encoding_meta(enc)
+        if fmt == "html":
+            yield self.doc(
+                key=key,
+                order=order,
+                id=path,
+                path=path,
+                source_format=fmt,
+                html=text,
+                title=_cheap_title(text),
+                meta=meta,
+            )
+        elif fmt == "json":
+            yield from self.json_file(text, path, key, unit, meta)
+        else:
+            yield self.doc(key=key, order=order, id=path, path=path, source_format=fmt, text=text, meta=meta)
+
+    def json_file(
+        self, text: str, path: str, key: str, unit: int, meta: dict[str, Any]
+    ) -> Iterator[RawDocument]:
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            yield self.error(
+                key, (unit, 0), path, "bad_json", f"not valid JSON: {getattr(exc, 'msg', exc)}", fmt="json"
+            )
+            return
+        if isinstance(value, dict):
+            yield self.record(
+                value, key=key, order=(unit, 0), path=path, default_id=path, fmt="json", meta=meta
+            )
+            return
+        if not isinstance(value, list):
+            yield self.error(
+                key,
+                (unit, 0),
+                path,
+                "bad_record",
+                f"a JSON {_json_type(value)}, not an object or an array of objects",
+                fmt="json",
+            )
+            return
+        if not value:
+            yield self.error(key, (unit, 0), path, "empty", "an empty JSON array", fmt="json")
+            return
+        for n, item in enumerate(value, start=1):
+            yield self.record(
+                item,
+                key=f"{key}#{n}",
+                order=(unit, n),
+                path=path,
+                default_id=f"{path}:{n}",
+                fmt="json",
+                meta=meta,
+                where=f"element {n}",
+            )
+
+    def record(
+        self,
+        row: Any,
+        *,
+        key: str,
+        order: tuple[int, int],
+        path: str,
+        default_id: str,
+        fmt: str,
+        meta: dict[str, Any],
+        where: str = "the record",
+    ) -> RawDocument:
+        """One JSON value as a document: text from ``text_field``, else HTML from ``html``."""
+        if not isinstance(row, dict):
+            return self.error(
+                key,
+                order,
+                path,
+                "bad_record",
+                f"{where} is a JSON {_json_type(row)}, not an object",
+                fmt=fmt,
+                doc_id=default_id,
+            )
+        rid = _stringify(row["id"]) if row.get("id") not in (None, "") else default_id
+        value = row.get(self.text_field)
+        is_html = self.text_field == "html"
+        if not isinstance(value, str) and isinstance(row.get("html"), str):
+            value, is_html = row["html"], True
+        if not isinstance(value, str):
+            return self.error(
+                key,
+                order,
+                path,
+                "no_text",
+                f"{where} has no string field '{self.text_field}' (nor 'html')",
+                fmt=fmt,
+                doc_id=rid,
+            )
+        if len(value) > self.max_bytes or (
+            len(value) * 4 > self.max_bytes and len(value.encode("utf-8", "replace")) > self.max_bytes
+        ):
+            return self.error(
+                key,
+                order,
+                path,
+                "too_large",
+                f"its text is over {self.max_bytes} bytes (--max-bytes)",
+                fmt=fmt,
+                doc_id=rid,
+            )
+        if not value.strip():
+            return self.error(
+                key, order, path, "empty", f"{where} has an empty '{self.text_field}'", fmt=fmt, doc_id=rid
+            )
+        url = row.get("url") if isinstance(row.get("url"), str) else None
+        title = row.get("title") if isinstance(row.get("title"), str) else None
+        if is_html:
+            return self.doc(
+                key=key,
+                order=order,
+                id=rid,
+                path=path,
+                source_format=fmt,
+                html=value,
+                url=url,
+                title=title or _cheap_title(value),
+                meta=dict(meta),
+            )
+        return self.doc(
+            key=key,
+            order=order,
+            id=rid,
+            path=path,
+            source_format=fmt,
+            text=value,
+            url=url,
+            title=title,
+            meta=dict(meta),
+        )
+
+    def jsonl(self, raw: IO[bytes], path: str, key: str, unit: int) -> Iterator[RawDocument]:
+        lineno = 0
+        produced = False
+        try:
+            handle = _open_maybe_gzip(raw)
+            start = handle.read(NUL_WINDOW)
+            if b"\x00" in start:
+                yield self.error(
+                    key,
+                    (unit, 0),
+                    path,
+                    "binary",
+                    "looks binary (it contains NUL bytes); expected JSONL",
+                    fmt="jsonl",
+                )
+                return
+            handle.seek(0)
+        except _STREAM_ERRORS as exc:
+            yield self.archive_error(key, unit, 1, path, exc, "jsonl", raw)
+            return
+        while True:
+            try:
+                line, too_long = _read_line(handle, self.max_bytes)
+            except _STREAM_ERRORS as exc:
+                yield self.archive_error(key, unit, lineno + 1, path, exc, "jsonl", handle)
+                return
+            if not line and not too_long:
+                break
+            lineno += 1
+            if not too_long and not line.strip():
+                continue
+            produced = True
+            yield self.jsonl_line(line, too_long, path, f"{key}#{lineno}", (unit, lineno), lineno)
+        if not produced:
+            yield self.error(
+                key, (unit, 0), path, "empty", "no records (the file is empty or blank)", fmt="jsonl"
+            )
+
+    def archive_error(
+        self, key: str, unit: int, n: int, path: str, exc: BaseException, fmt: str, handle: IO[bytes]
+    ) -> RawDocument:
+        """The error record for the rest of a file that broke at record (or line) ``n``."""
+        damaged = isinstance(exc, _Corrupt | EOFError | zlib.error | gzip.BadGzipFile) or isinstance(
+            handle, gzip.GzipFile
+        )
+        if damaged or not isinstance(exc, OSError):
+            reason = str(exc) or type(exc).__name__
+            return self.error(
+                f"{key}#{n}",
+                (unit, n),
+                path,
+                "bad_archive",
+                f"truncated or corrupt from record {n} on ({reason}); the records before it were read",
+                fmt=fmt,
+                doc_id=f"{path}:{n}",
+            )
+        return self.error(
+            f"{key}#{n}",
+            (unit, n),
+            path,
+            "unreadable",
+            f"read error from record {n} on: {_oserror(exc)}",
+            fmt=fmt,
+            doc_id=f"{path}:{n}",
+        )
+
+    def jsonl_line(
+        self, line: bytes, too_long: bool, path: str, key: str, order: tuple[int, int], lineno: int
+    ) -> RawDocument:
+        rid = f"{path}:{lineno}"
+        where = f"line {lineno}"
+        if too_long:
+            return self.error(
+                key,
+                order,
+                path,
+                "too_large",
+                f"{where} is over {self.max_bytes} bytes (--max-bytes)",
+                fmt="jsonl",
+                doc_id=rid,
+            )
+        try:
+            text, enc = decode_text(line, check_binary=False)
+        except _Problem as exc:
+            return self.error(key, order, path, exc.code, f"{where}: {exc}", fmt="jsonl", doc_id=rid)
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return self.error(
+                key, order, path, "bad_json", f"{where} is not valid JSON: {exc.msg}", fmt="jsonl", doc_id=rid
+            )
+        except (ValueError, RecursionError) as exc:
+            return self.error(
+                key, order, path, "bad_json", f"{where} is not valid JSON: {exc}", fmt="jsonl", doc_id=rid
+            )
+        return self.record(
+            row,
+            key=key,
+            order=order,
+            path=path,
+            default_id=rid,
+            fmt="jsonl",
+            meta=_encoding_meta(enc),
+            where=where,
+        )
+
+    def warc(self, raw: IO[bytes], path: str, key: str, unit: int) -> Iterator[RawDocument]:
+        n = 0
+        handle = raw
+        try:
+            handle = _open_maybe_gzip(raw)
+        except _STREAM_ERRORS as exc:
+            yield self.archive_error(key, unit, 1, path, exc, "warc", raw)
+            return
+        while True:
+            try:
+                rec = _read_warc_record(handle, self.max_bytes)
+            except (_Corrupt, *_STREAM_ERRORS) as exc:
+                yield self.archive_error(key, unit, n + 1, path, exc, "warc", handle)
+                return
+            if rec is None:
+                break
+            n += 1
+            if rec.skip:
+                self.stats.skipped[rec.skip] += 1
+                continue
+            yield self.warc_doc(rec, path, f"{key}#{n}", (unit, n), n)
+        if n == 0:
+            yield self.error(key, (unit, 0), path, "empty", "no WARC records (the file is empty)", fmt="warc")
+
+    def warc_doc(self, rec: _WarcRecord, path: str, key: str, order: tuple[int, int], n: int) -> RawDocument:
+        uri = rec.headers.get("warc-target-uri", "").strip("<> ") or None
+        rid = uri or f"{path}:{n}"
+        try:
+            if rec.problem:
+                raise rec.problem
+            body = _http_body(rec, self.max_bytes)
+            if not body.strip():
+                raise _Problem("empty", "the HTTP response has an empty body")
+            ctype = rec.http_headers.get("content-type", "")
+            m = _CT_CHARSET.search(ctype)
+            declared = m.group(1) if m else _html_declared_charset(body)
+            html, enc = decode_text(body, declared=declared)
+            if not html.strip():
+                raise _Problem("empty", "the HTTP response has a blank body")
+        except _Problem as exc:
+            return self.error(key, order, path, exc.code, f"WARC record {n}: {exc}", fmt="warc", doc_id=rid)
+        meta = _encoding_meta(enc)
+        meta["http_status"] = rec.http_status
+        for name in ("warc-date", "warc-record-id"):
+            if name in rec.headers:
+                meta[name.replace("-", "_")] = rec.headers[name]
+        return self.doc(
+            key=key,
+            order=order,
+            id=rid,
+            path=path,
+            source_format="warc",
+            html=html,
+            url=uri,
+            title=_cheap_title(html),
+            meta=meta,
+        )
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def iter_documents(
+    paths: list[Path],
+    *,
+    text_field: str = "text",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    stats: ScanStats | None = None,
+) -> Iterator[RawDocument]:
+    """Yield every document under ``paths`` (files or folders, walked recursively in a stable order), and
+    one error record for every file, line, element or archive tail that cannot be read; see the module
+    documentation for the formats, the keys and the error codes.
+
+    This only reads and decodes: HTML stays HTML (``RawDocument.html``) for :func:`extract_html` in the
+    scoring workers. It streams: one document in memory at a time (a .json array is read whole).
+    ``stats``, if given, is filled as the walk goes (files read, documents, errors by code, WARC records
+    skipped because they are not pages).
+    """
+    scan = _Scan(
+        text_field=text_field, max_bytes=max_bytes, stats=stats if stats is not None else ScanStats()
+    )
+    several = len(paths) > 1
+    for index, root in enumerate(paths):
+        yield from scan.root(index, Path(root), f"{index}:" if several else "")

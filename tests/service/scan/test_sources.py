@@ -1,0 +1,487 @@
+"""service.scan.sources: every document and every bad thing in a crawl folder gives exactly one record."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crawlfolder import BOILERPLATE, NAV, build_crawl, news_page
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from service.scan import RawDocument
+from service.scan.sources import (
+    ERROR_CODES,
+    ScanStats,
+    decode_text,
+    extract_html,
+    iter_documents,
+    source_format,
+)
+
+WALK_TIMEOUT = 60  # seconds; a reader that opens a FIFO blocks forever, and must fail here instead
+
+
+def walk(paths: list[Path], **kwargs: Any) -> list[RawDocument]:
+    """iter_documents in a thread with a deadline: a blocked read fails the test instead of hanging it."""
+    result: list[RawDocument] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.extend(iter_documents(paths, **kwargs))
+        except BaseException as exc:  # pragma: no cover - reported below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WALK_TIMEOUT)
+    assert not thread.is_alive(), "iter_documents blocked (did it open a FIFO?)"
+    if failure:
+        raise failure[0]
+    return result
+
+
+@pytest.fixture(scope="module")
+def scanned(crawl_folder: dict[str, Any]) -> tuple[list[RawDocument], ScanStats]:
+    stats = ScanStats()
+    return walk([crawl_folder["root"]], stats=stats), stats
+
+
+def by_key(docs: list[RawDocument]) -> dict[str, RawDocument]:
+    return {d.key: d for d in docs}
+
+
+def paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------------------- the crawl folder
+
+
+def test_records_out_equal_documents_in(crawl_folder, scanned):
+    docs, stats = scanned
+    keys = [d.key for d in docs]
+    assert len(keys) == len(set(keys)), "keys must be unique"
+    assert set(keys) == set(crawl_folder["documents"]) | set(crawl_folder["errors"])
+    assert len(docs) == crawl_folder["records"]
+    assert stats.records == len(docs)
+    assert stats.documents == len(crawl_folder["documents"])
+    assert stats.errors == Counter(crawl_folder["errors"].values())
+
+
+def test_error_codes(crawl_folder, scanned):
+    docs = by_key(scanned[0])
+    got = {k: d.error[0] for k, d in docs.items() if d.error}
+    assert got == crawl_folder["errors"]
+    for key in crawl_folder["errors"]:
+        d = docs[key]
+        assert d.error is not None and d.error[0] in ERROR_CODES and d.error[1]
+        assert d.text is None and d.html is None
+        assert d.id and d.path
+
+
+def test_documents_have_exactly_one_of_text_or_html(crawl_folder, scanned):
+    docs = by_key(scanned[0])
+    for key, want in crawl_folder["documents"].items():
+        d = docs[key]
+        assert d.error is None, (key, d.error)
+        assert (d.text is None) != (d.html is None), key
+        assert d.source_format == want["format"], key
+        assert d.id == want["id"], key
+        assert d.path == want["path"], key
+        assert d.url == want["url"], key
+        if want["kind"] == "text":
+            assert d.text == want["text"], key
+        else:
+            assert d.html is not None and "<html" in d.html.lower(), key
+        if "title" in want:
+            assert d.title == want["title"], key
+        assert d.meta.get("encoding", "utf-8") == want.get("encoding", "utf-8"), key
+
+
+def test_latin1_text_is_decoded_and_its_encoding_noted(crawl_folder, scanned):
+    d = by_key(scanned[0])[crawl_folder["latin1"]["key"]]
+    assert d.text is not None and d.text == crawl_folder["latin1"]["text"]
+    assert "é" in d.text and "ü" in d.text and "£" in d.text
+    assert d.meta["encoding"] in {"cp1252", "iso8859-1", "iso8859-15"}
+
+
+def test_windows_1252_page_uses_its_meta_charset(scanned):
+    d = by_key(scanned[0])["news/fares.html"]
+    assert d.meta == {"encoding": "cp1252"}
+    assert d.html is not None and "“We held prices" in d.html and "€0.40" in d.html
+
+
+def test_jsonl_ids_come_from_the_record_else_path_and_line(crawl_folder, scanned):
+    docs = by_key(scanned[0])
+    batch = str(crawl_folder["root"] / "feeds" / "batch.jsonl")
+    assert docs["feeds/batch.jsonl#1"].id == "feed-1"
+    assert docs["feeds/batch.jsonl#1"].url == "https://wire.example/1"
+    assert docs["feeds/batch.jsonl#1"].title == "Wire one"
+    assert docs["feeds/batch.jsonl#2"].id == f"{batch}:2"
+    assert docs["feeds/batch.jsonl#7"].id == "7"  # stringified
+    assert docs["feeds/batch.jsonl#4"].id == f"{batch}:4"  # a broken line: path:line
+    assert docs["feeds/batch.jsonl#6"].id == "feed-6"  # no text, but the id was readable
+    assert "feeds/batch.jsonl#3" not in docs  # the blank line is not a record
+    assert docs["feeds/archive.jsonl.gz#2"].id == "gz-2"
+
+
+def test_warc_documents_are_html_responses_keyed_by_target_uri(crawl_folder, scanned):
+    docs, stats = scanned
+    warc = {d.key: d for d in docs if d.key.startswith("warc/crawl.warc.gz")}
+    assert set(warc) == {"warc/crawl.warc.gz#3", "warc/crawl.warc.gz#6"}
+    for d in warc.values():
+        assert d.id == d.url and d.id.startswith("https://gazette.example/")
+        assert d.source_format == "warc" and d.html is not None and d.text is None
+        assert d.meta["http_status"] == 200 and d.meta["warc_date"] == "2024-06-12T08:30:00Z"
+    assert dict(stats.skipped) == crawl_folder["skipped"]
+    # the second page was sent gzip-compressed and chunked: it must come out as the page
+    text, _, _ = extract_html(warc["warc/crawl.warc.gz#6"].html or "", warc["warc/crawl.warc.gz#6"].url)
+    want = crawl_folder["documents"]["warc/crawl.warc.gz#6"]["article"]
+    assert paragraphs(want)[1] in text
+
+
+def test_truncated_warc_keeps_what_was_read_and_reports_the_rest_once(scanned):
+    warc = [d for d in scanned[0] if d.key.startswith("warc/truncated.warc.gz")]
+    assert [d.key for d in warc] == ["warc/truncated.warc.gz#1", "warc/truncated.warc.gz#2"]
+    assert warc[0].error is None and warc[0].id == "https://gazette.example/c"
+    assert warc[1].error is not None and warc[1].error[0] == "bad_archive"
+
+
+def test_truncated_jsonl_gz_keeps_the_lines_before_the_cut(scanned):
+    cut = [d for d in scanned[0] if d.key.startswith("feeds/cut.jsonl.gz")]
+    assert [(d.key, d.error[0] if d.error else None) for d in cut] == [
+        ("feeds/cut.jsonl.gz#1", None),
+        ("feeds/cut.jsonl.gz#2", None),
+        ("feeds/cut.jsonl.gz#3", "bad_archive"),
+    ]
+
+
+def test_fifo_is_reported_not_opened(crawl_folder, scanned):
+    if not crawl_folder["special"]["fifo"]:
+        pytest.skip("no FIFOs here")
+    d = by_key(scanned[0])["broken/pipe.txt"]
+    assert d.error is not None and d.error[0] == "special_file"
+
+
+def test_symlink_loop_is_reported_once_and_not_followed(crawl_folder, scanned):
+    if not crawl_folder["special"]["symlinks"]:
+        pytest.skip("no symbolic links here")
+    docs = scanned[0]
+    loops = [d for d in docs if d.error and d.error[0] == "symlink_loop"]
+    assert [d.key for d in loops] == ["loops/inner/back"]
+    assert not any(d.key.startswith("loops/inner/back/") for d in docs)
+    # the second name of a scanned folder is not scanned again; a dangling link is unreadable
+    assert not any(d.key.startswith("zz-latest/") for d in docs)
+    dangling = by_key(docs)["broken/dangling.txt"]
+    assert dangling.error is not None and "dangling" in dangling.error[1]
+
+
+def test_order_is_deterministic_and_follows_the_walk(crawl_folder, scanned):
+    first = scanned[0]
+    again = walk([crawl_folder["root"]])
+    assert again == first
+    orders = [d.order for d in first]
+    assert orders == sorted(orders) and len(set(orders)) == len(orders)
+
+
+def test_keys_escape_hash_signs(crawl_folder, scanned):
+    d = by_key(scanned[0])["news/odd%23name.txt"]
+    assert d.path == str(crawl_folder["root"] / "news" / "odd#name.txt")
+
+
+# ------------------------------------------------------------------------------------------ roots and keys
+
+
+def test_several_roots_prefix_keys_with_their_index(crawl_folder):
+    root = crawl_folder["root"]
+    docs = walk([root / "news" / "2024", root / "feeds" / "single.json", root / "nowhere"])
+    keys = [d.key for d in docs]
+    assert keys == [
+        "0:06/council-budget.txt",
+        "0:markets.md",
+        "1:single.json",
+        "2:nowhere",
+    ]
+    assert docs[-1].error is not None and docs[-1].error[0] == "unreadable"
+    assert docs[0].path == str(root / "news" / "2024" / "06" / "council-budget.txt")
+
+
+def test_a_file_root_is_keyed_by_its_name(crawl_folder):
+    docs = walk([crawl_folder["root"] / "feeds" / "batch.jsonl"])
+    assert [d.key for d in docs] == [f"batch.jsonl#{n}" for n in (1, 2, 4, 5, 6, 7)]
+
+
+def test_the_same_folder_twice_is_scanned_once(crawl_folder):
+    news = crawl_folder["root"] / "news" / "2024"
+    docs = walk([news, news])
+    assert [d.key for d in docs][-1] == "1:."
+    assert docs[-1].error is not None and docs[-1].error[0] == "already_scanned"
+    assert len(docs) == 3
+
+
+# ------------------------------------------------------------------------------------------ limits, decoding
+
+
+def test_too_large_is_per_file_per_line_per_record(tmp_path):
+    big = "word " * 400  # 2000 bytes
+    (tmp_path / "big.txt").write_text(big)
+    (tmp_path / "ok.txt").write_text("A short text that fits.")
+    lines = [
+        json.dumps({"id": "small", "text": "fits"}),
+        json.dumps({"id": "large", "text": big}),
+        json.dumps({"id": "after", "text": "still read"}),
+    ]
+    (tmp_path / "lines.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "array.json").write_text(json.dumps([{"text": big}, {"text": "fits"}]))
+    page = f"<html><body><p>{big}</p></body></html>".encode()
+    (tmp_path / "pages.warc.gz").write_bytes(
+        _warc_bytes(
+            [("https://x.example/big", page), ("https://x.example/ok", b"<html><body>ok</body></html>")]
+        )
+    )
+    docs = by_key(walk([tmp_path], max_bytes=1000))
+    codes = {k: (d.error[0] if d.error else None) for k, d in docs.items()}
+    assert codes == {
+        "array.json#1": "too_large",
+        "array.json#2": None,
+        "big.txt": "too_large",
+        "lines.jsonl#1": None,
+        "lines.jsonl#2": "too_large",
+        "lines.jsonl#3": None,
+        "ok.txt": None,
+        "pages.warc.gz#1": "too_large",
+        "pages.warc.gz#2": None,
+    }
+    assert docs["lines.jsonl#3"].text == "still read"
+    assert docs["pages.warc.gz#1"].id == "https://x.example/big"
+
+
+def test_a_long_jsonl_line_is_skipped_not_held(tmp_path):
+    huge = b'{"text": "' + b"x" * 300_000 + b'"}\n'
+    (tmp_path / "a.jsonl").write_bytes(huge + b'{"id": "next", "text": "after the long line"}\n')
+    docs = walk([tmp_path], max_bytes=1000)
+    assert [(d.key, d.error[0] if d.error else d.id) for d in docs] == [
+        ("a.jsonl#1", "too_large"),
+        ("a.jsonl#2", "next"),
+    ]
+
+
+def test_decoding_boms_utf8_and_detection():
+    assert decode_text("\ufeffHello".encode()) == ("Hello", "utf-8")
+    assert decode_text("Grüße aus Köln".encode("utf-16")) == ("Grüße aus Köln", "utf-16")
+    russian = (
+        "Правительство объявило в понедельник о новых мерах поддержки фермеров, пострадавших от засухи. "
+        "Министр сельского хозяйства заявил, что выплаты начнутся в следующем месяце."
+    )
+    text, enc = decode_text(russian.encode("cp1251"))
+    assert text == russian and enc == "cp1251"
+    text, enc = decode_text("Price: £5".encode("latin-1"))
+    assert (text, enc) == ("Price: £5", "cp1252")
+    text, enc = decode_text("“Quoted” – ok".encode("cp1252"), declared="windows-1252")
+    assert (text, enc) == ("“Quoted” – ok", "cp1252")
+
+
+def test_binary_and_undecodable_files(tmp_path):
+    (tmp_path / "nul.txt").write_bytes(b"text\x00more")
+    noise = bytes(b for b in random.Random(7).randbytes(4000) if b) + b"\xff\xfe\xfd"
+    (tmp_path / "noise.txt").write_bytes(b"\x81\x8d\x8f\x90\x9d" + noise)
+    (tmp_path / "bom.md").write_bytes(b"\xef\xbb\xbf# Title\n\nBody")
+    docs = by_key(walk([tmp_path]))
+    assert docs["nul.txt"].error is not None and docs["nul.txt"].error[0] == "binary"
+    assert docs["bom.md"].text == "# Title\n\nBody"
+    err = docs["noise.txt"].error
+    assert err is not None and err[0] == "not_utf8"
+
+
+def test_json_records_may_carry_html(tmp_path):
+    page = news_page("Headline about the harbour\nThe harbour reopened on Monday after repairs.")
+    rows = [
+        {"id": "h1", "html": page, "url": "https://x.example/h"},
+        {"id": "n", "text": 3},
+        {"id": "e", "text": "  "},
+    ]
+    (tmp_path / "pages.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    docs = walk([tmp_path])
+    assert docs[0].html == page and docs[0].text is None and docs[0].url == "https://x.example/h"
+    assert docs[0].title == "Headline about the harbour | The Harbour Gazette"
+    assert [d.error[0] if d.error else None for d in docs] == [None, "no_text", "empty"]
+    custom = walk([tmp_path / "pages.jsonl"], text_field="body")
+    assert custom[0].html == page  # falls back to the html field
+
+
+def test_bad_and_empty_archives(tmp_path):
+    (tmp_path / "garbage.warc").write_bytes(b"this is not a WARC file\n" * 10)
+    (tmp_path / "empty.warc.gz").write_bytes(gzip.compress(b""))
+    whole = _warc_bytes(
+        [
+            ("https://x.example/1", b"<html><body>one</body></html>"),
+            ("https://x.example/2", b"<html><body>two</body></html>"),
+        ],
+        compress=False,
+    )
+    (tmp_path / "plain.warc").write_bytes(whole[: len(whole) - 40])
+    (tmp_path / "broken.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    (tmp_path / "broken.json").write_text('{"text": ')
+    (tmp_path / "scalar.json").write_text("42")
+    docs = walk([tmp_path])
+    got = [(d.key, d.error[0] if d.error else None) for d in docs]
+    assert got == [
+        ("broken.json", "bad_json"),
+        ("broken.jsonl.gz#1", "bad_archive"),
+        ("empty.warc.gz", "empty"),
+        ("garbage.warc#1", "bad_archive"),
+        ("plain.warc#1", None),
+        ("plain.warc#2", "bad_archive"),
+        ("scalar.json", "bad_record"),
+    ]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read anything")
+def test_permission_denied_is_unreadable(tmp_path):
+    (tmp_path / "secret.txt").write_text("hidden")
+    (tmp_path / "secret.txt").chmod(0)
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed" / "a.txt").write_text("inside")
+    (tmp_path / "closed").chmod(0)
+    try:
+        docs = walk([tmp_path])
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+    assert [(d.key, d.error[0] if d.error else None) for d in docs] == [
+        ("closed", "unreadable"),
+        ("secret.txt", "unreadable"),
+    ]
+
+
+def test_os_errors_are_unreadable(tmp_path, monkeypatch):
+    """The same as permission denied, for runs as root (which may read anything)."""
+    from service.scan import sources
+
+    (tmp_path / "secret.txt").write_text("hidden")
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed" / "a.txt").write_text("inside")
+    (tmp_path / "fine.txt").write_text("readable")
+    real_open, real_scandir = sources._open_regular, os.scandir
+
+    def refuse_open(path: str):
+        if path.endswith("secret.txt"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path)
+
+    def refuse_scandir(path):
+        if str(path).endswith("closed"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(sources, "_open_regular", refuse_open)
+    monkeypatch.setattr(sources.os, "scandir", refuse_scandir)
+    docs = walk([tmp_path])
+    assert [(d.key, d.error[0] if d.error else None) for d in docs] == [
+        ("closed", "unreadable"),
+        ("fine.txt", None),
+        ("secret.txt", "unreadable"),
+    ]
+    assert all("Permission denied" in d.error[1] for d in docs if d.error)
+
+
+def test_source_format_by_extension():
+    assert source_format("A.JSONL.GZ") == "jsonl"
+    assert source_format("x.ndjson") == "jsonl"
+    assert source_format("page.Htm") == "html"
+    assert source_format("c.warc.gz") == "warc"
+    assert source_format("notes.md") == "md"
+    assert source_format("image.png") is None
+    assert source_format("README") is None
+    assert source_format(".txt") is None
+
+
+def test_stats_count_what_was_read(crawl_folder, scanned):
+    _, stats = scanned
+    assert stats.files > 0
+    assert stats.skipped["warc_response:non_html"] == 1
+
+
+# ------------------------------------------------------------------------------------------ extract_html
+
+
+def test_extract_html_gets_the_article_and_measures_the_boilerplate(crawl_folder):
+    news = crawl_folder["news_page"]
+    text, title, info = extract_html(news["html"], "https://gazette.example/news")
+    for para in paragraphs(news["article"]):
+        assert para in text
+    lines = set(paragraphs(text))
+    for furniture in BOILERPLATE + NAV:
+        assert furniture not in lines
+    assert "tracking code" not in text
+    assert "\n" in text  # line breaks kept
+    assert title is not None and title.endswith("| The Harbour Gazette")
+    assert info["extractor"] == "trafilatura" and info["fallback"] is False
+    assert info["page_text_chars"] > info["main_text_chars"] == len(text)
+    assert 0 < info["boilerplate_share"] < 1
+    assert info["boilerplate_share"] == round(1 - info["main_text_chars"] / info["page_text_chars"], 4)
+
+
+def test_extract_html_falls_back_to_the_visible_text():
+    # trafilatura refuses a lone fragment: the page's visible text stands in, and the info says so
+    text, title, info = extract_html("<p>Only a fragment.<br>Second line.</p>", None)
+    assert text == "Only a fragment.\nSecond line."
+    assert title is None and info["fallback"] is True and info["boilerplate_share"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "   ",
+        "<",
+        "<<<>>>",
+        "\x00\x01\x02\x03",
+        "<html><head><title>Only a title</title></head><body></body></html>",
+        "<script>alert('x')</script><style>p{}</style>",
+        "<html><body>" + "<div>" * 5000 + "deep" + "</div>" * 10,
+        "<?xml version='1.0' encoding='latin-1'?><html><body><p>é</p></body></html>",
+        "<p>unclosed <b>tags <i>everywhere" * 50,
+        "\ud800 a lone surrogate <b>x</b>",
+        "<html><body><p>Text with\x0bcontrol\x0ccharacters\x01 in it.</p></body></html>",
+        "<table>" + "<tr><td>cell</td></tr>" * 2000 + "</table>",
+        "plain text without any tags at all",
+        "<html><body><svg><text>drawn</text></svg><iframe src='x'></iframe></body></html>",
+    ],
+)
+def test_extract_html_never_raises(garbage):
+    text, title, info = extract_html(garbage, None)
+    assert isinstance(text, str)
+    assert title is None or isinstance(title, str)
+    assert 0.0 <= info["boilerplate_share"] <= 1.0
+    assert info["main_text_chars"] == len(text)
+
+
+def test_build_crawl_is_repeatable(tmp_path):
+    a = build_crawl(tmp_path / "a")
+    b = build_crawl(tmp_path / "b")
+    assert a["records"] == b["records"]
+    assert [d.key for d in walk([tmp_path / "a"])] == [d.key for d in walk([tmp_path / "b"])]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _warc_bytes(pages: list[tuple[str, bytes]], *, compress: bool = True) -> bytes:
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=compress)
+    for url, body in pages:
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(
+            writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
+        )
+    return buf.getvalue()
