@@ -125,8 +125,11 @@ class ReliabilityModel:
         # Values beyond anything seen in training say no more than the extreme seen: clip them, so one
         # unusual count cannot swamp the score. Contributions are computed on the clipped values.
         X = self._clip_to(self._fill(X), self.feature_min_, self.feature_max_)
-        z = self.pipeline_.named_steps["scale"].transform(self.pipeline_.named_steps["impute"].transform(X))
-        return np.asarray(z)
+        # The pipeline's imputer and scaler, applied with plain numpy (the same arithmetic as their
+        # transform(), without scikit-learn's per-call input checks, which cost more than the maths).
+        impute, scale = self.pipeline_.named_steps["impute"], self.pipeline_.named_steps["scale"]
+        X = np.where(np.isnan(X), impute.statistics_, X)
+        return np.asarray((X - scale.mean_) / scale.scale_)
 
     def contributions(self, X: np.ndarray) -> tuple[float, np.ndarray]:
         """``(base, C)``: calibrated log-odds of reliable = base + C[row].sum().
