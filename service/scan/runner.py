@@ -109,7 +109,9 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True) -> dict
         crawl = None
         if "error" not in rec:
             clean = rec.get("cleaned_text") if explain else None
-            crawl = {"text": clean if clean is not None else (text or ""), "site": _site(doc)}
+            # Stories and duplicates use the content lines; spelling consensus reads the whole text
+            # (a spun copy's mangled names often sit in captions that cleaning drops).
+            crawl = {"text": clean if clean is not None else (text or ""), "full": text or "", "site": _site(doc)}
     rec["_key"], rec["_order"], rec["_crawl"] = doc.key, list(doc.order), crawl
     return rec
 
@@ -305,7 +307,8 @@ def add_crawl_signals(records: list[dict[str, Any]], model: Model) -> list[dict[
     scored = [r for r in records if "error" not in r and r.get("_crawl")]
     docs = [CrawlDoc(key=r["_key"], id=str(r["id"]), text=r["_crawl"]["text"], site=r["_crawl"]["site"])
             for r in scored]
-    fields = crawl_signals(docs)
+    fields = crawl_signals(docs, spelling_texts={r["_key"]: r["_crawl"].get("full", r["_crawl"]["text"])
+                                                 for r in scored})
     for r in scored:
         f = fields.get(r["_key"], {})
         r["crawl"] = f
