@@ -35,6 +35,10 @@ REASON_CODES: dict[str, str] = {
     "spam_signals": "promotional phrases, exclamation marks, words in capitals",
     "text_statistics": "stop words, word length, symbols, ellipses, bullets",
     "length": "the length of the text",
+    # Crawl-level reasons: added by `thresher scan` after the whole crawl is read (service/scan/crawl.py).
+    "story_spelling_inconsistent": "names spelled differently from the other copies of the same story (scan)",
+    "crawl_repeated_lines": "lines that repeat across many documents of the site or crawl (scan)",
+    "near_duplicate": "a near-verbatim copy of another document of the crawl; information only (scan)",
 }
 
 _BOILERPLATE_SHARED = {

@@ -184,6 +184,9 @@ def test_seeds_beside_unrelated_articles_form_one_story(tmp_path):
     story = stories.pop()
     members = [n for n, r in recs.items() if r.get("crawl", {}).get("story") == story]
     assert sorted(members) == sorted(seeds), members
+    from service.reasons import REASON_CODES
+
+    assert all(x["code"] in REASON_CODES for r in recs.values() if "error" not in r for x in r["reasons"])
     spun = next(r for n, r in seeds.items() if n.startswith("002"))
     consensus = [x for x in spun["reasons"] if x["code"] == "story_spelling_inconsistent"]
     assert consensus and consensus[0]["contribution"] < 0
