@@ -6,9 +6,15 @@ Seeds are read here only; nothing from them is copied into the repository.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from conftest import SEEDS_DIR, SHIPPED_MODEL_DIR
+
+# Not imported from conftest: several conftest modules exist (tests/, tests/service/, ...) and which one
+# `import conftest` finds depends on the order pytest loaded them.
+REPO = Path(__file__).resolve().parents[1]
+SEEDS_DIR = REPO.parent / "shared" / "seeds"
+SHIPPED_MODEL_DIR = REPO / "models" / "default"
 
 pytestmark = pytest.mark.seeds
 
