@@ -341,6 +341,74 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     console.print(table)
 
 
+models_app = typer.Typer(no_args_is_help=True, help="List and inspect model folders.")
+app.add_typer(models_app, name="models")
+
+
+def _models_root(root: Path | None) -> Path:
+    return root if root is not None else DEFAULT_MODEL_DIR.parent
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@models_app.command("list")
+def models_list(
+    root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: models/).")] = None,
+) -> None:
+    """Every model folder under the models root: name, version, documents and cross-validated metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    base = _models_root(root)
+    folders = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    table = Table(title=f"models in {base}")
+    for col in ("folder", "name", "version", "documents", "ROC AUC", "Brier", "status"):
+        table.add_column(col)
+    found = 0
+    for folder in folders:
+        man = _manifest(folder)
+        if man is None:
+            continue
+        found += 1
+        metrics = man.get("metrics") or {}
+        try:
+            load_model(folder)
+            status = "verified"
+        except ModelError as exc:
+            status = f"refused: {exc}"[:80]
+        table.add_row(folder.name, str(man.get("name")), str(man.get("version")), str(metrics.get("documents", "")),
+                      str(metrics.get("roc_auc", "")), str(metrics.get("brier", "")), status)
+    if not found:
+        typer.echo(f"no model folders (with a manifest.json) in {base}", err=True)
+        raise typer.Exit(1)
+    Console().print(table)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="A folder name under the models root, or a path to a model folder.")],
+    root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: models/).")] = None,
+) -> None:
+    """A model's manifest as JSON (feature names, files and hashes, metrics, thresholds, libraries)."""
+    folder = Path(name) if Path(name).is_dir() else _models_root(root) / name
+    man = _manifest(folder)
+    if man is None:
+        typer.echo(f"error: no model manifest at {folder / 'manifest.json'}", err=True)
+        raise typer.Exit(2)
+    try:
+        load_model(folder)
+        man = {**man, "status": "verified"}
+    except ModelError as exc:
+        man = {**man, "status": f"refused: {exc}"}
+    typer.echo(json.dumps({"folder": str(folder), **man}, indent=2, ensure_ascii=False))
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default $THRESHER_HOST, else 127.0.0.1).")] = None,

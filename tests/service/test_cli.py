@@ -209,3 +209,25 @@ def test_demo_on_an_empty_folder_is_a_usage_error(runner, tmp_path, tiny_model_d
     res = runner.invoke(app, ["demo", "--seeds", str(tmp_path), "--model", str(tiny_model_dir)])
     assert res.exit_code == 2
     assert "no .txt files" in res.output
+
+
+def test_models_list_and_show(runner, tiny_model_dir, tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "good")
+    shutil.copytree(tiny_model_dir, root / "tampered")
+    (root / "tampered" / "model.joblib").write_bytes(b"changed")
+    (root / "not-a-model").mkdir()
+    listed = runner.invoke(app, ["models", "list", "--root", str(root)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    good = next(line for line in listed.output.splitlines() if " good " in line)
+    tampered = next(line for line in listed.output.splitlines() if " tampered " in line)
+    assert "verified" in good and "refused" in tampered
+    assert "not-a-model" not in listed.output
+    shown = runner.invoke(app, ["models", "show", "good", "--root", str(root)])
+    assert shown.exit_code == 0, shown.output
+    man = json.loads(shown.output)
+    assert man["name"] == "tiny" and man["status"] == "verified" and man["feature_names"]
+    missing = runner.invoke(app, ["models", "show", "nothing", "--root", str(root)])
+    assert missing.exit_code == 2
+    empty = runner.invoke(app, ["models", "list", "--root", str(tmp_path / "none")])
+    assert empty.exit_code == 1
