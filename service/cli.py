@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
@@ -152,15 +153,23 @@ def score(
 def train(
     out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/mine.")] = Path("models/default"),
     name: Annotated[str | None, typer.Option("--name", help="Model name (default: the folder's name).")] = None,
-    fixtures: Annotated[list[Path] | None, typer.Option("--fixtures", help="Extra labeled JSONL files.")] = None,
+    fixtures: Annotated[list[Path] | None, typer.Option(
+        "--fixtures", help="Labeled fixtures: JSONL, CSV, a folder with reliable/ and unreliable/, or scan output "
+        "with a 'label' column. Repeat for several.")] = None,
     no_builtin: Annotated[bool, typer.Option("--no-builtin", help="Leave out the project's own fixtures.")] = False,
     names: Annotated[Path | None, typer.Option("--names", help="Extra entity names, one per line.")] = None,
+    base: Annotated[Path | None, typer.Option("--base", help="Model to beat: refuse a new model that is worse.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write the model even when the gate refuses it.")] = False,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     cv: Annotated[int, typer.Option("--cv", help="Cross-validation folds.")] = 5,
 ) -> None:
-    """Train the line model, the entity lexicon and the calibrated classifier; write a verified model folder."""
-    from training.dataset import FIXTURES_DIR, FixtureError, builtin_examples, fixture_hash, read_jsonl
-    from training.train import save_model
+    """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated
+    metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder."""
+    from training.dataset import FIXTURES_DIR, FixtureError, builtin_examples, fixture_hash
+    from training.evaluation import evaluate, gate, metrics_json, write_report
+    from training.features import FEATURE_NAMES
+    from training.labels import read_labeled
+    from training.train import DEFAULT_THRESHOLDS, METRICS_FILE, save_model
     from training.train import train as run_training
     from training.vocabulary import EntityLexicon, LexiconError
 
@@ -169,17 +178,16 @@ def train(
     sources: dict[str, str] = {}
     if not no_builtin:
         sources["builtin"] = fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
-    skipped: list[dict[str, object]] = []
-    for f in fixtures or []:
+    if fixtures:
         try:
-            rows = read_jsonl(f, skipped=skipped)
+            labeled = read_labeled(fixtures)
         except FixtureError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-        examples += rows
-        sources[str(f)] = fixture_hash([f])
-    for s in skipped:
-        typer.echo(f"skipped {s['where']}: {s['reason']}", err=True)
+        for line in labeled.summary_lines():
+            typer.echo(line, err=True)
+        examples += labeled.examples
+        sources.update(labeled.sources)
     extra_names: list[str] = []
     if names is not None:
         try:
@@ -187,6 +195,7 @@ def train(
         except LexiconError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+    base_model = _load(base) if base is not None else None
     # Without the built-in documents the classifier learns from the user's labels alone, but the line
     # model still needs pages with labeled boilerplate lines: it keeps the project's generated pages.
     line_examples = [ex for ex in builtin_examples(seed=seed) if ex.line_labels is not None] if no_builtin else []
@@ -198,15 +207,80 @@ def train(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+    # The report: out-of-fold probabilities (each document scored by a model that did not see its article).
+    clf = result.classifier
+    p_oof = clf.calibrate_decision(clf.oof_decision_)
+    _, contrib = clf.contributions(result.X)
+    weights = np.array([ex.weight for ex in result.examples])
+    report_metrics = evaluate(result.y, p_oof, result.examples, thresholds=dict(DEFAULT_THRESHOLDS), weights=weights,
+                              feature_names=list(FEATURE_NAMES), contributions=contrib)
+    comparison = None
+    if base_model is not None:
+        from service.evaluation import score_examples
+
+        scored = score_examples(base_model, result.examples)
+        if len(scored.examples) != len(result.examples):
+            typer.echo("error: the base model could not score every training example", err=True)
+            raise typer.Exit(2)
+        base_metrics = evaluate(scored.y, scored.p, scored.examples, thresholds=base_model.thresholds,
+                                weights=weights)
+        verdict = gate(report_metrics, base_metrics, y=result.y, p_new=p_oof, p_base=scored.p, seed=seed)
+        comparison = {"base": base_metrics, "new": report_metrics, "gate": verdict}
+        typer.echo(f"gate against {base_model.name} {base_model.version}: {verdict['reason']}", err=True)
+        if not verdict["passed"] and not force:
+            typer.echo("error: the new model is worse than the base beyond noise; nothing written "
+                       "(--force writes it anyway)", err=True)
+            raise typer.Exit(3)
     manifest = save_model(result, out, name=name or out.name, fixture_sources=sources)
+    write_report(out / "report.html", report_metrics, title=f"Thresher model {manifest['name']} {manifest['version']}",
+                 comparison=comparison)
+    (out / "evaluation.json").write_text(metrics_json({**report_metrics, "gate": comparison["gate"]}
+                                                      if comparison else report_metrics), encoding="utf-8")
     metrics = result.metrics
     typer.echo(
-        f"model {manifest['name']} version {manifest['version']} written to {out}\n"
+        f"model {manifest['name']} version {manifest['version']} written to {out} (report: {out / 'report.html'}, "
+        f"metrics: {out / METRICS_FILE})\n"
         f"documents {metrics['documents']} (reliable {metrics['reliable']}, unreliable {metrics['unreliable']}); "
         f"cross-validated ROC AUC {metrics['roc_auc']}, PR AUC {metrics['pr_auc']}, Brier {metrics['brier']}, "
         f"verdict accuracy {metrics['verdict_accuracy']}; line model macro F1 "
         f"{metrics['line_model']['macro_f1']}"  # type: ignore[index]
     )
+
+
+@app.command("eval")
+def eval_(
+    fixtures: Annotated[list[Path], typer.Option("--fixtures", help="Labeled fixtures (same forms as train).")],
+    model: ModelOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for report.html and metrics.json.")] = None,
+) -> None:
+    """Evaluate an existing model on other labels: the same metrics and report as training writes."""
+    from service.evaluation import evaluate_model
+    from training.dataset import FixtureError
+    from training.evaluation import metrics_json, write_report
+    from training.labels import read_labeled
+
+    m = _load(model)
+    try:
+        labeled = read_labeled(fixtures)
+    except FixtureError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for line in labeled.summary_lines():
+        typer.echo(line, err=True)
+    try:
+        metrics, _ = evaluate_model(m, labeled.examples)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    folder = out or Path(f"eval-{m.name}-{m.version}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(metrics_json(metrics), encoding="utf-8")
+    write_report(folder / "report.html", metrics, title=f"Thresher {m.name} {m.version} on {len(labeled.examples)} "
+                 "labeled documents")
+    typer.echo(f"{m.name} {m.version} on {metrics['documents']} documents: ROC AUC {metrics['roc_auc']}, "
+               f"PR AUC {metrics['pr_auc']}, Brier {metrics['brier']}, verdict accuracy "
+               f"{metrics['verdict_accuracy']}; report {folder / 'report.html'}")
 
 
 @app.command()

@@ -1,0 +1,758 @@
+"""Labeled documents in the forms people keep them: JSONL, CSV, folders, and relabeled scan output.
+
+:func:`read_labeled` reads several sources and combines them into one :class:`LabeledSet`: the
+:class:`~training.corrupt.Example` s to train or evaluate on, plus everything a person needs to trust
+them: what was skipped and why, which texts were duplicates, which were labeled both ways, and a hash of
+every source for the model's manifest.
+
+Sources, by extension (case-insensitive):
+
+``.jsonl``, ``.ndjson`` (optionally ``.gz``)
+    One JSON object per non-blank line: ``text``, ``label``; optional ``id``, ``tags``, ``weight``,
+    ``origin`` (the project's fixture format, see ``training/fixtures/README.md``). A row with ``html``
+    instead of ``text`` (a crawl record, as ``thresher scan`` reads them) gets the page's text as in 1.
+    below. The output records of ``thresher scan`` and ``thresher score`` are accepted as they are once
+    a ``label`` was added to the ones a person judged: the feedback loop. Those records have no
+    ``text``; it is taken, in this order, from
+
+    1. ``path``, when it names a readable ``.txt``/``.md``/``.html``/``.htm`` file: relative paths are
+       looked up in the labeled file's folder first (a labeled set kept next to its texts reads the same
+       from any working directory), then in the current directory (where ``thresher scan`` was most
+       likely run). The file is read as the scan reads it (byte-order marks, UTF-8, else the declared or
+       detected charset); an HTML page becomes the text the scan scored: trafilatura's main text, with the
+       page title as first line when the text does not start with it. A ``path`` naming a JSONL, JSON or
+       WARC file is a container of many documents and cannot give one record's text.
+    2. ``cleaned_text`` (present when the scan ran with explain on): the content lines only, boilerplate
+       removed. Usable, but not the text the model will see in a crawl, so every such example is counted
+       (``counts[source]["cleaned_text"]``) and warned about.
+
+    Otherwise the row is skipped with the reason. A record's ``verdict`` is the model's opinion and is
+    never taken as a label; rows without a ``label`` are skipped (``no_label``), so a scan output with a
+    few labeled rows is usable as it is.
+``.csv``
+    A header row and the same columns (names case-insensitive). ``tags`` are separated by commas or
+    semicolons. The delimiter is ``,`` unless the header only splits on ``;`` or a tab (spreadsheets in
+    some locales). ``thresher scan --format csv`` output works too: its ``record`` column (the whole
+    record as JSON) supplies ``cleaned_text`` when the row has no ``text``.
+a folder
+    ``reliable/`` and/or ``unreliable/`` subfolders (any case) holding ``.txt``, ``.md``, ``.html`` and
+    ``.htm`` files, read recursively (entries sorted by name, symbolic links followed, each folder once).
+    An example's id is its path relative to the folder (``reliable/sports/match.txt``); the folders between
+    the label folder and the file are its tags (``reliable/sports/uk/match.txt`` → ``["sports", "uk"]``).
+    Files with other extensions and entries beside the label folders are listed as skipped.
+
+Labels: ``reliable`` or ``unreliable``, ignoring case and surrounding blanks. Numbers and booleans
+(``1``/``0``, ``true``) are refused: whether 1 means reliable or "flagged" differs between teams, and a
+silently inverted label set would train a model that is confidently wrong.
+
+Weights: a positive finite number (a numeric string in CSV), default 1. Tags: a list, or a string split
+on commas and semicolons. Limits as in the scan: files over 2 MiB and texts over 2,000,000 characters are
+skipped (``too_large``).
+
+Ids: a row's ``id``, else ``<file name>:<line>``. Within a source a repeated id gets ``#2``, ``#3``...;
+an id found in several sources is prefixed by its source's name (``a.jsonl:doc-1``, or the path as given
+when two sources share a name). ``source_id`` is the final id, so each document is its own
+cross-validation group. ``origin`` is the row's ``origin`` when it has one (as :func:`read_jsonl` does),
+else the source's file or folder name.
+
+Nothing is dropped silently. ``skipped`` lists every unusable row, file or archive tail with where it is
+(``file:line`` or a path), a short ``code`` and a ``reason``: bad JSON, no/unknown label, bad weight or
+tags, no usable text, unreadable, binary, not UTF-8 with no detectable charset, too large.
+
+Duplicates: texts equal after Unicode NFC, collapsing whitespace and case-folding. When all copies carry
+the same label the first (in source order, then row order) is kept and the others are dropped and
+listed in ``duplicates``; its weight is not summed (a copy-paste accident should not count twice).
+When the copies carry different labels, ALL of them are dropped and listed in ``conflicts``: a text
+labeled both ways is a disagreement (or a slip) a person has to resolve, and a majority vote would hide
+it while keeping a label that is wrong at least once; with hand-labeled data this is rare, so the cost
+is a few examples.
+
+Same inputs, same output: examples come in source order, then file order (rows as they appear, folder
+entries sorted by name).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import stat
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html
+from training.corrupt import Example
+from training.dataset import LABELS, FixtureError, fixture_hash
+
+__all__ = [
+    "CSV_EXTENSIONS",
+    "DOCUMENT_EXTENSIONS",
+    "JSONL_EXTENSIONS",
+    "LabeledSet",
+    "read_labeled",
+    "text_key",
+]
+
+JSONL_EXTENSIONS = (".jsonl.gz", ".ndjson.gz", ".jsonl", ".ndjson")
+CSV_EXTENSIONS = (".csv",)
+DOCUMENT_EXTENSIONS = (".txt", ".md", ".html", ".htm")
+_CONTAINER_EXTENSIONS = (".jsonl.gz", ".ndjson.gz", ".warc.gz", ".jsonl", ".ndjson", ".json", ".warc")
+MAX_TEXT_CHARS = 2_000_000  # service.scoring.MAX_TEXT_CHARS: a longer text could not be scored either
+NUL_WINDOW = 8192
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+_TAG_SPLIT = re.compile(r"[,;]")
+_STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+_COUNT_KEYS = ("read", "used", "skipped", "duplicates", "conflicts", "from_path", "cleaned_text")
+
+
+@dataclass
+class LabeledSet:
+    """What :func:`read_labeled` found: usable examples and an account of everything else.
+
+    ``sources``: source path (as given) → hash of its bytes: :func:`~training.dataset.fixture_hash` of
+    the file for a JSONL/CSV file; when rows took their text from ``path`` files, a sha256 over that hash
+    and every such file (its path as written, and its bytes); for a folder, a sha256 over every file read,
+    sorted, each with its path relative to the folder, so moving a file from ``reliable/`` to
+    ``unreliable/`` changes it. ``counts``: per source, ``read`` (rows or files met), ``used``,
+    ``skipped``, ``duplicates`` and ``conflicts`` (examples of this source dropped as such),
+    ``from_path`` and ``cleaned_text`` (examples whose text came from there).
+    """
+
+    examples: list[Example] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"where", "code", "reason"}
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "label", "kept"}
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "labels"}
+    warnings: list[str] = field(default_factory=list)
+
+    def summary_lines(self, limit: int = 10) -> list[str]:
+        """Lines for the terminal: totals, per-source counts, then up to ``limit`` items of each problem."""
+        by_label = Counter(ex.label for ex in self.examples)
+        out = [
+            f"labeled examples: {len(self.examples)} used (reliable {by_label['reliable']}, "
+            f"unreliable {by_label['unreliable']}) from {len(self.counts)} source(s)"
+        ]
+        for name, c in self.counts.items():
+            extra = "".join(f", {c[k]} text(s) from {k}" for k in ("from_path", "cleaned_text") if c.get(k))
+            out.append(
+                f"  {name}: read {c['read']}, used {c['used']}, skipped {c['skipped']}, "
+                f"duplicates {c['duplicates']}, conflicts {c['conflicts']}{extra}"
+            )
+        if self.skipped:
+            codes = Counter(s["code"] for s in self.skipped)
+            out.append(
+                f"skipped {len(self.skipped)}: " + ", ".join(f"{k} {n}" for k, n in sorted(codes.items()))
+            )
+            out += [f"  {s['where']}: {s['reason']}" for s in self.skipped[:limit]]
+            if len(self.skipped) > limit:
+                out.append(f"  ... and {len(self.skipped) - limit} more")
+        if self.duplicates:
+            dropped = sum(len(d["ids"]) - 1 for d in self.duplicates)
+            out.append(
+                f"duplicates: {len(self.duplicates)} text(s) given more than once; kept the first copy, "
+                f"dropped {dropped}"
+            )
+            for d in self.duplicates[:limit]:
+                out.append(f"  kept {d['kept']} ({d['label']}), dropped " + ", ".join(d["ids"][1:]))
+            if len(self.duplicates) > limit:
+                out.append(f"  ... and {len(self.duplicates) - limit} more")
+        if self.conflicts:
+            dropped = sum(len(x["ids"]) for x in self.conflicts)
+            out.append(
+                f"conflicts: {len(self.conflicts)} text(s) labeled both ways; all {dropped} copies dropped "
+                "(fix the labels to use them)"
+            )
+            for conflict in self.conflicts[:limit]:
+                pairs = zip(conflict["ids"], conflict["labels"], strict=True)
+                out.append("  " + ", ".join(f"{i} ({lab})" for i, lab in pairs))
+            if len(self.conflicts) > limit:
+                out.append(f"  ... and {len(self.conflicts) - limit} more")
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+def text_key(text: str) -> str:
+    """The duplicate key of a text: sha256 of it after NFC, collapsed whitespace and case-folding."""
+    norm = " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def read_labeled(paths: Sequence[Path]) -> LabeledSet:
+    """Read labeled documents from JSONL/CSV files and labeled folders (see the module documentation).
+
+    Raises :class:`~training.dataset.FixtureError` for a path that does not exist, an unknown extension,
+    a folder without ``reliable/`` or ``unreliable/``, a file that cannot be opened or looks binary, a CSV
+    file without a ``label`` column or any text column, or the same path given twice. Everything inside a
+    source that cannot be used is listed in :attr:`LabeledSet.skipped` instead.
+    """
+    seen: dict[Path, str] = {}
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise FixtureError(f"labeled data {p}: no such file or folder")
+        if p.is_file() and _kind(p) is None:
+            raise FixtureError(
+                f"labeled data {p}: unknown extension; expected a folder or one of "
+                + ", ".join(JSONL_EXTENSIONS + CSV_EXTENSIONS)
+            )
+        if not p.is_file() and not p.is_dir():
+            raise FixtureError(f"labeled data {p}: not a regular file or folder")
+        real = p.resolve()
+        if real in seen:
+            raise FixtureError(f"labeled data {p}: given twice (also as {seen[real]})")
+        seen[real] = str(p)
+
+    names = Counter(_name(Path(p)) for p in paths)
+    reads: list[_Source] = []
+    for p in paths:
+        p = Path(p)
+        src = _Source(p, _name(p) if names[_name(p)] == 1 else str(p))
+        if p.is_dir():
+            src.read_folder()
+        elif _kind(p) == "csv":
+            src.read_csv()
+        else:
+            src.read_jsonl()
+        reads.append(src)
+
+    _unique_ids(reads)
+    result = LabeledSet()
+    for src in reads:
+        result.sources[str(src.path)] = src.digest()
+        result.counts[str(src.path)] = {k: 0 for k in _COUNT_KEYS}
+        result.counts[str(src.path)]["read"] = src.rows
+        result.counts[str(src.path)]["skipped"] = len(src.skipped)
+        result.skipped += src.skipped
+        result.warnings += src.warnings
+        if src.rows == 0:
+            result.warnings.append(f"{src.path}: no labeled rows or files in it")
+
+    everything = [(src, ex) for src in reads for ex in src.examples]
+    groups: dict[str, list[tuple[_Source, Example]]] = {}
+    for src, ex in everything:
+        groups.setdefault(text_key(ex.text), []).append((src, ex))
+    dropped: set[int] = set()
+    for group in groups.values():  # dicts keep insertion order: groups come in order of first copy
+        if len(group) < 2:
+            continue
+        labels = [ex.label for _, ex in group]
+        if len(set(labels)) > 1:
+            result.conflicts.append({"ids": [ex.id for _, ex in group], "labels": labels})
+            for src, ex in group:
+                dropped.add(id(ex))
+                result.counts[str(src.path)]["conflicts"] += 1
+        else:
+            result.duplicates.append(
+                {"ids": [ex.id for _, ex in group], "label": labels[0], "kept": group[0][1].id}
+            )
+            for src, ex in group[1:]:
+                dropped.add(id(ex))
+                result.counts[str(src.path)]["duplicates"] += 1
+
+    for src, ex in everything:
+        if id(ex) in dropped:
+            continue
+        result.examples.append(ex)
+        c = result.counts[str(src.path)]
+        c["used"] += 1
+        how = ex.extra.get("text_from")
+        if how in ("from_path", "cleaned_text"):
+            c[how] += 1
+    n_cleaned = sum(c["cleaned_text"] for c in result.counts.values())
+    if n_cleaned:
+        result.warnings.append(
+            f"{n_cleaned} example(s) use a scan record's cleaned_text (content lines only, boilerplate "
+            "removed), not the document's full text: give their files via 'path' or add a 'text' column "
+            "where possible"
+        )
+    return result
+
+
+# ------------------------------------------------------------------------------------------ internals
+
+
+class _Skip(Exception):
+    """A row or file that cannot be used, with a short code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _name(p: Path) -> str:
+    """A source's short name: its file or folder name (that of the folder it means for ``.``)."""
+    return p.name or p.resolve().name or str(p)
+
+
+def _kind(p: Path) -> str | None:
+    lower = p.name.lower()
+    if lower.endswith(JSONL_EXTENSIONS):
+        return "jsonl"
+    if lower.endswith(CSV_EXTENSIONS):
+        return "csv"
+    return None
+
+
+def _html_title_first(text: str, title: str | None) -> str:
+    """The text the scan scores for a page: its title as first line unless the text starts with it."""
+    if title:
+        title = " ".join(title.split())
+        if title and not text.lstrip().startswith(title):
+            return f"{title}\n\n{text}"
+    return text
+
+
+def _read_document(p: Path, url: str | None = None) -> tuple[str, bytes]:
+    """(text, raw bytes) of one .txt/.md/.html/.htm file, read as ``thresher scan`` reads it."""
+    lower = p.name.lower()
+    if not lower.endswith(DOCUMENT_EXTENSIONS):
+        if lower.endswith(_CONTAINER_EXTENSIONS):
+            raise _Skip("container", f"{p} holds many documents; one record's text cannot be taken from it")
+        raise _Skip("unsupported", f"{p}: unsupported extension; expected " + ", ".join(DOCUMENT_EXTENSIONS))
+    try:
+        st = os.stat(p)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Skip("unreadable", f"{p} is not a regular file")
+        if st.st_size > DEFAULT_MAX_BYTES:
+            raise _Skip("too_large", f"{p} has {st.st_size} bytes; at most {DEFAULT_MAX_BYTES} are read")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise _Skip("unreadable", f"cannot read {p}: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise _Skip("empty", f"{p} is {'empty' if not data else 'blank'}")
+    is_html = lower.endswith((".html", ".htm"))
+    declared = None
+    if is_html:
+        m = _META_CHARSET.search(data[:4096])
+        declared = m.group(1).decode("ascii", "replace") if m else None
+    try:
+        text, _ = decode_text(data, declared=declared)
+    except Exception as exc:  # service.scan.sources' problem: code "binary" or "not_utf8"
+        raise _Skip(str(getattr(exc, "code", "not_utf8")), f"{p}: {exc}") from exc
+    if is_html:
+        main, title, _info = extract_html(text, url)
+        text = _html_title_first(main, title) if main.strip() else ""
+    if not text.strip():
+        raise _Skip("empty", f"{p} has no text" + (" (nothing extracted from the page)" if is_html else ""))
+    return text, data
+
+
+def _label(value: Any, row: dict[str, Any]) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        hint = " (a scan record's 'verdict' is the model's opinion, not a label)" if "verdict" in row else ""
+        raise _Skip("no_label", "no 'label'" + hint)
+    if not isinstance(value, str):
+        raise _Skip(
+            "bad_label",
+            f"label {json.dumps(value)} is not a word; write 'reliable' or 'unreliable' "
+            "(numbers are ambiguous: is 1 reliable or flagged?)",
+        )
+    label = value.strip().lower()
+    if label not in LABELS:
+        raise _Skip("bad_label", f"unknown label {value!r}; expected one of {', '.join(LABELS)}")
+    return label
+
+
+def _weight(value: Any) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Skip("bad_weight", f"'weight' must be a positive number, got {json.dumps(value)}")
+    try:
+        weight = float(value)
+    except ValueError as exc:
+        raise _Skip("bad_weight", f"'weight' must be a positive number, got {value!r}") from exc
+    if not math.isfinite(weight) or weight <= 0:
+        raise _Skip("bad_weight", f"'weight' must be a positive number, got {value!r}")
+    return weight
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items: list[Any] = _TAG_SPLIT.split(value)
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise _Skip("bad_tags", f"'tags' must be a list or a comma-separated string, got {json.dumps(value)}")
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str | int | float) or isinstance(item, bool):
+            raise _Skip("bad_tags", f"'tags' holds {json.dumps(item)}, not a string")
+        tag = str(item).strip()
+        if tag and tag not in out:
+            out.append(tag)
+    return out
+
+
+class _Source:
+    """One path given to :func:`read_labeled`, while it is being read."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name  # the prefix for colliding ids
+        self.examples: list[Example] = []
+        self.skipped: list[dict[str, str]] = []
+        self.warnings: list[str] = []
+        self.rows = 0
+        self._hash_parts: list[tuple[str, bytes]] = []  # files read besides the source file itself
+        self._hashed: set[Path] = set()
+
+    # --- bookkeeping
+
+    def skip(self, where: str, exc: _Skip) -> None:
+        self.skipped.append({"where": where, "code": exc.code, "reason": str(exc)})
+
+    def digest(self) -> str:
+        if self.path.is_dir():
+            h = hashlib.sha256(b"thresher-labeled-folder\0")
+        else:
+            base = fixture_hash([self.path])
+            if not self._hash_parts:
+                return base
+            h = hashlib.sha256(base.encode())
+        for name, data in sorted(self._hash_parts) if self.path.is_dir() else self._hash_parts:
+            h.update(f"{len(name.encode())}:{name}\0{len(data)}:".encode())
+            h.update(data)
+        return h.hexdigest()
+
+    def add(
+        self,
+        *,
+        ex_id: str,
+        text: str,
+        label: str,
+        tags: list[str],
+        origin: str,
+        weight: float,
+        where: str,
+        text_from: str,
+    ) -> None:
+        self.examples.append(
+            Example(
+                id=ex_id,
+                text=text,
+                label=label,
+                tags=tags,
+                origin=origin,
+                source_id=ex_id,
+                weight=weight,
+                extra={"where": where, "text_from": text_from, "source": str(self.path)},
+            )
+        )
+
+    # --- rows (JSONL and CSV)
+
+    def row(self, row: Any, where: str, default_id: str) -> None:
+        self.rows += 1
+        try:
+            if not isinstance(row, dict):
+                raise _Skip("bad_record", "a row must be a JSON object")
+            label = _label(row.get("label"), row)
+            weight = _weight(row.get("weight"))
+            tags = _tags(row.get("tags"))
+            text, text_from = self.row_text(row)
+            if len(text) > MAX_TEXT_CHARS:
+                raise _Skip("too_large", f"the text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
+        except _Skip as exc:
+            self.skip(where, exc)
+            return
+        rid = row.get("id")
+        ex_id = default_id if rid is None or rid == "" else rid if isinstance(rid, str) else json.dumps(rid)
+        origin = row.get("origin")
+        self.add(
+            ex_id=ex_id,
+            text=text,
+            label=label,
+            tags=tags,
+            weight=weight,
+            where=where,
+            text_from=text_from,
+            origin=origin if isinstance(origin, str) and origin.strip() else self.path.name,
+        )
+
+    def row_text(self, row: dict[str, Any]) -> tuple[str, str]:
+        """(text, where it came from: ``text``, ``html``, ``from_path`` or ``cleaned_text``), else _Skip."""
+        text = row.get("text")
+        if text is not None and not isinstance(text, str):
+            raise _Skip("bad_text", f"'text' must be a string, got {json.dumps(text)[:60]}")
+        if isinstance(text, str) and text.strip():
+            return text, "text"
+        problems = ["'text' is empty" if isinstance(text, str) else "no 'text'"]
+        url = row.get("url") if isinstance(row.get("url"), str) else None
+        page = row.get("html")
+        if isinstance(page, str) and page.strip():
+            main, title, _info = extract_html(page, url)
+            if main.strip():
+                return _html_title_first(main, title), "html"
+            problems.append("nothing extracted from 'html'")
+        path_problem: _Skip | None = None
+        ref = row.get("path")
+        if isinstance(ref, str) and ref.strip():
+            try:
+                return self.referenced_text(ref, url), "from_path"
+            except _Skip as exc:
+                path_problem = exc
+                problems.append(f"path: {exc}")
+        cleaned = row.get("cleaned_text")
+        if isinstance(cleaned, str) and cleaned.strip():
+            return cleaned, "cleaned_text"
+        error = row.get("error")
+        code = error.get("code") if isinstance(error, dict) else row.get("error_code")
+        if code:
+            msg = error.get("message") if isinstance(error, dict) else row.get("error_message")
+            problems.append(f"a scan error record ({code}: {msg})")
+        else:
+            problems.append("no 'cleaned_text' (scan with explain on, or add a 'text' column)")
+        if path_problem is not None and path_problem.code not in ("container", "unsupported"):
+            raise _Skip(path_problem.code, "; ".join(problems))
+        raise _Skip("no_text", "; ".join(problems))
+
+    def referenced_text(self, ref: str, url: str | None) -> str:
+        given = Path(ref)
+        candidates = [given] if given.is_absolute() else [self.path.parent / given, Path.cwd() / given]
+        found = [c for c in candidates if c.exists()]
+        if not found:
+            raise _Skip("not_found", f"{ref} not found (looked for {' and '.join(map(str, candidates))})")
+        chosen = found[0]
+        if len(found) > 1 and found[0].resolve() != found[1].resolve():
+            self.warnings.append(
+                f"{self.path}: path {ref} exists both beside the labeled file and in the current folder; "
+                f"used {chosen}"
+            )
+        text, data = _read_document(chosen, url)
+        real = chosen.resolve()
+        if real not in self._hashed:
+            self._hashed.add(real)
+            self._hash_parts.append((ref, data))
+        return text
+
+    def read_jsonl(self) -> None:
+        try:
+            raw = self.path.open("rb")
+        except OSError as exc:
+            raise FixtureError(f"cannot open labeled data {self.path}: {exc.strerror or exc}") from exc
+        with raw:
+            handle: Any = raw
+            lineno = 0
+            try:
+                if raw.read(2) == b"\x1f\x8b":
+                    handle = gzip.GzipFile(fileobj=raw, mode="rb")
+                raw.seek(0)
+                if b"\x00" in handle.read(NUL_WINDOW):
+                    raise FixtureError(f"labeled data {self.path}: looks binary (NUL bytes); expected JSONL")
+                handle.seek(0)
+                for line in handle:
+                    lineno += 1
+                    if line.strip():
+                        self.jsonl_line(line, lineno)
+            except _STREAM_ERRORS as exc:
+                self.rows += 1
+                self.skip(
+                    f"{self.path}:{lineno + 1}",
+                    _Skip(
+                        "bad_archive",
+                        f"truncated or corrupt from line {lineno + 1} on ({exc or type(exc).__name__}); "
+                        "the lines before it were read",
+                    ),
+                )
+
+    def jsonl_line(self, line: bytes, lineno: int) -> None:
+        where = f"{self.path}:{lineno}"
+        try:
+            try:
+                decoded, _ = decode_text(line, check_binary=False)
+            except Exception as exc:  # service.scan.sources' problem: not_utf8
+                raise _Skip(str(getattr(exc, "code", "not_utf8")), str(exc)) from exc
+            try:
+                row = json.loads(decoded)
+            except (ValueError, RecursionError) as exc:
+                raise _Skip("bad_json", f"not valid JSON: {getattr(exc, 'msg', exc)}") from exc
+        except _Skip as exc:
+            self.rows += 1
+            self.skip(where, exc)
+            return
+        self.row(row, where, f"{self.path.name}:{lineno}")
+
+    def read_csv(self) -> None:
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise FixtureError(f"cannot open labeled data {self.path}: {exc.strerror or exc}") from exc
+        if not data.strip():
+            return  # read_labeled warns about a source without rows
+        try:
+            text, _ = decode_text(data)
+        except Exception as exc:
+            raise FixtureError(f"labeled data {self.path}: {exc}") from exc
+        first = text.split("\n", 1)[0]
+        delimiter = ","
+        for cand in (",", ";", "\t"):
+            if "label" in {c.strip().strip('"').lower() for c in first.split(cand)}:
+                delimiter = cand
+                break
+        old_limit = csv.field_size_limit()
+        csv.field_size_limit(max(old_limit, 4 * MAX_TEXT_CHARS + 1_000_000))
+        try:
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            try:
+                header = [h.strip().lower() for h in next(reader)]
+            except (StopIteration, csv.Error) as exc:
+                raise FixtureError(f"labeled data {self.path}: no readable header row ({exc})") from exc
+            dup = sorted({h for h in header if h and header.count(h) > 1})
+            if dup:
+                raise FixtureError(f"labeled data {self.path}: repeated column(s) {', '.join(dup)}")
+            if "label" not in header:
+                raise FixtureError(
+                    f"labeled data {self.path}: no 'label' column (columns: {', '.join(header)})"
+                )
+            if not {"text", "path", "record", "cleaned_text"} & set(header):
+                raise FixtureError(
+                    f"labeled data {self.path}: no 'text' column (nor 'path', 'record' or 'cleaned_text')"
+                )
+            while True:
+                start = reader.line_num + 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    self.rows += 1
+                    self.skip(
+                        f"{self.path}:{start}",
+                        _Skip("bad_csv", f"unreadable CSV ({exc}); the rest of the file was not read"),
+                    )
+                    break
+                if not any(v.strip() for v in values):
+                    continue
+                self.csv_row(header, values, start)
+        finally:
+            csv.field_size_limit(old_limit)
+
+    def csv_row(self, header: list[str], values: list[str], line: int) -> None:
+        where = f"{self.path}:{line}"
+        if len(values) > len(header):
+            self.rows += 1
+            self.skip(
+                where,
+                _Skip("bad_csv", f"{len(values)} values but {len(header)} columns (an unquoted delimiter?)"),
+            )
+            return
+        row: dict[str, Any] = {h: v for h, v in zip(header, values, strict=False) if h and v.strip()}
+        record = row.pop("record", None)
+        if "text" not in row and record is not None:
+            try:
+                parsed = json.loads(record)
+                if not isinstance(parsed, dict):
+                    raise ValueError("not a JSON object")
+            except (ValueError, RecursionError) as exc:
+                self.rows += 1
+                self.skip(where, _Skip("bad_record", f"the 'record' column is not a JSON object ({exc})"))
+                return
+            row = {**parsed, **row}
+        self.row(row, where, f"{self.path.name}:{line}")
+
+    # --- folders
+
+    def read_folder(self) -> None:
+        try:
+            entries = sorted(os.scandir(self.path), key=lambda e: e.name)
+        except OSError as exc:
+            raise FixtureError(f"cannot list labeled folder {self.path}: {exc.strerror or exc}") from exc
+        label_dirs = [e for e in entries if e.name.lower() in LABELS and e.is_dir()]
+        if not label_dirs:
+            raise FixtureError(
+                f"labeled folder {self.path}: needs a reliable/ and/or unreliable/ subfolder of documents "
+                f"(found: {', '.join(e.name for e in entries[:10]) or 'nothing'})"
+            )
+        visited: set[tuple[int, int]] = set()
+        for entry in entries:
+            p = Path(entry.path)
+            if entry in label_dirs:
+                self.walk(p, entry.name.lower(), [], visited)
+            else:
+                self.rows += 1
+                self.skip(str(p), _Skip("outside_labels", "not under reliable/ or unreliable/: not read"))
+
+    def walk(self, folder: Path, label: str, tags: list[str], visited: set[tuple[int, int]]) -> None:
+        try:
+            st = os.stat(folder)
+            ident = (st.st_dev, st.st_ino)
+            if ident in visited:
+                self.rows += 1
+                self.skip(
+                    str(folder), _Skip("already_read", "this folder was already read (a symbolic link)")
+                )
+                return
+            visited.add(ident)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            self.rows += 1
+            self.skip(str(folder), _Skip("unreadable", f"cannot list {folder}: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            p = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                self.walk(p, label, [*tags, entry.name], visited)
+                continue
+            self.rows += 1
+            rel = p.relative_to(self.path).as_posix()
+            try:
+                text, data = _read_document(p)
+            except _Skip as exc:
+                self.skip(str(p), exc)
+                continue
+            self._hash_parts.append((rel, data))
+            self.add(
+                ex_id=rel,
+                text=text,
+                label=label,
+                tags=list(tags),
+                origin=_name(self.path),
+                weight=1.0,
+                where=str(p),
+                text_from="file",
+            )
+
+
+def _unique_ids(sources: list[_Source]) -> None:
+    """Make every example id unique: ``#n`` within a source, the source's name as prefix across them."""
+    for src in sources:
+        seen: Counter[str] = Counter()
+        for ex in src.examples:
+            seen[ex.id] += 1
+            if seen[ex.id] > 1:
+                ex.id = f"{ex.id}#{seen[ex.id]}"
+    owners: dict[str, set[int]] = {}
+    for n, src in enumerate(sources):
+        for ex in src.examples:
+            owners.setdefault(ex.id, set()).add(n)
+    for src in sources:
+        for ex in src.examples:
+            if len(owners[ex.id]) > 1:
+                ex.id = f"{src.name}:{ex.id}"
+    taken: set[str] = set()
+    for src in sources:  # a prefixed id could still meet a literal one: number the later copy
+        for ex in src.examples:
+            base, n = ex.id, 1
+            while ex.id in taken:
+                n += 1
+                ex.id = f"{base}#{n}"
+            taken.add(ex.id)
+            ex.source_id = ex.id
