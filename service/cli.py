@@ -162,6 +162,9 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="Write the model even when the gate refuses it.")] = False,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     cv: Annotated[int, typer.Option("--cv", help="Cross-validation folds.")] = 5,
+    shuffle_labels: Annotated[bool, typer.Option(
+        "--shuffle-labels", help="A control: fit the classifier to permuted labels (metrics and the gate still "
+        "use the true ones). The gate must refuse the result.")] = False,
 ) -> None:
     """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated
     metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder."""
@@ -203,7 +206,8 @@ def train(
         typer.echo(f"error: {len(examples)} usable example(s); at least {2 * cv} are needed for --cv {cv}", err=True)
         raise typer.Exit(2)
     try:
-        result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names, line_examples=line_examples)
+        result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names, line_examples=line_examples,
+                              shuffle_labels=shuffle_labels)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

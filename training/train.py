@@ -97,11 +97,16 @@ def train(
     extra_names: Sequence[str] = (),
     C: float = 0.2,
     line_examples: Sequence[Example] = (),
+    shuffle_labels: bool = False,
 ) -> TrainResult:
     """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article).
 
     ``line_examples``: more documents for the line model only (in every fold), e.g. the project's
     generated pages when a user trains the classifier on their own labels alone.
+
+    ``shuffle_labels``: a control. The classifier is fitted to a seeded permutation of the labels, while
+    every metric is still measured against the true ones: such a model must come out no better than
+    chance, and the no-regression gate must refuse it.
     """
     usable: list[Example] = []
     skipped: list[dict[str, object]] = []
@@ -135,8 +140,9 @@ def train(
             line_pred += lm.predict(d)
         log.info("fold %d/%d: %d documents featurised", k + 1, n_folds, len(te))
 
+    y_fit = np.random.default_rng(seed).permutation(y) if shuffle_labels else y
     clf = ReliabilityModel(C=C, cv=cv, random_state=seed).fit(
-        X, y, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
+        X, y_fit, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
     )
     line_model = _fit_line_model(usable, line_examples, seed=seed)
     lexicon = _lexicon(usable, extra_names)
