@@ -46,7 +46,7 @@ from service.schemas import (
     ScoreRequest,
     ScoreResult,
 )
-from service.scoring import TextTooLargeError, score_text
+from service.scoring import TextTooLargeError, score_text, warm_up
 from service.settings import Settings
 from training.document import EmptyDocumentError
 
@@ -56,10 +56,6 @@ log = logging.getLogger("thresher.api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SCORING_THREADS = 1  # CPU-bound work under the GIL: a second thread only interleaves (measured: +20 % CPU per document)
-WARMUP_TEXT = (
-    "Warm-up article\n\nThe council met on Tuesday to discuss the new budget for the city's schools. "
-    "Members said the plan would be published next month after a public consultation."
-)
 
 
 class ApiError(Exception):
@@ -95,12 +91,6 @@ class ModelSlot:
             warm_up(new)
             old, self.model = self.model, new
             return old, new
-
-
-def warm_up(model: Model) -> None:
-    """Score a short text once: loads the vocabulary, the syllable dictionary and the language profiles
-    before the model is declared ready, so the first client does not pay for them."""
-    score_text(WARMUP_TEXT, model=model, explain=True)
 
 
 # ---------------------------------------------------------------------------------------------- bodies

@@ -14,7 +14,12 @@ from service.reasons import build_reasons
 from training.document import parse
 from training.features import FEATURE_NAMES, extract_features
 
-__all__ = ["score_text", "verdict_for", "MAX_TEXT_CHARS", "TextTooLargeError"]
+__all__ = ["score_text", "verdict_for", "warm_up", "MAX_TEXT_CHARS", "TextTooLargeError"]
+
+WARMUP_TEXT = (
+    "Warm-up article\n\nThe council met on Tuesday to discuss the new budget for the city's schools. "
+    "Members said the plan would be published next month after a public consultation."
+)
 
 MAX_TEXT_CHARS = 2_000_000  # library limit; the API and CLI set their own, smaller byte limits
 
@@ -30,6 +35,12 @@ def verdict_for(score: float, thresholds: dict[str, float]) -> str:
     if score >= thresholds["suspect"]:
         return "suspect"
     return "unreliable"
+
+
+def warm_up(model: Model) -> None:
+    """Score a short text once: loads the vocabulary, the syllable dictionary and the language profiles,
+    so that the first real document (or forked worker) does not pay for them."""
+    score_text(WARMUP_TEXT, model=model, explain=True)
 
 
 def _language(detected: dict[str, Any], declared: str | None) -> dict[str, Any]:

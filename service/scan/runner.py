@@ -29,7 +29,7 @@ from scipy.special import expit
 
 from service.model import Model
 from service.scan import CrawlDoc, RawDocument
-from service.scoring import TextTooLargeError, score_text, verdict_for
+from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
 from training.document import EmptyDocumentError
 
 __all__ = ["ScanOptions", "ScanResult", "run_scan", "JOURNAL_SUFFIX", "OUTPUT_FORMATS"]
@@ -239,6 +239,8 @@ def run_scan(
             progress(finished, total)
 
     todo = (d for d in documents() if d.key not in done)
+    if opts.workers > 1:
+        warm_up(model)  # load the vocabulary and dictionaries once, before forking: the workers share them
     _MODEL = model
     try:
         if opts.workers <= 1:
