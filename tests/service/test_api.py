@@ -375,18 +375,23 @@ def test_requests_in_flight_finish_on_one_model(tmp_path, shipped_model_dir, tin
                 assert c.post("/v1/model/reload", headers={"authorization": f"Bearer {admin_token}"}).status_code == 200
             reloaded.set()
 
-        t = threading.Thread(target=reload)
-        t.start()
-        seen = []
         with server.client() as c:
-            while not reloaded.is_set() or len(seen) < 2:
+
+            def batch() -> str:
                 results = c.post("/v1/score/batch", json={"articles": [{"text": SCRAPED}] * 6}).json()["results"]
                 versions = {r["model"]["version"] for r in results}
-                assert len(versions) == 1, versions
-                seen.append(versions.pop())
+                assert len(versions) == 1, versions  # one request, one model, even across the swap
+                return versions.pop()
+
+            seen = [batch()]  # before the reload: the old model
+            t = threading.Thread(target=reload)
+            t.start()
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                seen.append(batch())
                 if reloaded.is_set() and seen[-1] != seen[0]:
                     break
-        t.join()
+            t.join(timeout=60)
         assert seen[0] != seen[-1], "every batch ran on one model: the reload did not take effect"
     finally:
         stop_server(server)
@@ -408,8 +413,12 @@ def test_two_workers_share_metrics_and_reload_together(tmp_path, shipped_model_d
                     assert one.get("/healthz").status_code == 200
             text = c.get("/metrics").text
             assert _metric(text, "thresher_http_requests_total", route="/healthz", status="200") == 12
-            pids = set(re.findall(r'thresher_model_info\{[^}]*pid="(\d+)"', text))
-            assert len(pids) == 2, text
+            # /readyz answered once one worker was ready; the other may still be loading its model.
+            deadline = time.monotonic() + 180
+            while len(set(re.findall(r'thresher_model_info\{[^}]*pid="(\d+)"', text))) < 2:
+                assert time.monotonic() < deadline, text
+                time.sleep(0.5)
+                text = c.get("/metrics").text
 
             _replace_model(serving, tiny_model_dir)
             resp = c.post("/v1/model/reload", headers={"authorization": f"Bearer {admin_token}"})
