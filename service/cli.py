@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -15,6 +15,9 @@ import typer
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text
 from training.document import EmptyDocumentError
+
+if TYPE_CHECKING:
+    from training.labels import LabeledSet
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Thresher: how reliable is this crawled text, and why.")
 log = logging.getLogger(__name__)
@@ -149,6 +152,21 @@ def score(
         raise typer.Exit(1)
 
 
+def _read_labeled(paths: list[Path]) -> LabeledSet:
+    """The labeled fixtures in ``paths``, with what was skipped, merged or dropped told on stderr."""
+    from training.dataset import FixtureError
+    from training.labels import read_labeled
+
+    try:
+        labeled = read_labeled(paths)
+    except FixtureError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for line in labeled.summary_lines():
+        typer.echo(line, err=True)
+    return labeled
+
+
 @app.command()
 def train(
     out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/mine.")] = Path("models/default"),
@@ -168,10 +186,9 @@ def train(
 ) -> None:
     """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated
     metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder."""
-    from training.dataset import FIXTURES_DIR, FixtureError, builtin_examples, fixture_hash
+    from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
     from training.evaluation import evaluate, gate, metrics_json, write_report
     from training.features import FEATURE_NAMES
-    from training.labels import read_labeled
     from training.train import DEFAULT_THRESHOLDS, METRICS_FILE, save_model
     from training.train import train as run_training
     from training.vocabulary import EntityLexicon, LexiconError
@@ -182,13 +199,7 @@ def train(
     if not no_builtin:
         sources["builtin"] = fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
     if fixtures:
-        try:
-            labeled = read_labeled(fixtures)
-        except FixtureError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        for line in labeled.summary_lines():
-            typer.echo(line, err=True)
+        labeled = _read_labeled(fixtures)
         examples += labeled.examples
         sources.update(labeled.sources)
     extra_names: list[str] = []
@@ -260,18 +271,10 @@ def eval_(
 ) -> None:
     """Evaluate an existing model on other labels: the same metrics and report as training writes."""
     from service.evaluation import evaluate_model
-    from training.dataset import FixtureError
     from training.evaluation import metrics_json, write_report
-    from training.labels import read_labeled
 
     m = _load(model)
-    try:
-        labeled = read_labeled(fixtures)
-    except FixtureError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    for line in labeled.summary_lines():
-        typer.echo(line, err=True)
+    labeled = _read_labeled(fixtures)
     try:
         metrics, _ = evaluate_model(m, labeled.examples)
     except ValueError as exc:
