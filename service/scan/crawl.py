@@ -19,6 +19,14 @@ Computed once, after every document was scored, from the documents' content line
 
 :func:`crawl_signals` returns the per-document fields, :func:`crawl_reasons` turns one document's fields
 into reasons shaped like the scorer's, :func:`story_clusters` and :func:`duplicate_groups` summarise.
+
+Two stages, so that no stage needs every text in one place: :func:`doc_sketch` reduces one document to what
+the signals read of it (a :class:`DocSketch`: shingle hashes and MinHash signature, content-word counts, the
+names and rare words of its full text with its capitalised word pairs, its line hashes), where the document
+is (a scan worker, a Ray actor); :func:`analyse_sketches` runs the four signals over the sketches alone; the
+line evidence points into the document's text by offset, and :func:`line_evidence` turns it into lines where
+the text is. :func:`analyse_crawl` (texts in, fields out) is the two stages in one process: every engine
+takes the same path, so the same crawl gives the same fields.
 Copies (near-duplicates) count once wherever the signals count documents: five verbatim copies of one
 misspelled page are one text, not a majority, and their lines are not boilerplate.
 """
@@ -46,7 +54,7 @@ from service.scan import CrawlDoc
 from training.vocabulary import COMMON_ZIPF, general_vocabulary
 
 __all__ = [
-    "CrawlAnalysis", "analyse_crawl", "crawl_signals", "crawl_reasons", "story_clusters", "duplicate_groups",
+    "CrawlAnalysis", "DocSketch", "doc_sketch", "analyse_sketches", "line_evidence", "analyse_crawl", "crawl_signals", "crawl_reasons", "story_clusters", "duplicate_groups",
     "near_duplicates", "story_labels", "spelling_consensus", "repeated_lines", "normalise_tokens",
 ]
 
@@ -148,6 +156,34 @@ def _empty_fields() -> dict[str, Any]:
             "spelling_consensus": [], "crawl_repeated_lines": []}
 
 
+@dataclass
+class DocSketch:
+    """What the crawl-level signals read of one document: a few KB whatever the text's size.
+
+    Computed by :func:`doc_sketch` where the document is scored; :func:`analyse_sketches` needs nothing else.
+    """
+
+    key: str
+    id: str
+    site: str
+    shingles: np.ndarray  # sorted unique uint32 hashes of the 5-word shingles (near-duplicates)
+    minhash: np.ndarray | None  # the MinHash signature of ``shingles`` (None when there is none)
+    words: dict[str, int]  # content-word counts, in order of first occurrence (story views)
+    spelling: _Text  # names and rare words of the full text, its capitalised pairs, its English share
+    line_keys: np.ndarray  # uint64 hashes of its distinct lines (LINE_MIN_WORDS+), in text order
+    line_offsets: np.ndarray  # int64: where in the text each of those lines first starts
+
+
+def doc_sketch(key: str, doc_id: str, text: str, *, site: str, full_text: str | None = None) -> DocSketch:
+    """Reduce one document to its :class:`DocSketch`. ``text``: what stories, duplicates and repeated lines
+    read (the content lines); ``full_text``: what the spelling consensus reads (default ``text``)."""
+    sh = _shingles(text)
+    keys, offsets = _line_keys(text)
+    return DocSketch(key=key, id=str(doc_id), site=site, shingles=sh, minhash=_minhash(sh),
+                     words=_content_counts(text), spelling=_text_words(text if full_text is None else full_text),
+                     line_keys=keys, line_offsets=offsets)
+
+
 def crawl_signals(docs: list[CrawlDoc], *, background: Sequence[str] | None = None,
                   spelling_texts: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Crawl-level fields for every document, by key (all keys always present, null or empty when none)."""
@@ -156,17 +192,35 @@ def crawl_signals(docs: list[CrawlDoc], *, background: Sequence[str] | None = No
 
 def analyse_crawl(docs: list[CrawlDoc], *, background: Sequence[str] | None = None,
                   spelling_texts: Mapping[str, str] | None = None) -> CrawlAnalysis:
-    """Run the four crawl-level signals.
+    """Run the four crawl-level signals over texts: :func:`doc_sketch` for each, :func:`analyse_sketches`,
+    then the line evidence read back from the texts.
 
     ``background``: texts that only steady the story IDF (None: the project's reliable fixture articles).
     ``spelling_texts``: by key, the text the spelling consensus reads instead of ``CrawlDoc.text``, e.g.
     the full text when ``text`` holds only the content lines: a mangled name in a photo caption that the
     cleaner drops (Jemenskyy in seed 002) is still evidence of a spun copy.
     """
-    out = CrawlAnalysis(fields={d.key: _empty_fields() for d in docs})
-    if not docs:
+    full = spelling_texts or {}
+    sketches = [doc_sketch(d.key, d.id, d.text, site=d.site, full_text=full.get(d.key)) for d in docs]
+    out = analyse_sketches(sketches, background=background)
+    for d in docs:
+        f = out.fields[d.key]
+        f["crawl_repeated_lines"] = line_evidence(f["crawl_repeated_lines"], d.text)
+    return out
+
+
+def analyse_sketches(sketches: Sequence[DocSketch], *, background: Sequence[str] | None = None) -> CrawlAnalysis:
+    """The four crawl-level signals over the documents' sketches, in input order (the order decides which
+    document of a copy group is the original and names a story).
+
+    ``crawl_repeated_lines`` evidence here is ``{offset, documents, scope}``: :func:`line_evidence` turns
+    ``offset`` into the line, where the document's text is.
+    """
+    out = CrawlAnalysis(fields={s.key: _empty_fields() for s in sketches})
+    if not sketches:
         return out
-    dup = near_duplicates([d.text for d in docs])
+    docs = sketches
+    dup = _near_duplicates([s.shingles for s in docs], [s.minhash for s in docs])
     canonical: list[int] = []
     for i, hit in enumerate(dup):
         canonical.append(i if hit is None else hit[0])
@@ -181,7 +235,7 @@ def analyse_crawl(docs: list[CrawlDoc], *, background: Sequence[str] | None = No
                       for c, members in sorted(groups.items()) if len(members) > 1]
 
     reps = sorted(groups)  # one text per duplicate group: its first document
-    labels = story_labels([docs[i].text for i in reps], background=background)
+    labels = _story_labels([docs[i].words for i in reps], background=background)
     stories: dict[int, list[int]] = defaultdict(list)  # story label -> rep positions
     for pos, lab in enumerate(labels):
         if lab is not None:
@@ -203,17 +257,32 @@ def analyse_crawl(docs: list[CrawlDoc], *, background: Sequence[str] | None = No
         out.clusters.append({"story": story, "size": len(members),
                              "members": [docs[i].id for i in members]})
         if len(rep_docs) >= SPELLING_MIN_TEXTS:
-            texts = [(spelling_texts or {}).get(docs[r].key, docs[r].text) for r in rep_docs]
-            flags = spelling_consensus(texts)
+            flags = _spelling_consensus([docs[r].spelling for r in rep_docs])
             for r, evidence in zip(rep_docs, flags, strict=True):
                 for i in groups[r]:
                     out.fields[docs[i].key]["spelling_consensus"] = [{**e, "story": story} for e in evidence]
     out.clusters.sort(key=lambda c: (-c["size"], c["story"]))
 
     is_rep = [hit is None for hit in dup]
-    lines = repeated_lines([d.text for d in docs], [d.site for d in docs], counted=is_rep)
+    lines = _repeated_lines([(d.line_keys, d.line_offsets) for d in docs], [d.site for d in docs],
+                            counted=is_rep)
     for d, evidence in zip(docs, lines, strict=True):
         out.fields[d.key]["crawl_repeated_lines"] = evidence
+    return out
+
+
+def line_evidence(evidence: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """:func:`analyse_sketches`' repeated-line evidence ``{offset, documents, scope}`` of one document as
+    ``{line, documents, scope}``: the line (stripped, at most 200 characters) read from its text."""
+    out = []
+    for e in evidence:
+        if "offset" not in e:
+            out.append(e)
+            continue
+        start = int(e["offset"])
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        out.append({"line": line.strip()[:200], "documents": e["documents"], "scope": e["scope"]})
     return out
 
 
@@ -289,35 +358,54 @@ def _identity(x: Any) -> Any:
     return x
 
 
+@lru_cache(maxsize=1)
+def _minhash_template() -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=_identity)
+
+
+def _minhash(shingles: np.ndarray) -> np.ndarray | None:
+    """The MinHash signature (``NUM_PERM`` values) of a shingle set; None for an empty one."""
+    if len(shingles) == 0:
+        return None
+    m = _minhash_template().copy()
+    m.update_batch(shingles.tolist())
+    return np.asarray(m.hashvalues).copy()
+
+
 def near_duplicates(texts: Sequence[str], *, threshold: float = DUPLICATE_THRESHOLD,
                     ) -> list[tuple[int, float] | None]:
-    """For each text, ``(index of the text it copies, exact shingle Jaccard)`` or None.
+    """For each text, ``(index of the text it copies, exact shingle Jaccard)`` or None (see
+    :func:`_near_duplicates`)."""
+    shingles = [_shingles(t) for t in texts]
+    return _near_duplicates(shingles, [_minhash(sh) for sh in shingles], threshold=threshold)
 
-    Streaming in input order: a text is compared (through MinHashLSH) only with the earlier texts that are
-    not copies themselves, and joins the most similar one at or above ``threshold``; so every copy points at
-    the first text of its group, directly, and its similarity is to that text. Empty texts copy nothing.
-    The exact Jaccard recomputes the candidate's shingles (LSH candidates are few): memory stays at the
-    LSH index, about 1 KB per distinct text.
+
+def _near_duplicates(shingles: Sequence[np.ndarray], minhashes: Sequence[np.ndarray | None], *,
+                     threshold: float = DUPLICATE_THRESHOLD) -> list[tuple[int, float] | None]:
+    """For each document, ``(index of the document it copies, exact shingle Jaccard)`` or None.
+
+    Streaming in input order: a document is compared (through MinHashLSH) only with the earlier ones that
+    are not copies themselves, and joins the most similar one at or above ``threshold``; so every copy
+    points at the first document of its group, directly, and its similarity is to that one. Empty texts
+    copy nothing. The exact Jaccard of the LSH candidates confirms them.
     """
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-    template = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=_identity)
-    shingles = lru_cache(maxsize=256)(lambda j: _shingles(texts[j]))
+    scheme = getattr(_minhash_template(), "scheme", None)
+    extra = {"scheme": scheme} if scheme is not None else {}
     out: list[tuple[int, float] | None] = []
-    for i, text in enumerate(texts):
-        sh = _shingles(text)
-        if len(sh) == 0:
+    for i, (sh, hv) in enumerate(zip(shingles, minhashes, strict=True)):
+        if len(sh) == 0 or hv is None:
             out.append(None)
             continue
-        m = template.copy()
-        m.update_batch(sh.tolist())
+        m = LeanMinHash(seed=MINHASH_SEED, hashvalues=hv, **extra)
         best: tuple[int, float] | None = None
         for j in sorted(lsh.query(m)):
-            jac = _jaccard(sh, shingles(j))
+            jac = _jaccard(sh, shingles[j])
             if jac >= threshold and (best is None or jac > best[1]):
                 best = (j, jac)
         out.append(best)
         if best is None:
-            lsh.insert(i, LeanMinHash(m))
+            lsh.insert(i, m)
     return out
 
 
@@ -339,18 +427,43 @@ def _fixture_background() -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _views(texts: Sequence[str], background: Sequence[str],
+@lru_cache(maxsize=1)
+def _content_analyzer() -> Any:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(stop_words="english", token_pattern=_STORY_TOKEN_PATTERN).build_analyzer()
+
+
+def _content_counts(text: str) -> dict[str, int]:
+    """The text's content words (English stop words removed, alphabetic tokens of 3+ letters, lower case)
+    with their counts, in order of first occurrence: what the story views are built from."""
+    return dict(Counter(_content_analyzer()(text)))
+
+
+@lru_cache(maxsize=4)
+def _background_counts(background: tuple[str, ...] | None) -> tuple[dict[str, int], ...]:
+    texts = _fixture_background() if background is None else background
+    return tuple(_content_counts(t) for t in texts)
+
+
+def _expand(counts: dict[str, int]) -> list[str]:
+    """A document's tokens again from its counts (first occurrences in order): fed to CountVectorizer, it
+    gives the very matrix the texts would have given."""
+    return [t for t, n in counts.items() for _ in range(n)]
+
+
+def _views(counts: Sequence[dict[str, int]], background: Sequence[dict[str, int]],
            ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Row-normalised breadth (sublinear tf.idf) and focus (raw tf.idf) matrices, and content-token counts."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize
 
-    cv = CountVectorizer(stop_words="english", token_pattern=_STORY_TOKEN_PATTERN, dtype=np.float64)
-    counts = cv.fit_transform([*texts, *background]).tocsr()
-    n_all = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    cv = CountVectorizer(analyzer=_expand, dtype=np.float64)
+    counts_m = cv.fit_transform([*counts, *background]).tocsr()
+    n_all = counts_m.shape[0]
+    df = np.bincount(counts_m.indices, minlength=counts_m.shape[1])
     idf = np.log((1 + n_all) / (1 + df)) + 1.0  # sklearn's smooth idf
-    c = counts[: len(texts)]
+    c = counts_m[: len(counts)]
     tokens = np.asarray(c.sum(axis=1)).ravel()
     raw = c.multiply(idf[None, :]).tocsr()
     sub = c.copy()
@@ -480,13 +593,21 @@ def story_labels(texts: Sequence[str], *, background: Sequence[str] | None = Non
 
     ``texts`` should be distinct (one per near-duplicate group). See the constants for the thresholds.
     """
-    if len(texts) < 2:
-        return [None] * len(texts)
-    bg = _fixture_background() if background is None else tuple(background)
+    return _story_labels([_content_counts(t) for t in texts], background=background, min_breadth=min_breadth,
+                         min_focus=min_focus, min_mean_focus=min_mean_focus)
+
+
+def _story_labels(counts: Sequence[dict[str, int]], *, background: Sequence[str] | None = None,
+                  min_breadth: float = STORY_MIN_BREADTH, min_focus: float = STORY_MIN_FOCUS,
+                  min_mean_focus: float = STORY_MIN_MEAN_FOCUS) -> list[int | None]:
+    """:func:`story_labels` over the texts' content-word counts (:func:`_content_counts`)."""
+    if len(counts) < 2:
+        return [None] * len(counts)
+    bg = _background_counts(None if background is None else tuple(background))
     try:
-        breadth, focus, tokens = _views(texts, bg)
+        breadth, focus, tokens = _views(counts, bg)
     except ValueError:  # no content word anywhere (empty vocabulary)
-        return [None] * len(texts)
+        return [None] * len(counts)
     active = tokens >= STORY_MIN_TOKENS
     edges = _edges(breadth, focus, active, min_breadth=min_breadth, min_focus=min_focus)
     adjacency: dict[int, list[int]] = defaultdict(list)
@@ -494,7 +615,7 @@ def story_labels(texts: Sequence[str], *, background: Sequence[str] | None = Non
         adjacency[i].append(j)
         adjacency[j].append(i)
     comps = _split_chains(_components(adjacency, adjacency), focus, adjacency, min_mean_focus)
-    labels: list[int | None] = [None] * len(texts)
+    labels: list[int | None] = [None] * len(counts)
     for comp in comps:
         if len(comp) > 1:
             for i in comp:
@@ -505,8 +626,9 @@ def story_labels(texts: Sequence[str], *, background: Sequence[str] | None = Non
 # ===================================================================================== spelling consensus
 @dataclass
 class _Text:
-    tokens: dict[str, str]  # lower -> first surface form
+    tokens: dict[str, str]  # lower -> first surface form; only words rarer than COMMON_ZIPF (see below)
     bigrams: dict[tuple[str, str], tuple[str, str]]  # adjacent capitalised words, lower -> surface
+    english: float  # share of its distinct words of 3+ letters that English wordfreq knows
 
 
 def _text_words(text: str) -> _Text:
@@ -516,14 +638,21 @@ def _text_words(text: str) -> _Text:
     "Trump-Putin" -> Trump, Putin), which is what a name comparison wants. A pair is two capitalised words
     separated by spaces or tabs only (no punctuation, so no sentence break and no line break), the second
     of 3+ letters: "Scott Bessent", "White House".
+
+    Only words below ``COMMON_ZIPF`` are kept (after the English share is taken over all of them): the
+    consensus neither flags a word the vocabulary knows nor takes a common word as a majority spelling,
+    so the others never matter, and the sketch of a text stays small.
     """
     tokens: dict[str, str] = {}
     for w in dict.fromkeys(_LETTERS_RE.findall(text)):
         tokens.setdefault(w.lower(), w)
+    english = _english_share(tokens)
+    zipf = general_vocabulary("en").zipf
+    tokens = {low: w for low, w in tokens.items() if zipf.get(low, 0.0) < COMMON_ZIPF}
     bigrams: dict[tuple[str, str], tuple[str, str]] = {}
     for m in _NAME_PAIR_RE.finditer(text):
         bigrams.setdefault((m.group(1).lower(), m.group(2).lower()), (m.group(1), m.group(2)))
-    return _Text(tokens, bigrams)
+    return _Text(tokens, bigrams, english)
 
 
 def _affix_variant(a: str, b: str) -> bool:
@@ -556,9 +685,13 @@ def spelling_consensus(texts: Sequence[str]) -> list[list[dict[str, Any]]]:
     Texts that are not English (``SPELLING_MIN_ENGLISH_SHARE``) neither count nor get flagged.
     Evidence: ``{found, majority, documents_with_majority}`` (the caller adds ``story``).
     """
+    return _spelling_consensus([_text_words(t) for t in texts])
+
+
+def _spelling_consensus(parsed: Sequence[_Text]) -> list[list[dict[str, Any]]]:
+    """:func:`spelling_consensus` over the texts' parsed words (:func:`_text_words`)."""
     vocab = general_vocabulary("en")
-    parsed = [_text_words(t) for t in texts]
-    english = [_english_share(p.tokens) >= SPELLING_MIN_ENGLISH_SHARE for p in parsed]
+    english = [p.english >= SPELLING_MIN_ENGLISH_SHARE for p in parsed]
     min_texts = SPELLING_MIN_OTHERS + 1
     in_texts: Counter[str] = Counter()
     bigram_texts: Counter[tuple[str, str]] = Counter()
@@ -637,6 +770,22 @@ def _line_key(line: str) -> int | None:
     return int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "little")
 
 
+def _line_keys(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The text's distinct line keys (:func:`_line_key`) in order, and the offset of each one's first line."""
+    keys: list[int] = []
+    offsets: list[int] = []
+    seen: set[int] = set()
+    pos = 0
+    for line in text.split("\n"):
+        k = _line_key(line)
+        if k is not None and k not in seen:
+            seen.add(k)
+            keys.append(k)
+            offsets.append(pos)
+        pos += len(line) + 1
+    return np.array(keys, dtype=np.uint64), np.array(offsets, dtype=np.int64)
+
+
 def repeated_lines(texts: Sequence[str], sites: Sequence[str], *, counted: Sequence[bool] | None = None,
                    ) -> list[list[dict[str, Any]]]:
     """For each text, its lines found in many texts of its site or of the crawl (CCNet-style counting).
@@ -645,36 +794,38 @@ def repeated_lines(texts: Sequence[str], sites: Sequence[str], *, counted: Seque
     leaves out near-duplicate copies, so that seven copies of an article do not make its lines
     boilerplate). A line is evidence when it is in at least max(``SITE_MIN_DOCS``, ``SITE_MIN_SHARE`` of the
     site's counted texts) counted texts of the same site (scope "site"), else in max(``CRAWL_MIN_DOCS``,
-    ``CRAWL_MIN_SHARE`` of all counted texts) (scope "crawl"). Memory: one counter per distinct line hash;
-    the lines are hashed again for the evidence rather than kept. Evidence ``{line, documents, scope}``, in
-    text order, at most ``MAX_LINE_EVIDENCE`` per text.
+    ``CRAWL_MIN_SHARE`` of all counted texts) (scope "crawl"). Memory: one counter per distinct line hash.
+    Evidence ``{line, documents, scope}``, in text order, at most ``MAX_LINE_EVIDENCE`` per text.
     """
-    counted = [True] * len(texts) if counted is None else counted
+    found = _repeated_lines([_line_keys(t) for t in texts], sites, counted=counted)
+    return [line_evidence(ev, t) for ev, t in zip(found, texts, strict=True)]
+
+
+def _repeated_lines(lines: Sequence[tuple[np.ndarray, np.ndarray]], sites: Sequence[str], *,
+                    counted: Sequence[bool] | None = None) -> list[list[dict[str, Any]]]:
+    """:func:`repeated_lines` over each text's distinct line keys and their offsets (:func:`_line_keys`);
+    evidence ``{offset, documents, scope}``."""
+    counted = [True] * len(lines) if counted is None else counted
     crawl: Counter[int] = Counter()
     per_site: dict[str, Counter[int]] = defaultdict(Counter)
     site_size: Counter[str] = Counter()
-    for text, site, count in zip(texts, sites, counted, strict=True):
+    for (keys, _), site, count in zip(lines, sites, counted, strict=True):
         if count:
-            keys = {k for k in map(_line_key, text.split("\n")) if k is not None}
-            crawl.update(keys)
-            per_site[site].update(keys)
+            distinct = keys.tolist()
+            crawl.update(distinct)
+            per_site[site].update(distinct)
             site_size[site] += 1
     crawl_min = max(CRAWL_MIN_DOCS, math.ceil(CRAWL_MIN_SHARE * sum(site_size.values())))
     out: list[list[dict[str, Any]]] = []
-    for text, site in zip(texts, sites, strict=True):
+    for (keys, offsets), site in zip(lines, sites, strict=True):
         site_min = max(SITE_MIN_DOCS, math.ceil(SITE_MIN_SHARE * site_size[site]))
         site_counts = per_site.get(site, Counter())
         evidence: list[dict[str, Any]] = []
-        seen: set[int] = set()
-        for line in text.split("\n"):
-            k = _line_key(line)
-            if k is None or k in seen:
-                continue
-            seen.add(k)
+        for k, offset in zip(keys.tolist(), offsets.tolist(), strict=True):
             if site_counts[k] >= site_min:
-                evidence.append({"line": line.strip()[:200], "documents": site_counts[k], "scope": "site"})
+                evidence.append({"offset": offset, "documents": site_counts[k], "scope": "site"})
             elif crawl[k] >= crawl_min:
-                evidence.append({"line": line.strip()[:200], "documents": crawl[k], "scope": "crawl"})
+                evidence.append({"offset": offset, "documents": crawl[k], "scope": "crawl"})
             if len(evidence) >= MAX_LINE_EVIDENCE:
                 break
         out.append(evidence)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from scipy.special import expit
 
 from service.model import Model
-from service.scan import CrawlDoc, RawDocument
+from service.scan import RawDocument
 from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
 from training.document import EmptyDocumentError
 
@@ -40,7 +40,7 @@ JOURNAL_SUFFIX = ".journal"
 JOURNAL_VERSION = 1
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
-_PRIVATE = ("_key", "_order", "_crawl")
+_PRIVATE = ("_key", "_order", "_crawl", "_sketch")
 
 _MODEL: Model | None = None  # the worker's model: set in the parent before forking
 
@@ -79,8 +79,12 @@ def _error_record(doc: RawDocument, code: str, message: str) -> dict[str, Any]:
             "error": {"code": code, "message": message}}
 
 
-def score_document(doc: RawDocument, model: Model, explain: bool = True) -> dict[str, Any]:
-    """One record for one found document: its score, or an error record. Never raises for bad input."""
+def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch: bool = False) -> dict[str, Any]:
+    """One record for one found document: its score, or an error record. Never raises for bad input.
+
+    Private fields (never written out): ``_key``, ``_order``, ``_crawl`` (what the crawl pass reads of a
+    scored document: its content lines, full text and site) and, with ``sketch``, ``_sketch``: the
+    document's :class:`service.scan.crawl.DocSketch`, computed here, in the worker."""
     from service.scan.sources import extract_html
 
     if doc.error is not None:
@@ -113,7 +117,16 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True) -> dict
             # (a spun copy's mangled names often sit in captions that cleaning drops).
             crawl = {"text": clean if clean is not None else (text or ""), "full": text or "", "site": _site(doc)}
     rec["_key"], rec["_order"], rec["_crawl"] = doc.key, list(doc.order), crawl
+    if sketch and crawl is not None:
+        rec["_sketch"] = _sketch_of(rec)
     return rec
+
+
+def _sketch_of(rec: dict[str, Any]) -> Any:
+    from service.scan.crawl import doc_sketch
+
+    crawl = rec["_crawl"]
+    return doc_sketch(rec["_key"], str(rec["id"]), crawl["text"], site=crawl["site"], full_text=crawl.get("full"))
 
 
 def _site(doc: RawDocument) -> str:
@@ -129,9 +142,9 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and shuts the pool down
 
 
-def _score_chunk(docs: list[RawDocument], explain: bool) -> list[dict[str, Any]]:
+def _score_chunk(docs: list[RawDocument], explain: bool, sketch: bool) -> list[dict[str, Any]]:
     assert _MODEL is not None, "worker has no model: the parent must load it before forking"
-    return [score_document(d, _MODEL, explain) for d in docs]
+    return [score_document(d, _MODEL, explain, sketch) for d in docs]
 
 
 # ------------------------------------------------------------------------------------------- journal
@@ -188,7 +201,9 @@ class _Journal:
         self.fh.flush()
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        self.fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        # the sketch is not journaled: a resumed run computes it again from _crawl
+        self.fh.write("".join(json.dumps({k: v for k, v in r.items() if k != "_sketch"}, ensure_ascii=False) + "\n"
+                              for r in records))
         self.fh.flush()
 
     def close(self) -> None:
@@ -245,7 +260,7 @@ def run_scan(
     try:
         if opts.workers <= 1:
             for doc in todo:
-                record([score_document(doc, model, opts.explain)])
+                record([score_document(doc, model, opts.explain, opts.crawl_signals)])
         else:
             _run_pool(todo, opts, record)
     except KeyboardInterrupt:
@@ -278,14 +293,14 @@ def _run_pool(todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[
                 continue
             chunk.append(doc)
             if len(chunk) >= CHUNK:
-                pending.add(pool.submit(_score_chunk, chunk, opts.explain))
+                pending.add(pool.submit(_score_chunk, chunk, opts.explain, opts.crawl_signals))
                 chunk = []
             while len(pending) >= limit:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
                     record(f.result())
         if chunk:
-            pending.add(pool.submit(_score_chunk, chunk, opts.explain))
+            pending.add(pool.submit(_score_chunk, chunk, opts.explain, opts.crawl_signals))
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
@@ -302,30 +317,42 @@ def _run_pool(todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[
 
 
 def add_crawl_signals(records: list[dict[str, Any]], model: Model) -> list[dict[str, Any]]:
-    """Add crawl-level fields to every scored record, and fold the crawl reasons into its score.
-    Returns the story clusters (for the summary and the report)."""
-    from service.scan.crawl import crawl_reasons, crawl_signals, story_clusters
+    """Add crawl-level fields to every scored record (in input order), and fold the crawl reasons into its
+    score. The sketches come from the workers (``_sketch``); a record read back from the journal gets its
+    sketch here. Returns the story clusters (for the summary and the report)."""
+    from service.scan.crawl import analyse_sketches
 
     scored = [r for r in records if "error" not in r and r.get("_crawl")]
-    docs = [CrawlDoc(key=r["_key"], id=str(r["id"]), text=r["_crawl"]["text"], site=r["_crawl"]["site"])
-            for r in scored]
-    fields = crawl_signals(docs, spelling_texts={r["_key"]: r["_crawl"].get("full", r["_crawl"]["text"])
-                                                 for r in scored})
+    sketches = []
     for r in scored:
-        f = fields.get(r["_key"], {})
-        r["crawl"] = f
-        extra = crawl_reasons(f)
-        if not extra:
-            continue
-        r["document_score"] = r["score"]
-        delta = sum(x["contribution"] for x in extra)
-        logit = float(r["explanation"]["logit"]) + delta
-        score = 100.0 * float(expit(logit))
-        r["score"] = float(f"{score:.10g}")
-        r["verdict"] = verdict_for(score, model.thresholds)
-        r["explanation"] = {**r["explanation"], "logit": round(logit, 4)}
-        r["reasons"] = sorted(r["reasons"] + extra, key=lambda x: x["contribution"])
-    return story_clusters(fields, docs)
+        sketches.append(r.get("_sketch") or _sketch_of(r))
+        r.pop("_sketch", None)
+    analysis = analyse_sketches(sketches)
+    del sketches
+    for r in scored:
+        apply_crawl_fields(r, analysis.fields[r["_key"]], r["_crawl"]["text"], model.thresholds)
+    return analysis.clusters
+
+
+def apply_crawl_fields(rec: dict[str, Any], fields: dict[str, Any], text: str, thresholds: dict[str, float]) -> None:
+    """Set one scored record's ``crawl`` fields (:func:`service.scan.crawl.analyse_sketches`' for its key;
+    the repeated lines read from ``text``, the text its sketch was made of) and fold the crawl reasons
+    into its score: ``document_score`` keeps the score the text had alone."""
+    from service.scan.crawl import crawl_reasons, line_evidence
+
+    f = {**fields, "crawl_repeated_lines": line_evidence(fields["crawl_repeated_lines"], text)}
+    rec["crawl"] = f
+    extra = crawl_reasons(f)
+    if not extra:
+        return
+    rec["document_score"] = rec["score"]
+    delta = sum(x["contribution"] for x in extra)
+    logit = float(rec["explanation"]["logit"]) + delta
+    score = 100.0 * float(expit(logit))
+    rec["score"] = float(f"{score:.10g}")
+    rec["verdict"] = verdict_for(score, thresholds)
+    rec["explanation"] = {**rec["explanation"], "logit": round(logit, 4)}
+    rec["reasons"] = sorted(rec["reasons"] + extra, key=lambda x: x["contribution"])
 
 
 # ------------------------------------------------------------------------------------------- output
@@ -399,18 +426,31 @@ def write_output(records: list[dict[str, Any]], out: Path, fmt: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def summarise(result: ScanResult) -> dict[str, Any]:
-    """Counts for the terminal summary and the report."""
-    recs = result.records
-    verdicts = Counter(r.get("verdict") for r in recs if "error" not in r)
-    errors = Counter(r["error"]["code"] for r in recs if "error" in r)
-    reasons = Counter(x["code"] for r in recs if "error" not in r for x in r.get("reasons", [])
-                      if x["contribution"] <= -1.0)
-    dups = sum(1 for r in recs if (r.get("crawl") or {}).get("duplicate_of"))
+def tally(recs: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]:
+    """The counts the summary is made of, for some records: tallies of several shards add up (``+``)."""
+    t: dict[str, Counter[str]] = {"verdicts": Counter(), "errors": Counter(), "reasons": Counter(),
+                                  "near_duplicates": Counter()}
+    for r in recs:
+        if "error" in r:
+            t["errors"][r["error"]["code"]] += 1
+            continue
+        t["verdicts"][r["verdict"]] += 1
+        t["reasons"].update(x["code"] for x in r.get("reasons", []) if x["contribution"] <= -1.0)
+        if (r.get("crawl") or {}).get("duplicate_of"):
+            t["near_duplicates"]["documents"] += 1
+    return t
+
+
+def summarise(result: ScanResult, counts: dict[str, Counter[str]] | None = None) -> dict[str, Any]:
+    """Counts for the terminal summary and the report (``counts``: the records' :func:`tally`, when the
+    records are not in ``result``)."""
+    t = counts if counts is not None else tally(result.records)
+    verdicts, errors = t["verdicts"], t["errors"]
     return {
-        "documents": len(recs), "scored": sum(verdicts.values()), "errors": sum(errors.values()),
-        "verdicts": dict(verdicts), "error_codes": dict(errors), "top_reasons": reasons.most_common(10),
-        "stories": len(result.clusters), "near_duplicates": dups,
+        "documents": sum(verdicts.values()) + sum(errors.values()), "scored": sum(verdicts.values()),
+        "errors": sum(errors.values()), "verdicts": dict(verdicts), "error_codes": dict(errors),
+        "top_reasons": t["reasons"].most_common(10),
+        "stories": len(result.clusters), "near_duplicates": t["near_duplicates"]["documents"],
         "docs_per_s": round(result.docs_per_s, 1), "elapsed_s": round(result.elapsed_s, 1),
         "scored_now": result.scored_now, "resumed": result.resumed, "interrupted": result.interrupted,
     }

@@ -69,10 +69,13 @@ from service.scan import RawDocument
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "ERROR_CODES",
+    "FileUnit",
     "ScanStats",
     "decode_text",
     "extract_html",
     "iter_documents",
+    "iter_units",
+    "read_unit",
     "source_format",
     "visible_text",
 ]
@@ -612,6 +615,18 @@ def _display(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+@dataclass(frozen=True)
+class FileUnit:
+    """A regular file the walk found, to be read by :func:`read_unit` (in another process, or on another
+    machine that sees the same path): the unit of work of a scan."""
+
+    path: str
+    key: str
+    unit: int  # its running index in the walk: the first part of its documents' ``order``
+    fmt: str
+    size: int
+
+
 class _Scan:
     def __init__(self, *, text_field: str, max_bytes: int, stats: ScanStats) -> None:
         self.text_field = text_field
@@ -651,7 +666,7 @@ class _Scan:
 
     # --- walking
 
-    def root(self, index: int, root: Path, prefix: str) -> Iterator[RawDocument]:
+    def root(self, index: int, root: Path, prefix: str) -> Iterator[RawDocument | FileUnit]:
         path = os.fspath(root)
         name = _key_part(root.name or path)
         try:
@@ -688,7 +703,7 @@ class _Scan:
             )
         return self.entry_error(key, shown, "unreadable", f"cannot read {shown}: {_oserror(exc)}")
 
-    def walk(self, top: str, prefix: str, top_ident: tuple[int, int]) -> Iterator[RawDocument]:
+    def walk(self, top: str, prefix: str, top_ident: tuple[int, int]) -> Iterator[RawDocument | FileUnit]:
         # An explicit stack (depth-first, entries sorted by name): deep trees do not hit the recursion limit.
         stack: list[tuple[Iterator[os.DirEntry[str]], str, frozenset[tuple[int, int]]]] = []
 
@@ -748,7 +763,7 @@ class _Scan:
                 if failed:
                     yield failed
 
-    def entry(self, path: str, key: str, st: os.stat_result) -> Iterator[RawDocument]:
+    def entry(self, path: str, key: str, st: os.stat_result) -> Iterator[RawDocument | FileUnit]:
         shown = _display(path)
         if not stat.S_ISREG(st.st_mode):
             yield self.entry_error(
@@ -764,25 +779,31 @@ class _Scan:
                 "unsupported file type; readable: " + " ".join(SUPPORTED_EXTENSIONS),
             )
             return
-        unit = self._next_unit()
+        yield FileUnit(path=path, key=key, unit=self._next_unit(), fmt=fmt, size=st.st_size)
+
+    def read(self, unit: FileUnit) -> Iterator[RawDocument]:
+        """The documents of one file the walk found (its error record if it cannot be read)."""
+        path, key, fmt = unit.path, unit.key, unit.fmt
+        shown = _display(path)
+        unit_no = unit.unit
         try:
             handle = _open_regular(path)
         except _Problem as exc:
-            yield self.error(key, (unit, 0), shown, exc.code, str(exc), fmt=fmt)
+            yield self.error(key, (unit_no, 0), shown, exc.code, str(exc), fmt=fmt)
             return
         except OSError as exc:
             yield self.error(
-                key, (unit, 0), shown, "unreadable", f"cannot read {shown}: {_oserror(exc)}", fmt=fmt
+                key, (unit_no, 0), shown, "unreadable", f"cannot read {shown}: {_oserror(exc)}", fmt=fmt
             )
             return
         self.stats.files += 1
         with handle:
             if fmt == "jsonl":
-                yield from self.jsonl(handle, shown, key, unit)
+                yield from self.jsonl(handle, shown, key, unit_no)
             elif fmt == "warc":
-                yield from self.warc(handle, shown, key, unit)
+                yield from self.warc(handle, shown, key, unit_no)
             else:
-                yield from self.whole_file(handle, shown, key, unit, fmt, st.st_size)
+                yield from self.whole_file(handle, shown, key, unit_no, fmt, unit.size)
 
     # --- formats
 
@@ -1119,6 +1140,31 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "number")
 
 
+def iter_units(
+    paths: list[Path], *, stats: ScanStats | None = None
+) -> Iterator[RawDocument | FileUnit]:
+    """Walk ``paths`` as :func:`iter_documents` does, without opening a file: a :class:`FileUnit` for every
+    file to read, and the error records of the walk itself (unreadable, special files, unsupported
+    formats, symbolic link loops, directories already scanned), in walk order. ``read_unit`` each unit, in
+    any process, and the documents are those of :func:`iter_documents`, with the same keys and orders."""
+    scan = _Scan(text_field="text", max_bytes=DEFAULT_MAX_BYTES, stats=stats if stats is not None else ScanStats())
+    several = len(paths) > 1
+    for index, root in enumerate(paths):
+        yield from scan.root(index, Path(root), f"{index}:" if several else "")
+
+
+def read_unit(
+    unit: FileUnit,
+    *,
+    text_field: str = "text",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    stats: ScanStats | None = None,
+) -> Iterator[RawDocument]:
+    """The documents of one file found by :func:`iter_units` (or its error records)."""
+    scan = _Scan(text_field=text_field, max_bytes=max_bytes, stats=stats if stats is not None else ScanStats())
+    yield from scan.read(unit)
+
+
 def iter_documents(
     paths: list[Path],
     *,
@@ -1140,4 +1186,8 @@ def iter_documents(
     )
     several = len(paths) > 1
     for index, root in enumerate(paths):
-        yield from scan.root(index, Path(root), f"{index}:" if several else "")
+        for item in scan.root(index, Path(root), f"{index}:" if several else ""):
+            if isinstance(item, FileUnit):
+                yield from scan.read(item)
+            else:
+                yield item

@@ -20,10 +20,13 @@ from warcio.warcwriter import WARCWriter
 from service.scan import RawDocument
 from service.scan.sources import (
     ERROR_CODES,
+    FileUnit,
     ScanStats,
     decode_text,
     extract_html,
     iter_documents,
+    iter_units,
+    read_unit,
     source_format,
 )
 
@@ -65,6 +68,20 @@ def paragraphs(text: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------- the crawl folder
+
+
+def test_units_read_in_any_order_give_the_same_documents(crawl_folder, scanned):
+    """What a cluster does: the walk lists the files, other processes read them in any order."""
+    docs, _ = scanned
+    units = list(iter_units([crawl_folder["root"]]))
+    files = [u for u in units if isinstance(u, FileUnit)]
+    assert files and {u.fmt for u in files} >= {"txt", "html", "jsonl", "warc", "json"}
+    shuffled = list(units)
+    random.Random(1).shuffle(shuffled)
+    got: list[RawDocument] = []
+    for u in shuffled:
+        got += list(read_unit(u)) if isinstance(u, FileUnit) else [u]
+    assert sorted(got, key=lambda d: d.order) == docs
 
 
 def test_records_out_equal_documents_in(crawl_folder, scanned):
