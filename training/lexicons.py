@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 # Boilerplate categories, in a fixed order: the line model's classes are ("content", *CATEGORIES).
 CATEGORIES: tuple[str, ...] = (
     "cookie",
@@ -104,20 +106,32 @@ for _j, _cat in enumerate(CATEGORIES):
             _WORD_KEYWORDS.setdefault(_kw, []).append(_j)
         else:
             _PHRASE_KEYWORDS.append((_kw, _j))
+_WORD_KEYWORD_SET = frozenset(_WORD_KEYWORDS)
 _TOKEN_RE = re.compile(r"[a-z0-9']+")
 
 
-def keyword_hits(line: str) -> list[int]:
-    """Keyword-lexicon hits per category (in :data:`CATEGORIES` order) for one line."""
-    low = line.lower()
-    hits = [0] * len(CATEGORIES)
-    for tok in _TOKEN_RE.findall(low):
-        for j in _WORD_KEYWORDS.get(tok, ()):
-            hits[j] += 1
-    for kw, j in _PHRASE_KEYWORDS:
-        if kw in low:
-            hits[j] += 1
-    return hits
+def keyword_hits_lines(lowered: list[str]) -> np.ndarray:
+    """Keyword-lexicon hits per category (in :data:`CATEGORIES` order) for every line of a document,
+    given its lines in lower case; shape ``(len(lines), len(CATEGORIES))``. A one-word keyword counts
+    at each occurrence as a token, a phrase once per line that holds it. Phrases absent from the whole
+    document are not looked for line by line."""
+    n_cat = len(CATEGORIES)
+    whole = "\n".join(lowered)
+    phrases = [(kw, j) for kw, j in _PHRASE_KEYWORDS if kw in whole]
+    rows: list[list[int]] = []
+    for low in lowered:
+        hits = [0] * n_cat
+        toks = _TOKEN_RE.findall(low)
+        if not _WORD_KEYWORD_SET.isdisjoint(toks):
+            for tok in toks:
+                for j in _WORD_KEYWORDS.get(tok, ()):
+                    hits[j] += 1
+        for kw, j in phrases:
+            if kw in low:
+                hits[j] += 1
+        rows.append(hits)
+    return np.array(rows, dtype=np.float64).reshape(len(lowered), n_cat)
+
 
 STOP_WORDS: frozenset[str] = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below

@@ -1,0 +1,71 @@
+"""The line model's scoring path gives the fitted sklearn pipeline's probabilities, line for line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from resources import CLEAN, SCRAPED
+
+from training.document import parse
+from training.linemodel import CLASSES, DENSE_FEATURE_NAMES, line_layout_features
+
+ODD = "\n".join([
+    "Ünïcödé headline 🎉 with an emoji",
+    "- a bullet line",
+    "1) a numbered line",
+    "See www.example.com or https://example.org/path now...",
+    "Call +1 555-123-4567 or write to desk@example.com",
+    "“A quoted line,” she said. Then another sentence! And a third?",
+    "© 2026 Example Media | Privacy | Terms",
+    "x",
+])
+
+
+def _pipeline_proba(model, lines, words):
+    """What sklearn's pipeline says: scaler + HashingVectorizer + LogisticRegression.predict_proba."""
+    raw = model.classifier_.predict_proba(model._matrix([lines], fit=False, words=[words]))
+    out = np.zeros((len(lines), len(CLASSES)))
+    for j, k in enumerate(model.class_index_):
+        if k >= 0:
+            out[:, j] = raw[:, k]
+    return out
+
+
+@pytest.mark.parametrize("text", [CLEAN, SCRAPED, ODD, "one line only"])
+def test_fast_probabilities_equal_the_pipeline(tiny_model, text):
+    model = tiny_model.resources.line_model
+    doc = parse(text)
+    lines, words = [ln.text for ln in doc.lines], [ln.words for ln in doc.lines]
+    fast = model.predict_proba(lines, words=words)
+    np.testing.assert_allclose(fast, _pipeline_proba(model, lines, words), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.sum(axis=1), 1.0)
+
+
+def test_fast_path_survives_pickling(tiny_model):
+    import pickle
+
+    model = tiny_model.resources.line_model
+    model.predict_proba(["warm the fast path"])
+    clone = pickle.loads(pickle.dumps(model))
+    assert "_fast_" not in clone.__dict__
+    np.testing.assert_allclose(clone.predict_proba(["Related posts"]), model.predict_proba(["Related posts"]))
+
+
+def test_layout_features_count_characters_per_line():
+    rows = line_layout_features(["ABC def 123.", "no caps here", "a › b › c"])
+    col = {name: i for i, name in enumerate(DENSE_FEATURE_NAMES)}
+    assert rows[0, col["upper_ratio"]] == pytest.approx(3 / 6)
+    assert rows[0, col["digit_ratio"]] == pytest.approx(3 / 12)
+    assert rows[0, col["terminal"]] == 1.0
+    assert rows[1, col["upper_ratio"]] == 0.0
+    assert rows[2, col["separators"]] == 2.0
+    assert rows[:, col["short_run"]].tolist() == pytest.approx([2 / 6, 1 / 6, 1 / 6])
+
+
+def test_layout_features_find_urls_phones_and_emails_only_on_their_lines():
+    lines = ["Visit www.example.com today.", "Call 555 123 4567 now.", "Mail desk@example.org please.", "Plain."]
+    rows = line_layout_features(lines)
+    col = {name: i for i, name in enumerate(DENSE_FEATURE_NAMES)}
+    assert rows[:, col["has_url"]].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert rows[:, col["has_phone"]].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert rows[:, col["has_email"]].tolist() == [0.0, 0.0, 1.0, 0.0]
