@@ -320,13 +320,18 @@ def scan(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of crawled documents (walked recursively).")],
     out: Annotated[Path, typer.Option("--out", help="Output file: one record per document, in input order.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Scoring processes (default: all cores).")] = 0,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scoring processes (default: all cores; "
+                                                "with --address, the cluster's CPUs).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan of the same inputs.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")] = None,
     model: ModelOpt = None,
     text_field: Annotated[str, typer.Option("--text-field", help="JSON/JSONL field holding the text.")] = "text",
     max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Include evidence and line labels.")] = True,
+    engine: Annotated[str, typer.Option("--engine", help="local (processes on this machine) or ray (Ray Data; "
+                                        "OUT is then a folder of shards).")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="With --engine ray: the cluster (auto, "
+                                                "ray://host:port); default: start a local Ray.")] = None,
 ) -> None:
     """Score every document under PATHS in parallel; add near-duplicates, story clusters and spelling
     consensus across the crawl; write one record per document (errors included) and a summary."""
@@ -335,10 +340,19 @@ def scan(
     if fmt not in OUTPUT_FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(OUTPUT_FORMATS)}", err=True)
         raise typer.Exit(2)
+    if engine not in ("local", "ray"):
+        typer.echo("error: --engine must be local or ray", err=True)
+        raise typer.Exit(2)
+    if engine == "local" and address is not None:
+        typer.echo("error: --address needs --engine ray", err=True)
+        raise typer.Exit(2)
     missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
         raise typer.Exit(2)
+    if engine == "ray":
+        _scan_on_ray(paths, out, fmt, workers, resume, report, model, text_field, max_bytes, explain, address)
+        return
     m = _load(model)
     opts = ScanOptions(out=out, fmt=fmt, workers=workers or (os.cpu_count() or 1), resume=resume,
                        text_field=text_field, max_bytes=max_bytes, explain=explain)
@@ -355,6 +369,39 @@ def scan(
         typer.echo(f"interrupted: {out} holds the {summary['documents']} documents scored so far; "
                    "run the same command with --resume to finish", err=True)
         raise typer.Exit(130)
+
+
+def _scan_on_ray(paths: list[Path], out: Path, fmt: str, workers: int | None, resume: bool, report: Path | None,
+                 model: Path | None, text_field: str, max_bytes: int, explain: bool, address: str | None) -> None:
+    from service.scan.runner import ScanOptions, summarise
+
+    if resume or report is not None:
+        typer.echo(f"error: {'--resume' if resume else '--report'} is not available with --engine ray", err=True)
+        raise typer.Exit(2)
+    from service.scan.ray_engine import RayUnavailableError, ensure_ray, run_ray_scan
+
+    try:
+        ensure_ray()
+    except RayUnavailableError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if out.exists() and not out.is_dir():
+        typer.echo(f"error: with --engine ray, --out is a folder of shards; {out} is a file", err=True)
+        raise typer.Exit(2)
+    m = _load(model)  # verified here, once: each Ray actor loads the same folder again
+    # without --address, a local Ray with --workers CPUs (default all cores); with one, the cluster's CPUs
+    opts = ScanOptions(out=out, fmt=fmt, workers=workers or (0 if address else (os.cpu_count() or 1)),
+                       text_field=text_field, max_bytes=max_bytes, explain=explain)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        result, counts = run_ray_scan(list(paths), m.path, m.thresholds, opts, address=address, say=say)
+    except RayUnavailableError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_summary(summarise(result, counts), out)
 
 
 class _scan_progress:

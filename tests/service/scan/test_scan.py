@@ -195,3 +195,30 @@ def test_seeds_beside_unrelated_articles_form_one_story(tmp_path):
     ranked = sorted(seeds, key=lambda n: -seeds[n]["score"])
     assert [n[:3] for n in ranked[:2]] in (["004", "003"], ["003", "004"])
     assert ranked[-1].startswith("002")
+
+
+def test_engine_ray_without_ray_installed_says_how_to_install_it(tmp_path):
+    """As on a core install: `import ray` fails (sys.modules['ray'] = None makes it raise ImportError)."""
+    (tmp_path / "a.txt").write_text("A short text about the council budget.", encoding="utf-8")
+    code = ("import sys; sys.modules['ray'] = None; sys.modules['ray.data'] = None\n"
+            "from service.cli import main\n"
+            "sys.argv = ['thresher', 'scan', sys.argv[1], '--out', sys.argv[2], '--engine', 'ray']\n"
+            "main()\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.txt"), str(tmp_path / "out")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "pip install 'thresher[ray]'" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "ray", "--resume"], "--resume is not available with --engine ray"),
+    (["--engine", "ray", "--report", "r.html"], "--report is not available with --engine ray"),
+    (["--engine", "spark"], "--engine must be local or ray"),
+    (["--address", "auto"], "--address needs --engine ray"),
+])
+def test_engine_usage_errors(tmp_path, args, message):
+    (tmp_path / "a.txt").write_text("A short text about the council budget.", encoding="utf-8")
+    proc = _scan([str(tmp_path / "a.txt"), "--out", str(tmp_path / "out"), *args], tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
