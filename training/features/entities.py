@@ -57,10 +57,13 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lexicon = context.resources.lexicon
     names = lexicon.names
 
-    # Possessives stripped once per line: "Netanyahu's" is the name itself.
-    line_words = [[strip_possessive(w) for w in ln.words] for ln in doc.lines]
+    # Possessives stripped once per line: "Netanyahu's" is the name itself (only lines with one change).
+    line_words = [
+        [strip_possessive(w) for w in ln.words] if ("'s" in ln.text or "’s" in ln.text) else ln.words
+        for ln in doc.lines
+    ]
     alpha_tokens = [w for words in line_words for w in words if len(w) >= 3 and w.isalpha()]
-    counts = Counter(w.lower() for w in alpha_tokens)
+    counts = Counter(map(str.lower, alpha_tokens))
 
     def known(w: str) -> bool:
         return w in names or vocab.zipf.get(w, 0.0) >= KNOWN_ZIPF
@@ -72,12 +75,18 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lexicon_list = lexicon.sorted_names()
 
     found: dict[str, dict[str, object]] = {}
-    first_line: dict[str, int] = {}
-    surface: dict[str, str] = {}  # the spelling as the text first writes it: "Jemenskyy", not "jemenskyy"
-    for ln, words in zip(doc.lines, line_words, strict=True):
-        for w in words:
-            first_line.setdefault(w.lower(), ln.number)
-            surface.setdefault(w.lower(), w)
+    # First occurrence of each word: its line, and its spelling as the text first writes it ("Jemenskyy",
+    # not "jemenskyy"). Built from the end, so that the first occurrence is the one that stays.
+    flat = [w for words in line_words for w in words]
+    lowered = list(map(str.lower, flat))
+    numbers = [ln.number for ln, words in zip(doc.lines, line_words, strict=True) for _ in words]
+    first_line: dict[str, int] = dict(zip(reversed(lowered), reversed(numbers), strict=True))
+    surface: dict[str, str] = dict(zip(reversed(lowered), reversed(flat), strict=True))
+    # The document's other spellings a candidate may be compared with: capitalised tokens that are
+    # known, or used more often than the candidate (which is used fewer than CONSISTENT_SPELLING times).
+    doc_pools = {
+        n: sorted(c for c in capitalised if known(c) or counts[c] > n) for n in range(1, CONSISTENT_SPELLING)
+    }
 
     # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order.
     candidates = sorted(
@@ -87,7 +96,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     for w in candidates:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
-        doc_names = sorted(c for c in capitalised if c != w and (known(c) or counts[c] > counts[w]))
+        doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w
         for source, pool in (("document", doc_names), ("lexicon", lexicon_list)):
             hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
             if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
@@ -111,8 +120,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent".
     slots: list[dict[str, object]] = []
     seen_slots: set[tuple[str, str]] = set()
+    first_names = lexicon.full_names.keys()
     for ln, words in zip(doc.lines, line_words, strict=True):
-        for i in range(1, len(words)):
+        after_first_name = [i + 1 for i, w in enumerate(map(str.lower, words[:-1])) if w in first_names]
+        for i in after_first_name:
             prev, cur = words[i - 1].lower(), words[i]
             if not (cur[:1].isupper() and cur[1:].islower()) or prev not in lexicon.full_names:
                 continue

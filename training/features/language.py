@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
 from langdetect import DetectorFactory
+from langdetect.detector import Detector
 from langdetect.detector_factory import init_factory
-from langdetect.lang_detect_exception import LangDetectException
+from langdetect.utils.ngram import NGram
 
 from training.document import Document
 from training.features import Context, FamilyOutput
@@ -36,10 +38,89 @@ def detect(text: str, *, max_chars: int = SAMPLE_CHARS) -> list[tuple[str, float
     det = _factory().create()
     det.set_max_text_length(max_chars)
     det.append(sample)
-    try:
-        return [(p.lang, float(p.prob)) for p in det.get_probabilities()]
-    except LangDetectException:
+    det.cleaning_text()
+    ngrams = _extract_ngrams(det.text, det.word_lang_prob_map)
+    if not ngrams:
         return []
+    probs = _trials(det, ngrams)
+    found = [(lang, float(p)) for lang, p in zip(det.langlist, probs, strict=True) if p > det.PROB_THRESHOLD]
+    found.sort(key=lambda lp: lp[1], reverse=True)  # as langdetect sorts: by probability, stable
+    return found
+
+
+_NORMALISED: dict[str, str] = {}  # NGram.normalize per character, remembered
+
+
+def _extract_ngrams(text: str, word_map: dict[str, list[float]]) -> list[str]:
+    """langdetect's ``Detector._extract_ngrams`` (with ``NGram.add_char`` inlined and each character's
+    normalisation looked up once per process): the same n-grams in the same order."""
+    result: list[str] = []
+    grams = " "
+    capital = False
+    for ch in text:
+        c = _NORMALISED.get(ch)
+        if c is None:
+            c = _NORMALISED[ch] = NGram.normalize(ch)
+        last = grams[-1]
+        if last == " ":
+            grams = " "
+            capital = False
+            if c == " ":
+                continue
+        elif len(grams) >= NGram.N_GRAM:
+            grams = grams[1:]
+        grams += c
+        if c.isupper():
+            if last.isupper():
+                capital = True
+        else:
+            capital = False
+        if capital:
+            continue
+        for n in range(1, NGram.N_GRAM + 1):
+            if len(grams) < n:
+                break
+            w = grams[-n:]
+            if w and w != " " and w in word_map:
+                result.append(w)
+    return result
+
+
+_NGRAM_ROWS: dict[str, np.ndarray] = {}  # a profile row as an array, made the first time an n-gram is drawn
+
+
+def _row(word_map: dict[str, list[float]], word: str) -> np.ndarray:
+    row = _NGRAM_ROWS.get(word)
+    if row is None:
+        row = _NGRAM_ROWS[word] = np.array(word_map[word], dtype=np.float64)
+    return row
+
+
+def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
+    """langdetect's ``Detector._detect_block`` after n-gram extraction, with the 55 language
+    probabilities as one array: the same random draws and the same floating-point operations in the
+    same order (sums left to right, as Python's ``sum`` does), so the same probabilities, faster."""
+    word_map = det.word_lang_prob_map
+    rand = det.random
+    rand.seed(det.seed)
+    n_lang = len(det.langlist)
+    langprob = np.zeros(n_lang)
+    for _ in range(det.n_trial):
+        prob = np.array(det.prior_map if det.prior_map is not None else [1.0 / n_lang] * n_lang, dtype=np.float64)
+        alpha = det.alpha + rand.gauss(0.0, 1.0) * det.ALPHA_WIDTH
+        weight = alpha / det.BASE_FREQ
+        i = 0
+        while True:
+            word = rand.choice(ngrams)
+            if word in word_map:
+                prob *= weight + _row(word_map, word)
+            if i % 5 == 0:
+                prob /= np.cumsum(prob)[-1]
+                if prob.max() > det.CONV_THRESHOLD or i >= det.ITERATION_LIMIT:
+                    break
+            i += 1
+        langprob += prob / det.n_trial
+    return langprob
 
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:

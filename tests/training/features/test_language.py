@@ -99,3 +99,31 @@ def test_nothing_detectable_gives_unknown(resources):
     assert ctx.english is False
     assert out.values["language_top_prob"] == 0.0
     assert out.values["language_english_prob"] == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    CLEAN,
+    "Le conseil municipal a approuvé mardi le budget de la nouvelle bibliothèque du quartier.",
+    "Der Stadtrat hat am Dienstag den Haushalt für die neue Bibliothek im Viertel beschlossen.",
+    "Городской совет во вторник утвердил бюджет новой библиотеки.",
+    "市议会周二批准了新图书馆的预算。",
+    "ALL CAPS HEADLINE HERE and then some lower case words follow it",
+    "Mixed ÀÉÎ õü ș ț \u2014 punctuation \u201cquoted\u201d text, e-mail a@b.com and www.example.com",
+    "12345 678",
+    "",
+])
+def test_detect_gives_langdetects_own_probabilities(text):
+    """``detect`` re-implements langdetect's trial loop with arrays: it must answer exactly what
+    langdetect's public API answers for the same sample and seed."""
+    from langdetect.lang_detect_exception import LangDetectException
+
+    from training.features.language import SAMPLE_CHARS, _factory, detect
+
+    det = _factory().create()
+    det.set_max_text_length(SAMPLE_CHARS)
+    det.append(text[: SAMPLE_CHARS * 2])
+    try:
+        expected = [(p.lang, float(p.prob)) for p in det.get_probabilities()]
+    except LangDetectException:
+        expected = []
+    assert detect(text) == expected
