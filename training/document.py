@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE"]
 
@@ -18,9 +19,10 @@ class EmptyDocumentError(ValueError):
     """Raised when a text has no visible characters to score."""
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One non-blank line of the document; ``number`` is 1-based in the original text."""
+class Line(NamedTuple):
+    """One non-blank line of the document; ``number`` is 1-based in the original text.
+    (A named tuple: a page has hundreds of lines, and a tuple is built several times faster than a
+    frozen dataclass.)"""
 
     number: int
     text: str
@@ -83,7 +85,7 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
     for number, raw in enumerate(clean.split("\n"), start=1):
         stripped = " ".join(raw.split())
         if stripped:
-            lines.append(Line(number=number, text=stripped, words=tuple(WORD_RE.findall(stripped))))
+            lines.append(Line(number, stripped, tuple(WORD_RE.findall(stripped))))
     if not lines:
         raise EmptyDocumentError("the text is empty or only whitespace; expected at least one visible character")
     words = [w for line in lines for w in line.words]

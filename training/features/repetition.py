@@ -58,8 +58,10 @@ def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
 
 
 def _word_ids(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    vocab: dict[str, int] = {}
-    ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in words), dtype=np.uint64, count=len(words))
+    # Ids 1, 2, ... in order of first occurrence (the n-gram hashes, and so ties between equally
+    # frequent n-grams, depend on this order).
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words), start=1)}
+    ids = np.fromiter(map(vocab.__getitem__, words), dtype=np.uint64, count=len(words))
     lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     return ids, lens
 
@@ -95,7 +97,7 @@ def dup_ngram_char_frac(words: list[str], n: int, *, _ids: tuple[np.ndarray, np.
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lines = [ln.text for ln in doc.lines]
-    words = [w.lower() for w in doc.words]
+    words = list(map(str.lower, doc.words))
     n_words = len(words)
     ids = _word_ids(words)
     per_1k = 1000.0 / max(n_words, 50)
@@ -103,7 +105,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     dup_para, _, _ = _dup_fraction(doc.paragraphs)
     symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
     promo = promo_hits(doc.text)
-    caps = [w for w in doc.words if len(w) >= 2 and w.isupper()]
+    caps = [w for w in doc.words if w.isupper() and len(w) >= 2]
     values = {
         "repetition_dup_line_frac": dup_line,
         "repetition_dup_para_frac": dup_para,
@@ -117,7 +119,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "repetition_ellipsis_line_frac": sum(ln.endswith(("…", "...")) for ln in lines) / len(lines),
         "repetition_bullet_line_frac": sum(ln.startswith(_BULLETS) for ln in lines) / len(lines),
         "repetition_stopword_frac": (
-            sum(w in STOP_WORDS for w in words) / max(n_words, 1) if context.english else math.nan
+            sum(map(STOP_WORDS.__contains__, words)) / max(n_words, 1) if context.english else math.nan
         ),
         "repetition_mean_word_length": min(sum(map(len, words)) / max(n_words, 1), 20.0),
         "repetition_caps_word_frac": len(caps) / max(n_words, 1),

