@@ -108,28 +108,41 @@ for _j, _cat in enumerate(CATEGORIES):
             _PHRASE_KEYWORDS.append((_kw, _j))
 _WORD_KEYWORD_SET = frozenset(_WORD_KEYWORDS)
 _TOKEN_RE = re.compile(r"[a-z0-9']+")
+_TOKEN_OR_NEWLINE_RE = re.compile(r"[a-z0-9']+|\n")
 
 
 def keyword_hits_lines(lowered: list[str]) -> np.ndarray:
     """Keyword-lexicon hits per category (in :data:`CATEGORIES` order) for every line of a document,
     given its lines in lower case; shape ``(len(lines), len(CATEGORIES))``. A one-word keyword counts
-    at each occurrence as a token, a phrase once per line that holds it. Phrases absent from the whole
-    document are not looked for line by line."""
+    at each occurrence as a token, a phrase once per line that holds it.
+
+    One tokenisation of the whole document (newlines kept as tokens, to know the line), and phrases
+    absent from the whole document are not looked for line by line.
+    """
     n_cat = len(CATEGORIES)
+    rows = [[0] * n_cat for _ in lowered]
     whole = "\n".join(lowered)
-    phrases = [(kw, j) for kw, j in _PHRASE_KEYWORDS if kw in whole]
-    rows: list[list[int]] = []
-    for low in lowered:
-        hits = [0] * n_cat
-        toks = _TOKEN_RE.findall(low)
-        if not _WORD_KEYWORD_SET.isdisjoint(toks):
+    toks = _TOKEN_OR_NEWLINE_RE.findall(whole)
+    if not _WORD_KEYWORD_SET.isdisjoint(toks):
+        if whole.count("\n") == len(lowered) - 1:
+            i = 0
             for tok in toks:
-                for j in _WORD_KEYWORDS.get(tok, ()):
+                if tok == "\n":
+                    i += 1
+                elif tok in _WORD_KEYWORD_SET:
+                    for j in _WORD_KEYWORDS[tok]:
+                        rows[i][j] += 1
+        else:  # a line holds a newline itself: count line by line
+            for hits, low in zip(rows, lowered, strict=True):
+                for tok in _TOKEN_RE.findall(low):
+                    for j in _WORD_KEYWORDS.get(tok, ()):
+                        hits[j] += 1
+    phrases = [(kw, j) for kw, j in _PHRASE_KEYWORDS if kw in whole]
+    if phrases:
+        for hits, low in zip(rows, lowered, strict=True):
+            for kw, j in phrases:
+                if kw in low:
                     hits[j] += 1
-        for kw, j in phrases:
-            if kw in low:
-                hits[j] += 1
-        rows.append(hits)
     return np.array(rows, dtype=np.float64).reshape(len(lowered), n_cat)
 
 
