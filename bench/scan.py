@@ -1,7 +1,7 @@
 """`thresher scan` over a generated crawl, beside datatrove's filter stack on the same documents.
 
     python bench/scan.py [--docs N] [--workers N] [--crawl DIR] [--keep] [--seed S]
-                         [--datatrove-docs N | --no-datatrove]
+                         [--datatrove-docs N | --no-datatrove] [--engine local|ray]
 
 1. Generates a crawl of --docs documents (default 20,000; mean ~4 KB of text) in a temporary folder, or in
    --crawl DIR (created; kept; a DIR that already holds files is scanned as it is, nothing generated).
@@ -31,6 +31,11 @@
    crawl instead of all (it costs about twice Thresher's scoring CPU per document, in one process).
 
 Prints a markdown table side by side. Needs the `bench` extra for datatrove; not ../shared.
+
+With --engine ray (needs the `ray` extra): step 3 is replaced by `thresher scan CRAWL --out DIR --engine ray
+--workers N --no-explain` (a local Ray with N CPUs, started by the command) on the same crawl, measured the
+same way (its whole process tree: the CLI, Ray's GCS, raylet and workers; the stages from its "ray: ..."
+lines), and both engines' records are compared field for field. Prints the two engines side by side.
 """
 
 from __future__ import annotations
@@ -380,12 +385,37 @@ def _children_usage() -> tuple[float, int]:
 
 
 _PROGRESS = re.compile(r"scanned (\d+)/(\d+) documents")
+_RAY_UNITS = re.compile(r"^ray: (\d+) units of work")
+_RAY_SCORED = re.compile(r"^ray: scored (\d+) documents")
 
 
-def run_thresher(crawl: Path, out: Path, workers: int, n_docs: int) -> dict[str, Any]:
+def read_records(out: Path) -> list[dict[str, Any]]:
+    """The records of a scan's output: a JSONL file (local engine) or a folder of shards (ray engine)."""
+    if out.is_dir():
+        from service.scan.ray_engine import read_shards
+
+        return read_shards(out)
+    with out.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _ray_stages(lines: list[tuple[float, str]], wall: float) -> dict[str, Any]:
+    units = next((t for t, ln in lines if _RAY_UNITS.search(ln)), None)
+    scored = next(((t, int(m[1])) for t, ln in lines if (m := _RAY_SCORED.search(ln))), None)
+    if units is None or scored is None:
+        return {}
+    after = next((t for t, ln in lines if t > scored[0] and ln.startswith("ray: wrote")), wall)
+    return {"startup_s": units, "scoring_s": scored[0] - units,
+            "scoring_docs_per_s": scored[1] / (scored[0] - units) if scored[0] > units else None,
+            "after_s": after - scored[0]}
+
+
+def run_thresher(crawl: Path, out: Path, workers: int, n_docs: int, engine: str = "local") -> dict[str, Any]:
     exe = Path(sys.executable).parent / "thresher"
     cmd = [str(exe) if exe.exists() else "thresher", "scan", str(crawl), "--out", str(out),
            "--workers", str(workers), "--no-explain"]
+    if engine == "ray":
+        cmd += ["--engine", "ray"]
     print("$ " + " ".join(cmd), flush=True)
     cpu0, _ = _children_usage()
     self0 = time.process_time()
@@ -400,6 +430,10 @@ def run_thresher(crawl: Path, out: Path, workers: int, n_docs: int) -> dict[str,
         lines.append((time.perf_counter() - t0, line.rstrip("\n")))
         if m := _PROGRESS.search(line):
             sampler.phase = "after" if int(m[1]) >= int(m[2]) else "scoring"
+        elif _RAY_UNITS.search(line):
+            sampler.phase = "scoring"
+        elif _RAY_SCORED.search(line):
+            sampler.phase = "after"
         print(f"  [{lines[-1][0]:7.1f} s] {line.rstrip()}", flush=True)
     rc = proc.wait()
     wall = time.perf_counter() - t0
@@ -410,7 +444,7 @@ def run_thresher(crawl: Path, out: Path, workers: int, n_docs: int) -> dict[str,
     if rc != 0:
         sys.exit(f"thresher scan exited with code {rc}")
     progress = [(t, int(m[1]), int(m[2])) for t, ln in lines if (m := _PROGRESS.search(ln))]
-    stage: dict[str, Any] = {}
+    stage: dict[str, Any] = _ray_stages(lines, wall) if engine == "ray" else {}
     if progress:
         first_t, first_done, total = progress[0]
         done_t = next((t for t, d, tot in progress if d >= tot), None)
@@ -425,19 +459,21 @@ def run_thresher(crawl: Path, out: Path, workers: int, n_docs: int) -> dict[str,
                          ("cli_docs_per_s", r"([\d.]+) docs/s \(")):
         if m := re.search(pattern, text):
             summary[key] = float(m[1])
-    records = errors = 0
-    with out.open(encoding="utf-8") as fh:
-        for raw in fh:
-            records += 1
-            errors += '"error": {' in raw
+    recs = read_records(out)
+    records, errors = len(recs), sum(1 for r in recs if "error" in r)
+    del recs
+    out_bytes = sum(p.stat().st_size for p in out.iterdir()) if out.is_dir() else out.stat().st_size
     cpu_parent = sampler.cpu.get(proc.pid, 0.0)
+    # Ray's processes are not all waited for by the CLI, so RUSAGE_CHILDREN misses most of their CPU: take
+    # the larger of it and the sampled tree (which misses only each process's last 0.2 s)
+    cpu_tree = max(cpu1 - cpu0, sum(sampler.cpu.values()))
     return {"wall_s": wall, "docs_per_s": n_docs / wall,
             "peak_tree_mib": sampler.peak_mib(), "peak_single_sampled_mib": sampler.peak_mib(single=True),
             "peak_tree_by_phase_mib": {k: v / 1024 for k, v in sampler.peak_tree_kib.items()},
             "ru_maxrss_child_mib": maxrss_child / 1024, "max_procs": sampler.max_procs,
-            "cpu_s": cpu1 - cpu0, "cpu_parent_s": cpu_parent, "cpu_others_in_tree_s": sum(sampler.cpu.values()) - cpu_parent,
-            "bench_cpu_s": own, "other_cpu_s": max(0.0, busy - (cpu1 - cpu0) - own),
-            "records": records, "error_records": errors, "out_mib": out.stat().st_size / 2**20, **stage, **summary}
+            "cpu_s": cpu_tree, "cpu_parent_s": cpu_parent, "cpu_others_in_tree_s": sum(sampler.cpu.values()) - cpu_parent,
+            "bench_cpu_s": own, "other_cpu_s": max(0.0, busy - cpu_tree - own),
+            "records": records, "error_records": errors, "out_mib": out_bytes / 2**20, **stage, **summary}
 
 
 # ----------------------------------------------------------------------------------------- datatrove
@@ -527,6 +563,45 @@ def table(th: dict[str, Any], dt: dict[str, Any] | None, workers: int, n: int) -
     return "\n".join(rows)
 
 
+def engines_table(lo: dict[str, Any], ry: dict[str, Any], workers: int, n: int) -> str:
+    def both(key: str, fmt: str = "{:.1f}") -> str:
+        return f"{_f(lo.get(key), fmt)} | {_f(ry.get(key), fmt)}"
+
+    lp, rp = lo["peak_tree_by_phase_mib"], ry["peak_tree_by_phase_mib"]
+    rows = [
+        "| | `--engine local` | `--engine ray` (local Ray) |",
+        "|---|---|---|",
+        f"| processes (most at once) | CLI + {workers} pool workers ({lo['max_procs']}) | CLI + Ray's GCS, raylet, "
+        f"agents + {workers} scoring actors ({ry['max_procs']}) |",
+        f"| documents | {n:,} | {n:,} |",
+        f"| wall time, whole command (s) | {both('wall_s')} |",
+        f"| **docs/s, whole command** | **{lo['docs_per_s']:.1f}** | **{ry['docs_per_s']:.1f}** |",
+        f"| start-up (s): local: imports, model load, counting; ray: + starting Ray, the walk | {both('startup_s')} |",
+        f"| scoring stage (s) | {both('scoring_s')} |",
+        f"| **docs/s, scoring stage** | **{_f(lo.get('scoring_docs_per_s'))}** | **{_f(ry.get('scoring_docs_per_s'))}** |",
+        f"| crawl-level signals + writing (s) | {both('after_s')} |",
+        f"| CPU time, process tree (s) | {both('cpu_s', '{:.0f}')} |",
+        f"| CPU ms per document, whole command | {1000 * lo['cpu_s'] / n:.1f} | {1000 * ry['cpu_s'] / n:.1f} |",
+        f"| peak RSS, process tree sum (MiB): scoring / after | {lp.get('scoring', 0):.0f} / {lp.get('after', 0):.0f} | "
+        f"{rp.get('scoring', 0):.0f} / {rp.get('after', 0):.0f} |",
+        f"| peak RSS, largest single process (MiB) | {both('peak_single_sampled_mib', '{:.0f}')} |",
+        f"| other processes on the machine meanwhile (CPU s) | {both('other_cpu_s', '{:.0f}')} |",
+        f"| output | {lo['records']:,} records, {lo['out_mib']:.0f} MiB | {ry['records']:,} records, "
+        f"{ry['out_mib']:.0f} MiB |",
+    ]
+    return "\n".join(rows)
+
+
+def compare_records(a: Path, b: Path) -> dict[str, Any]:
+    """Both engines' records, field for field."""
+    ra, rb = read_records(a), read_records(b)
+    differ = sum(1 for x, y in zip(ra, rb, strict=False) if x != y) + abs(len(ra) - len(rb))
+    return {"local": len(ra), "ray": len(rb), "differing": differ,
+            "ids_equal": [r["id"] for r in ra] == [r["id"] for r in rb],
+            "scores_equal": [r.get("score") for r in ra] == [r.get("score") for r in rb],
+            "crawl_equal": [r.get("crawl") for r in ra] == [r.get("crawl") for r in rb]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=20_000, help="documents to generate (default 20,000)")
@@ -536,6 +611,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--datatrove-docs", type=int, default=None, help="datatrove on N documents spread over the crawl")
     ap.add_argument("--no-datatrove", action="store_true")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="ray: also run the scan on a local Ray and compare the engines (instead of datatrove)")
     ap.add_argument("--datatrove-child", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.datatrove_child is not None:
@@ -560,6 +637,19 @@ def main() -> None:
               flush=True)
         th = run_thresher(crawl, work / "scan.jsonl", args.workers, n)
         print(json.dumps({"thresher": th}), flush=True)
+        if args.engine == "ray":
+            ry = run_thresher(crawl, work / "scan-ray", args.workers, n, engine="ray")
+            print(json.dumps({"thresher_ray": ry}), flush=True)
+            same = compare_records(work / "scan.jsonl", work / "scan-ray")
+            print()
+            print(f"{n:,} documents (mean {info['mean_kb']:.2f} KB, formats {info['formats']}), {os.cpu_count()} cores, "
+                  f"--workers {args.workers}; other processes used {th['other_cpu_s']:.0f} CPU s during the local scan "
+                  f"({th['other_cpu_s'] / th['wall_s']:.2f} cores on average) and {ry['other_cpu_s']:.0f} CPU s during "
+                  f"the Ray scan ({ry['other_cpu_s'] / ry['wall_s']:.2f} cores)")
+            print(f"records compared: {same}")
+            print()
+            print(engines_table(th, ry, args.workers, n))
+            return
         dt = None
         if not args.no_datatrove:
             dt = run_datatrove(crawl, args.datatrove_docs)
