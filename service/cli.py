@@ -183,12 +183,18 @@ def train(
     shuffle_labels: Annotated[bool, typer.Option(
         "--shuffle-labels", help="A control: fit the classifier to permuted labels (metrics and the gate still "
         "use the true ones). The gate must refuse the result.")] = False,
+    line_model_from: Annotated[Path | None, typer.Option(
+        "--line-model-from", help="Use this model's line model as it is instead of fitting one (most of the "
+        "training time): for retraining on document-level labels, e.g. --line-model-from models/default.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for featurising and scoring (default: all "
+                                          "cores). Results do not depend on it.")] = 0,
 ) -> None:
     """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated
     metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder."""
     from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
     from training.evaluation import evaluate, gate, metrics_json, write_report
     from training.features import FEATURE_NAMES
+    from training.parallel import default_workers
     from training.train import DEFAULT_THRESHOLDS, METRICS_FILE, save_model
     from training.train import train as run_training
     from training.vocabulary import EntityLexicon, LexiconError
@@ -210,15 +216,21 @@ def train(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
     base_model = _load(base) if base is not None else None
-    # Without the built-in documents the classifier learns from the user's labels alone, but the line
-    # model still needs pages with labeled boilerplate lines: it keeps the project's generated pages.
-    line_examples = [ex for ex in builtin_examples(seed=seed) if ex.line_labels is not None] if no_builtin else []
+    line_model = None
+    if line_model_from is not None:
+        same = base_model is not None and base is not None and line_model_from.resolve() == base.resolve()
+        line_model = (base_model if same and base_model is not None else _load(line_model_from)).resources.line_model
+    workers = workers if workers > 0 else default_workers()
+    # Without the built-in documents the classifier learns from the user's labels alone, but a line
+    # model fitted here still needs pages with labeled boilerplate lines: the project's generated pages.
+    line_examples = ([ex for ex in builtin_examples(seed=seed) if ex.line_labels is not None]
+                     if no_builtin and line_model is None else [])
     if len(examples) < 2 * cv:
         typer.echo(f"error: {len(examples)} usable example(s); at least {2 * cv} are needed for --cv {cv}", err=True)
         raise typer.Exit(2)
     try:
         result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names, line_examples=line_examples,
-                              shuffle_labels=shuffle_labels)
+                              shuffle_labels=shuffle_labels, line_model=line_model, workers=workers)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -234,7 +246,7 @@ def train(
     if base_model is not None:
         from service.evaluation import score_examples
 
-        scored = score_examples(base_model, result.examples)
+        scored = score_examples(base_model, result.examples, workers=workers)
         if len(scored.examples) != len(result.examples):
             typer.echo("error: the base model could not score every training example", err=True)
             raise typer.Exit(2)
@@ -268,15 +280,17 @@ def eval_(
     fixtures: Annotated[list[Path], typer.Option("--fixtures", help="Labeled fixtures (same forms as train).")],
     model: ModelOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for report.html and metrics.json.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for scoring (default: all cores).")] = 0,
 ) -> None:
     """Evaluate an existing model on other labels: the same metrics and report as training writes."""
     from service.evaluation import evaluate_model
     from training.evaluation import metrics_json, write_report
+    from training.parallel import default_workers
 
     m = _load(model)
     labeled = _read_labeled(fixtures)
     try:
-        metrics, _ = evaluate_model(m, labeled.examples)
+        metrics, _ = evaluate_model(m, labeled.examples, workers=workers if workers > 0 else default_workers())
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
@@ -25,6 +27,7 @@ from training.corrupt import Example
 from training.document import EmptyDocumentError, parse
 from training.features import FEATURE_NAMES, Resources, extract_features
 from training.linemodel import CLASSES, LineModel
+from training.parallel import fork_map
 from training.vocabulary import EntityLexicon
 
 __all__ = ["TrainResult", "train", "save_model", "DEFAULT_THRESHOLDS", "MODEL_FILE", "LEXICON_FILE", "MANIFEST_FILE"]
@@ -36,6 +39,7 @@ MODEL_FILE = "model.joblib"
 LEXICON_FILE = "lexicon.json"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
+_WARM_UP = "Warm-up. The council met on Tuesday and said it would publish the report. Read more"
 
 
 @dataclass
@@ -50,6 +54,14 @@ class TrainResult:
     skipped: list[dict[str, object]] = field(default_factory=list)
 
 
+def _true_line_labels(ex: Example, n_lines: int) -> list[str] | None:
+    """An example's labels per line, when it has them: its own, or all ``content`` for a reliable
+    document without line labels; ``None`` when its line labels do not match its lines."""
+    if ex.line_labels is not None:
+        return list(ex.line_labels) if len(ex.line_labels) == n_lines else None
+    return ["content"] * n_lines if ex.label == "reliable" else None
+
+
 def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], list[list[str]]]:
     docs, labels = [], []
     for ex in examples:
@@ -58,12 +70,10 @@ def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], l
         except EmptyDocumentError:
             continue
         lines = [ln.text for ln in doc.lines]
-        if ex.line_labels is not None and len(ex.line_labels) == len(lines):
+        truth = _true_line_labels(ex, len(lines))
+        if truth is not None:
             docs.append(lines)
-            labels.append(list(ex.line_labels))
-        elif ex.label == "reliable" and ex.line_labels is None:
-            docs.append(lines)  # a reliable document without line labels: all of it is content
-            labels.append(["content"] * len(lines))
+            labels.append(truth)
     return docs, labels
 
 
@@ -85,8 +95,21 @@ def _lexicon(examples: Sequence[Example], extra_names: Sequence[str]) -> EntityL
     return lex
 
 
-def _features(examples: Sequence[Example], resources: Resources) -> np.ndarray:
-    return np.vstack([extract_features(parse(ex.text), resources=resources).vector() for ex in examples])
+def _features(
+    examples: Sequence[Example], resources: Resources, *, workers: int = 1
+) -> tuple[np.ndarray, list[list[str]]]:
+    """The feature matrix of ``examples``, and the line model's category for every line of each."""
+
+    def one(i: int) -> tuple[np.ndarray, list[str]]:
+        ext = extract_features(parse(examples[i].text), resources=resources)
+        return ext.vector(), [x["category"] for x in ext.extra["line_labels"]]
+
+    if workers > 1:  # load the vocabulary and dictionaries once, before forking: the workers share them
+        extract_features(parse(_WARM_UP), resources=resources)
+    rows = fork_map(one, len(examples), workers=workers)
+    return np.vstack([v for v, _ in rows]), [cats for _, cats in rows]
+
+
 
 
 def train(
@@ -98,11 +121,21 @@ def train(
     C: float = 0.2,
     line_examples: Sequence[Example] = (),
     shuffle_labels: bool = False,
+    line_model: LineModel | None = None,
+    workers: int = 1,
 ) -> TrainResult:
     """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article).
 
     ``line_examples``: more documents for the line model only (in every fold), e.g. the project's
     generated pages when a user trains the classifier on their own labels alone.
+
+    ``line_model``: a fitted line model to use as it is, in every fold and in the result, instead of
+    fitting one (fitting it is most of the training time). A user's labels say whether a document is
+    reliable, not which of its lines are boilerplate, so they add little to a line model and an
+    existing one (e.g. the shipped model's) loses little. Documents it was fitted on get in-sample
+    line features; a user's own documents never are.
+
+    ``workers``: processes for featurising (the result does not depend on it).
 
     ``shuffle_labels``: a control. The classifier is fitted to a seeded permutation of the labels, while
     every metric is still measured against the true ones: such a model must come out no better than
@@ -131,25 +164,27 @@ def train(
     for k, (tr, te) in enumerate(GroupKFold(n_splits=n_folds).split(X, y, groups)):
         tr_ex = [usable[i] for i in tr]
         te_ex = [usable[i] for i in te]
-        lm = _fit_line_model(tr_ex, line_examples, seed=seed)
+        lm = line_model if line_model is not None else _fit_line_model(tr_ex, line_examples, seed=seed)
         res = Resources(line_model=lm, lexicon=_lexicon(tr_ex, extra_names))
-        X[te] = _features(te_ex, res)
-        te_docs, te_labels = _line_training_data(te_ex)
-        for d, labs in zip(te_docs, te_labels, strict=True):
-            line_true += labs
-            line_pred += lm.predict(d)
+        X[te], predicted = _features(te_ex, res, workers=workers)
+        for ex, cats in zip(te_ex, predicted, strict=True):
+            truth = _true_line_labels(ex, len(cats))
+            if truth is not None:
+                line_true += truth
+                line_pred += cats
         log.info("fold %d/%d: %d documents featurised", k + 1, n_folds, len(te))
 
     y_fit = np.random.default_rng(seed).permutation(y) if shuffle_labels else y
     clf = ReliabilityModel(C=C, cv=cv, random_state=seed).fit(
         X, y_fit, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
     )
-    line_model = _fit_line_model(usable, line_examples, seed=seed)
+    final_line_model = line_model if line_model is not None else _fit_line_model(usable, line_examples, seed=seed)
     lexicon = _lexicon(usable, extra_names)
 
     p_oof = clf.calibrate_decision(clf.oof_decision_)
     metrics = _metrics(y, p_oof, weights, usable)
     metrics["line_model"] = {
+        "fitted": line_model is None,
         "lines": len(line_true),
         "accuracy": round(float(np.mean(np.array(line_true) == np.array(line_pred))), 4),
         "macro_f1": round(
@@ -159,7 +194,7 @@ def train(
             float(f1_score([t == "content" for t in line_true], [p == "content" for p in line_pred])), 4
         ),
     }
-    return TrainResult(line_model, lexicon, clf, metrics, usable, X, y, skipped)
+    return TrainResult(final_line_model, lexicon, clf, metrics, usable, X, y, skipped)
 
 
 def _metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, examples: Sequence[Example]) -> dict[str, object]:
@@ -194,6 +229,14 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{lib: version(lib) for lib in libs}}
 
 
+def created_at() -> str:
+    """Now in UTC (ISO 8601, seconds), or ``SOURCE_DATE_EPOCH`` when set, for reproducible builds. Only
+    the manifest says when: the model's version hashes the files, so it does not depend on the time."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else datetime.now(UTC)
+    return when.isoformat(timespec="seconds")
+
+
 def save_model(
     result: TrainResult,
     out_dir: Path,
@@ -212,6 +255,7 @@ def save_model(
     manifest: dict[str, object] = {
         "name": name,
         "version": version,
+        "created": created_at(),
         "format": 1,
         "files": files,
         "feature_names": list(FEATURE_NAMES),
@@ -219,6 +263,12 @@ def save_model(
         "thresholds": thresholds or DEFAULT_THRESHOLDS,
         "libraries": library_versions(),
         "fixtures": fixture_sources,
+        "fixture_counts": {
+            "documents": len(result.examples),
+            "reliable": int(result.y.sum()),
+            "unreliable": int(len(result.y) - result.y.sum()),
+            "skipped": len(result.skipped),
+        },
         "metrics": result.metrics,
     }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -92,6 +93,10 @@ def test_manifest_describes_the_files(tiny_training):
     assert manifest["line_classes"] == list(CLASSES)
     assert manifest["thresholds"] == DEFAULT_THRESHOLDS
     assert manifest["name"] == "tiny"
+    created = datetime.fromisoformat(manifest["created"])
+    assert created.tzinfo is not None and abs((datetime.now(UTC) - created).days) < 1
+    counts = manifest["fixture_counts"]
+    assert counts["documents"] == counts["reliable"] + counts["unreliable"] == manifest["metrics"]["documents"]
     assert set(manifest["files"]) == {"model.joblib", "lexicon.json", "metrics.json"}
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((model_dir / name).read_bytes()).hexdigest() == digest
@@ -177,3 +182,32 @@ def test_user_labels_alone_train_with_the_projects_pages_for_the_line_model(tiny
     assert out.metrics["documents"] == 8
     assert {ex.origin for ex in out.examples} == {"user.jsonl"}
     assert set(out.line_model.classifier_.classes_) - {"content"}, "the line model learned no boilerplate class"
+
+
+def test_reusing_a_line_model_fits_none_and_workers_change_nothing(tiny_training, monkeypatch):
+    """--line-model-from: the given line model is used as it is in every fold and in the result, and
+    featurising on two processes gives the very same matrix and metrics as on one."""
+    import training.parallel
+
+    monkeypatch.setattr(training.parallel, "MIN_PER_WORKER", 2)  # fork even for these few documents
+    result, _ = tiny_training
+    examples = _written("reliable", 20) + _written("unreliable", 20)
+    one = train(examples, cv=2, line_model=result.line_model, workers=1)
+    two = train(examples, cv=2, line_model=result.line_model, workers=2)
+    assert one.line_model is result.line_model and two.line_model is result.line_model
+    assert one.metrics["line_model"]["fitted"] is False
+    assert np.array_equal(one.X, two.X)
+    assert json.dumps(one.metrics, sort_keys=True) == json.dumps(two.metrics, sort_keys=True)
+    assert one.metrics["documents"] == 40
+
+
+def test_fork_map_keeps_order_and_answers(monkeypatch):
+    import os
+
+    import training.parallel
+    from training.parallel import fork_map
+
+    monkeypatch.setattr(training.parallel, "MIN_PER_WORKER", 2)
+    got = fork_map(lambda i: (i * i, os.getpid()), 50, workers=2)
+    assert [sq for sq, _ in got] == [i * i for i in range(50)]
+    assert os.getpid() not in {pid for _, pid in got}, "the work did not run in forked workers"
