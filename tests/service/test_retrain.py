@@ -80,8 +80,10 @@ def test_retrain_serve_and_gate(labeled, tmp_path, tiny_model_dir, admin_token):
 
     # The gate: a model fitted to shuffled labels is refused against `mine`, and nothing is written ...
     shuffled = work / "models" / "shuffled"
+    # (Reusing mine's line model: the gate judges the classifier, and no line-model fits keeps this quick.)
     args = ["train", "--no-builtin", "--fixtures", str(labeled["folder"]), "--fixtures", str(labeled["jsonl"]),
-            "--cv", "3", "--out", str(shuffled), "--base", str(mine), "--shuffle-labels"]
+            "--cv", "3", "--out", str(shuffled), "--base", str(mine), "--shuffle-labels",
+            "--line-model-from", str(mine)]
     refused = _thresher(*args, cwd=work)
     assert refused.returncode == 3, refused.stderr[-4000:]
     assert "Refused" in refused.stderr and "--force" in refused.stderr
@@ -98,3 +100,27 @@ def test_retrain_serve_and_gate(labeled, tmp_path, tiny_model_dir, admin_token):
     assert ev.returncode == 0, ev.stderr[-3000:]
     metrics = json.loads((work / "ev" / "metrics.json").read_text())
     assert metrics["documents"] == 22 and metrics["model"]["version"] == model.version
+
+
+def test_same_fixtures_and_seed_give_byte_identical_reports_and_scores(labeled, tmp_path, tiny_model_dir):
+    """Two `thresher train` runs on the same labels and seed (one on two processes, one on one): the same
+    metrics.json and evaluation.json bytes, the same version, the same scores."""
+    from service.model import load_model
+    from service.scoring import score_text
+
+    outs = []
+    for workers in ("2", "1"):
+        out = tmp_path / f"w{workers}"
+        proc = _thresher("train", "--no-builtin", "--fixtures", str(labeled["folder"]), "--fixtures",
+                         str(labeled["jsonl"]), "--cv", "3", "--seed", "7", "--line-model-from", str(tiny_model_dir),
+                         "--workers", workers, "--out", str(out), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        outs.append(out)
+    a, b = outs
+    for name in ("metrics.json", "evaluation.json", "model.joblib", "lexicon.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ma, mb = load_model(a), load_model(b)
+    assert ma.version == mb.version
+    assert json.loads((a / "metrics.json").read_text())["line_model"]["fitted"] is False
+    texts = [p.read_text(encoding="utf-8") for p in sorted((labeled["folder"] / "unreliable").glob("*.txt"))[:5]]
+    assert [score_text(t, model=ma)["score"] for t in texts] == [score_text(t, model=mb)["score"] for t in texts]
