@@ -1,8 +1,9 @@
 """What words are known: a general vocabulary (wordfreq) and an entity lexicon learned from reliable text.
 
 The general vocabulary is loaded once per process. Its fast candidate index is a deletion index of
-distance 1 over common words (zipf >= ``COMMON_ZIPF``) plus length buckets searched with rapidfuzz's
-bit-parallel Levenshtein for the longer tokens that may sit at distance 2.
+distance 1 over common words (zipf >= ``COMMON_ZIPF``) plus, for the longer tokens that may sit at
+distance 2, an index of each common word's three pieces (two edits leave one piece intact), whose few
+candidates rapidfuzz's Levenshtein then checks.
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ class Vocabulary:
     zipf: dict[str, float]
     delete_index: dict[str, list[str]] = field(default_factory=dict)
     by_length: dict[int, list[str]] = field(default_factory=dict)
-    _windows: dict[int, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _memo: dict[tuple[str, int], tuple[str, int] | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
+    )
+    _pieces: dict[tuple[int, int], dict[str, list[int]]] | None = field(
+        default=None, init=False, repr=False, compare=False
     )
 
     @classmethod
@@ -70,12 +73,6 @@ class Vocabulary:
                 delete_index[d].append(w)
             by_length[len(w)].append(w)
         return cls(zipf=zipf, delete_index=dict(delete_index), by_length=dict(by_length))
-
-    def _window(self, length: int) -> list[str]:
-        """Common words of length ``length`` ± 2, built once per length."""
-        if length not in self._windows:
-            self._windows[length] = [c for n in range(length - 2, length + 3) for c in self.by_length.get(n, ())]
-        return self._windows[length]
 
     def zipf_of(self, word: str) -> float:
         return self.zipf.get(word.lower(), 0.0)
@@ -103,14 +100,61 @@ class Vocabulary:
                 best = (c, dist)
         if best is not None or max_distance < 2:
             return best
-        pool = self._window(len(w))
-        hits = process.extract(w, pool, scorer=Levenshtein.distance, score_cutoff=2, limit=None)
-        hits = [h for h in hits if h[1] > 0]
+        hits = self._within_two(w)
         if not hits:
             return None
-        # Nearest first; among equally near words the most frequent one is the likely intent.
-        c, dist, _ = min(hits, key=lambda h: (h[1], -self.zipf[h[0]]))
-        return (c, int(dist))
+        # Nearest first; among equally near words the most frequent one is the likely intent (and
+        # among those, the first in the length window, as a scan of the window would find it).
+        c, dist, _ = min(hits, key=lambda h: (h[1], -self.zipf[h[0]], h[2]))
+        return (c, dist)
+
+    def _within_two(self, w: str) -> list[tuple[str, int, int]]:
+        """Common words 1 or 2 edits (Levenshtein) from ``w``, with their position in the window of common words of ``len(w)`` ± 2 letters (``by_length`` in length order).
+
+        A pigeonhole filter: each common word is cut into three pieces, and two edits leave at least
+        one piece intact, at most two characters from where it was. So only words sharing such a piece
+        with ``w`` are compared (about a hundred look-ups instead of tens of thousands of comparisons).
+        """
+        index = self._piece_index()
+        m = len(w)
+        offset = 0
+        found: dict[str, int] = {}
+        for n in range(m - 2, m + 3):
+            words = self.by_length.get(n, ())
+            if not words:
+                continue
+            for k, (start, size) in enumerate(_pieces(n)):
+                bucket = index.get((n, k))
+                if bucket is None:
+                    continue
+                for s in range(-2, 3):
+                    pos = start + s
+                    if pos < 0 or pos + size > m:
+                        continue
+                    for i in bucket.get(w[pos : pos + size], ()):
+                        found.setdefault(words[i], offset + i)
+            offset += len(words)
+        near = process.extract(w, list(found), scorer=Levenshtein.distance, score_cutoff=2, limit=None)
+        return [(c, int(dist), found[c]) for c, dist, _ in near if dist > 0]
+
+    def _piece_index(self) -> dict[tuple[int, int], dict[str, list[int]]]:
+        """(length, piece number) → piece text → positions in ``by_length[length]``; built once."""
+        if self._pieces is None:
+            index: dict[tuple[int, int], dict[str, list[int]]] = {}
+            for n, words in self.by_length.items():
+                for k, (start, size) in enumerate(_pieces(n)):
+                    bucket = index.setdefault((n, k), {})
+                    for i, c in enumerate(words):
+                        bucket.setdefault(c[start : start + size], []).append(i)
+            self._pieces = index
+        return self._pieces
+
+
+def _pieces(length: int) -> tuple[tuple[int, int], ...]:
+    """A word of ``length`` letters cut into three pieces as even as can be: (start, size) of each."""
+    a = length // 3
+    b = (length - a) // 2
+    return ((0, a), (a, b), (a + b, length - a - b))
 
 
 @lru_cache(maxsize=2)
