@@ -24,10 +24,10 @@ from operator import itemgetter
 import numpy as np
 from scipy import sparse
 from scipy.special import expit, softmax
-from sklearn.feature_extraction._hashing_fast import transform as _hash_features
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import murmurhash3_32
 
 from training.document import WORD_RE
 from training.lexicons import (
@@ -38,6 +38,11 @@ from training.lexicons import (
     URL_RE,
     keyword_hits_lines,
 )
+
+try:  # scikit-learn's own C hashing loop (private): the fast path; the public murmurhash3_32 otherwise
+    from sklearn.feature_extraction._hashing_fast import transform as _hash_features
+except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+    _hash_features = None
 
 __all__ = ["LineModel", "CLASSES", "line_layout_features", "DENSE_FEATURE_NAMES", "NotFittedError"]
 
@@ -95,7 +100,8 @@ def _char_table() -> np.ndarray:
 
 def _char_flags(chars: str) -> np.ndarray:
     """The class bits of every character of ``chars``."""
-    codes = np.frombuffer(chars.encode("utf-32-le"), dtype="<u4")
+    # surrogatepass: a lone surrogate (JSON allows "\udcff") is a code point like any other, with no class
+    codes = np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     flags = _char_table()[np.minimum(codes, 0xFFFF)]
     astral = np.flatnonzero(codes > 0xFFFF)
     for k in astral:  # rare (emoji, historic scripts): classified one by one
@@ -242,6 +248,7 @@ class LineModel:
         unknown = set(y) - set(CLASSES)
         if unknown:
             raise ValueError(f"unknown line labels {sorted(unknown)}; expected one of {CLASSES}")
+        self.__dict__.pop("_fast_", None)  # a scorer folded from earlier weights
         self.hasher_ = self._hasher()
         X = self._matrix(docs, fit=True)
         clf = LogisticRegression(C=self.C, max_iter=3000, random_state=self.random_state)
@@ -325,7 +332,10 @@ class _FastLines:
         if not feats:
             return out
         # sklearn's own hashing loop (murmurhash3 of the UTF-8 bytes, |h| mod n_features), in C.
-        cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
+        if _hash_features is not None:
+            cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
+        else:
+            cols = np.array([_column(f, self.n_features) for f in feats], dtype=np.int64)
         keys, counts = np.unique(np.asarray(rows, dtype=np.int64) * self.n_features + cols, return_counts=True)
         row, col = np.divmod(keys, self.n_features)
         norms = np.sqrt(np.bincount(row, weights=counts.astype(np.float64) ** 2, minlength=len(lines)))
@@ -333,3 +343,9 @@ class _FastLines:
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         out[row[starts]] = np.add.reduceat(contrib, starts, axis=0)
         return out
+
+
+def _column(feature: str, n_features: int) -> int:
+    """The column HashingVectorizer gives a feature: murmurhash3 (signed) of its UTF-8, |h| mod n."""
+    h = int(murmurhash3_32(feature, seed=0))
+    return (2147483647 - (n_features - 1)) % n_features if h == -(2**31) else abs(h) % n_features

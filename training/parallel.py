@@ -3,20 +3,26 @@
 Processes are forked (Linux), so the function, the model and the examples are inherited, never
 pickled: only the item indices go to the workers and the results come back, in order. The answer
 is the same whatever the number of workers (every scoring step is deterministic per document).
+A process that has other threads (a server) or is itself a pool worker runs the items in turn:
+forking there is unsafe or impossible.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["fork_map", "default_workers"]
+__all__ = ["fork_map", "forks", "default_workers"]
 
 T = TypeVar("T")
 _TASK: Callable[[int], Any] | None = None  # set in the parent just before forking
-MIN_PER_WORKER = 16  # fewer items than this per worker: forking costs more than it saves
+_LOCK = threading.Lock()
+MIN_PER_WORKER = 8  # fewer items than this per worker: forking costs more than it saves
 
 
 def default_workers() -> int:
@@ -27,22 +33,41 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def forks(n: int, workers: int) -> bool:
+    """Whether :func:`fork_map` would use worker processes for ``n`` items."""
+    return (
+        workers > 1
+        and n >= 2 * MIN_PER_WORKER
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not multiprocessing.current_process().daemon
+    )
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
 def _run(bounds: tuple[int, int]) -> list[Any]:
     assert _TASK is not None
     return [_TASK(i) for i in range(*bounds)]
 
 
 def fork_map(fn: Callable[[int], T], n: int, *, workers: int) -> list[T]:
-    """``[fn(0), fn(1), ..., fn(n - 1)]``, computed by ``workers`` forked processes."""
+    """``[fn(0), fn(1), ..., fn(n - 1)]``, computed by ``workers`` forked processes when :func:`forks`.
+
+    A worker that dies (killed, out of memory) raises ``BrokenProcessPool`` here instead of hanging."""
     global _TASK
-    if workers <= 1 or n < 2 * MIN_PER_WORKER or "fork" not in multiprocessing.get_all_start_methods():
+    if not forks(n, workers):
         return [fn(i) for i in range(n)]
     chunk = max(MIN_PER_WORKER // 2, n // (workers * 8))
-    bounds: Sequence[tuple[int, int]] = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
-    _TASK = fn
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_run, bounds, chunksize=1)
-    finally:
-        _TASK = None
+    bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+    with _LOCK:
+        _TASK = fn
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+                parts = list(pool.map(_run, bounds))
+        finally:
+            _TASK = None
     return [x for part in parts for x in part]

@@ -27,7 +27,7 @@ from training.corrupt import Example
 from training.document import EmptyDocumentError, parse
 from training.features import FEATURE_NAMES, Resources, extract_features
 from training.linemodel import CLASSES, LineModel
-from training.parallel import fork_map
+from training.parallel import fork_map, forks
 from training.vocabulary import EntityLexicon
 
 __all__ = ["TrainResult", "train", "save_model", "DEFAULT_THRESHOLDS", "MODEL_FILE", "LEXICON_FILE", "MANIFEST_FILE"]
@@ -172,7 +172,8 @@ def train(
             if truth is not None:
                 line_true += truth
                 line_pred += cats
-        log.info("fold %d/%d: %d documents featurised", k + 1, n_folds, len(te))
+        log.info("fold %d/%d: %d documents featurised (%s)", k + 1, n_folds, len(te),
+                 f"{workers} processes" if forks(len(te), workers) else "1 process")
 
     y_fit = np.random.default_rng(seed).permutation(y) if shuffle_labels else y
     clf = ReliabilityModel(C=C, cv=cv, random_state=seed).fit(

@@ -118,7 +118,11 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch:
             crawl = {"text": clean if clean is not None else (text or ""), "full": text or "", "site": _site(doc)}
     rec["_key"], rec["_order"], rec["_crawl"] = doc.key, list(doc.order), crawl
     if sketch and crawl is not None:
-        rec["_sketch"] = _sketch_of(rec)
+        try:
+            rec["_sketch"] = _sketch_of(rec)
+        except Exception:  # a bug must not lose the document: it is scored, but left out of the crawl pass
+            log.exception("sketching %s failed; it gets no crawl-level fields", doc.key)
+            rec["_crawl"] = None
     return rec
 
 

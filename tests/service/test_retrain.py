@@ -115,6 +115,7 @@ def test_same_fixtures_and_seed_give_byte_identical_reports_and_scores(labeled, 
                          str(labeled["jsonl"]), "--cv", "3", "--seed", "7", "--line-model-from", str(tiny_model_dir),
                          "--workers", workers, "--out", str(out), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-4000:]
+        assert f"featurised ({workers} process" in proc.stderr, proc.stderr[-2000:]  # 2 really forked
         outs.append(out)
     a, b = outs
     for name in ("metrics.json", "evaluation.json", "model.joblib", "lexicon.json"):

@@ -17,6 +17,7 @@ ODD = "\n".join([
     "Call +1 555-123-4567 or write to desk@example.com",
     "“A quoted line,” she said. Then another sentence! And a third?",
     "© 2026 Example Media | Privacy | Terms",
+    "a lone surrogate \udcff from a JSON escape, and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 letters",
     "x",
 ])
 
@@ -69,3 +70,25 @@ def test_layout_features_find_urls_phones_and_emails_only_on_their_lines():
     assert rows[:, col["has_url"]].tolist() == [1.0, 0.0, 1.0, 0.0]
     assert rows[:, col["has_phone"]].tolist() == [0.0, 1.0, 0.0, 0.0]
     assert rows[:, col["has_email"]].tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_fallback_hashing_gives_sklearns_columns():
+    """Without scikit-learn's private C loop the columns come from the public murmurhash3_32: the same."""
+    from itertools import repeat
+
+    from training.linemodel import _column, _hash_features
+
+    feats = ["related", "related posts", "©", "ünïcödé", "a b", "𝔘𝔫𝔦"]
+    cols, _, _ = _hash_features([zip(feats, repeat(1))], 2**15, np.float64, False, 0)
+    assert [_column(f, 2**15) for f in feats] == cols.tolist()
+
+
+def test_refitting_drops_the_scorer_made_from_the_old_weights():
+    from training.linemodel import LineModel
+
+    docs = [["Related posts", "The council met on Tuesday and approved the budget for the library."]] * 4
+    first = LineModel().fit(docs, [["related", "content"]] * 4)
+    before = first.predict_proba(docs[0])
+    first.fit(docs, [["content", "related"]] * 4)  # the opposite labels
+    after = first.predict_proba(docs[0])
+    assert before[0].argmax() != after[0].argmax()

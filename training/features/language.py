@@ -60,6 +60,8 @@ def _extract_ngrams(text: str, word_map: dict[str, list[float]]) -> list[str]:
     for ch in text:
         c = _NORMALISED.get(ch)
         if c is None:
+            if len(_NORMALISED) >= 100_000:
+                _NORMALISED.clear()
             c = _NORMALISED[ch] = NGram.normalize(ch)
         last = grams[-1]
         if last == " ":
@@ -99,7 +101,7 @@ def _row(word_map: dict[str, list[float]], word: str) -> np.ndarray:
 def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     """langdetect's ``Detector._detect_block`` after n-gram extraction, with the 55 language
     probabilities as one array: the same random draws and the same floating-point operations in the
-    same order (sums left to right, as Python's ``sum`` does), so the same probabilities, faster."""
+    same order (normalised by Python's own ``sum``, as langdetect does), so the same probabilities, faster."""
     word_map = det.word_lang_prob_map
     rand = det.random
     rand.seed(det.seed)
@@ -115,7 +117,7 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
             if word in word_map:
                 prob *= weight + _row(word_map, word)
             if i % 5 == 0:
-                prob /= np.cumsum(prob)[-1]
+                prob /= sum(prob.tolist())  # the interpreter's own sum, as langdetect's (3.12 changed it)
                 if prob.max() > det.CONV_THRESHOLD or i >= det.ITERATION_LIMIT:
                     break
             i += 1
