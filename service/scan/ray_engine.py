@@ -33,6 +33,7 @@ import logging
 import os
 import pickle
 import shutil
+import socket
 import time
 import warnings
 from collections import Counter
@@ -84,11 +85,34 @@ def connect(address: str | None, workers: int | None) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"include_dashboard": False, "logging_level": logging.WARNING, "configure_logging": True}
-    if address:
-        ray.init(address=address, **{k: v for k, v in quiet.items() if k != "include_dashboard"})
-    else:
-        ray.init(num_cpus=workers or os.cpu_count() or 1, **quiet)
+    try:
+        if address:
+            _reachable(address)
+            ray.init(address=address, **{k: v for k, v in quiet.items() if k != "include_dashboard"})
+        else:
+            ray.init(num_cpus=workers or os.cpu_count() or 1, **quiet)
+    except (ConnectionError, OSError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise RayUnavailableError(f"could not start or reach {where}: {type(exc).__name__}: {exc}") from exc
     return True
+
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _reachable(address: str) -> None:
+    """Fail fast when ``host:port`` (or ``ray://host:port``) does not answer: Ray itself retries for minutes.
+    ``auto`` (the cluster this machine belongs to) is left to Ray."""
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected auto, host:port or ray://host:port, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {hostport} within {CONNECT_TIMEOUT_S:.0f} s ({exc})") from exc
 
 
 def _data_context() -> Any:

@@ -222,3 +222,23 @@ def test_engine_usage_errors(tmp_path, args, message):
     (tmp_path / "a.txt").write_text("A short text about the council budget.", encoding="utf-8")
     proc = _scan([str(tmp_path / "a.txt"), "--out", str(tmp_path / "out"), *args], tmp_path)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("address, message", [
+    (None, "nothing answers at 127.0.0.1:{port}"),  # a port nobody listens on: refused at once
+    ("no-port-here", "expected auto, host:port or ray://host:port"),
+])
+def test_engine_ray_with_an_unreachable_address_fails_fast(tmp_path, address, message):
+    """Ray itself retries an unreachable cluster for minutes; the scan says so in seconds, exit 2."""
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "a.txt").write_text("A short text about the council budget.", encoding="utf-8")
+    proc = _scan([str(tmp_path / "a.txt"), "--out", str(tmp_path / "out"), "--engine", "ray",
+                  "--address", address or f"127.0.0.1:{port}"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message.format(port=port) in proc.stderr and "could not start or reach the Ray cluster" in proc.stderr
+    assert not (tmp_path / "out").exists()
