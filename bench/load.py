@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from _common import proc_stat, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "training" / "fixtures"
@@ -101,32 +102,6 @@ def build_articles(size: int = ARTICLE_BYTES, min_size: int = MIN_ARTICLE_BYTES)
 # ------------------------------------------------------------------------------------ server process
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (field 3 onwards), or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants, from the parent pids in /proc."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None:
-                children[int(fields[1])].append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if _stat(pid) is not None:
-            tree.append(pid)
-            todo += children.get(pid, [])
-    return tree
-
-
 def rss_mib(pids: list[int]) -> float:
     """Sum of VmRSS over the processes (shared pages are counted once per process)."""
     kib = 0
@@ -144,7 +119,7 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User + system CPU time of each process so far."""
     out = {}
     for pid in pids:
-        fields = _stat(pid)
+        fields = proc_stat(pid)
         if fields is not None:
             out[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
     return out

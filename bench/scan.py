@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import proc_stat, process_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -265,61 +267,6 @@ def describe_crawl(root: Path) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------- process trees
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (field 3 onwards), or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _children(pid: int) -> list[int] | None:
-    """Child pids from /proc/PID/task/*/children, or None when the kernel does not provide that file."""
-    out: list[int] = []
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return []
-    for task in tasks:
-        try:
-            out += [int(x) for x in (task / "children").read_text().split()]
-        except FileNotFoundError:
-            if not (task / "stat").exists():
-                continue  # the thread ended
-            return None
-        except OSError:
-            continue
-    return out
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants (from /proc/PID/task/*/children; else from every process's
-    parent pid in /proc)."""
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        kids = _children(pid)
-        if kids is None:
-            break
-        tree.append(pid)
-        todo += kids
-    else:
-        return tree
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None:
-                children[int(fields[1])].append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
-
-
 def _rss_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -363,7 +310,7 @@ class TreeSampler:
             self.peak_single_kib[phase] = max(self.peak_single_kib[phase], max(rss, default=0))
             self.max_procs = max(self.max_procs, sum(1 for r in rss if r))
             for p in tree:
-                fields = _stat(p)
+                fields = proc_stat(p)
                 if fields is not None:
                     self.cpu[p] = (int(fields[11]) + int(fields[12])) / CLK_TCK
             self._stop.wait(SAMPLE_EVERY_S)
