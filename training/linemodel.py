@@ -74,12 +74,6 @@ _URL_HINT_RE = re.compile(r"https?://|www\.|\.(?:com|net|org|io|co|info|biz|news
 _PHONE_HINT_RE = re.compile(r"\d{3}(?:[^\S\n]|[.-])\d{3}")
 
 
-def _line_stats(line: str, words: Sequence[str] | None = None) -> tuple[int, Sequence[str], bool]:
-    if words is None:
-        words = WORD_RE.findall(line)
-    return len(line), words, line.rstrip(_CLOSERS)[-1:] in _TERMINALS
-
-
 _SENT_END_RE = re.compile(r"[.!?](?:\s|$)")
 
 # Per-character classes for the whole Basic Multilingual Plane, built once: the per-line character
