@@ -21,12 +21,16 @@ class EmptyDocumentError(ValueError):
 
 class Line(NamedTuple):
     """One non-blank line of the document; ``number`` is 1-based in the original text.
+
+    ``span``: how many lines of the original text it joins (more than one only for a hard-wrapped
+    paragraph, see :func:`logical_lines`), ``number`` being the first of them.
     (A named tuple: a page has hundreds of lines, and a tuple is built several times faster than a
     frozen dataclass.)"""
 
     number: int
     text: str
     words: tuple[str, ...]
+    span: int = 1
 
 
 @dataclass(slots=True)
@@ -69,6 +73,82 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+# Hard-wrapped text (html2text, lynx or e-mail style, lines broken at a fixed width) -------------
+# A line ends in a wrap when the next line's first word would not have fitted on it: the width being
+# the longest line of its block of consecutive lines. The whole text counts as hard-wrapped only when
+# such breaks are common and look like breaks inside sentences: most end without a full stop and many
+# next lines start in lower case. Lists, tables, code and one-sentence-per-line texts fail that test.
+_ITEM_RE = re.compile(r"(?:[*+•·▪►–-]\s|\d{1,3}[.)]\s|#{1,6}\s|[>|])")
+_WRAP_END = tuple(".!?:;…\"”’)。！？")
+_WRAP_OK = tuple(",;:–—-\"'”’)")  # besides a letter or a digit, what a line broken inside a sentence ends with
+_NOT_PROSE_RE = re.compile(r"#|//|/\*|\$ |[a-z][\w+.-]*://|<|\{")
+WRAP_MIN_WIDTH = 40  # a block narrower than this is a list or a poem, not wrapped prose
+WRAP_MIN_BREAKS = 3
+
+
+def _continues(prev: str, line: str, in_item: bool) -> bool:
+    """Can ``line`` go on with what ``prev`` wrote? Not a new list item, heading, quote or table row,
+    indented only inside a list item (a markdown item's wrapped text), and not a capital after a full
+    stop: that may be a new paragraph as well as a wrap, and keeping it apart loses nothing."""
+    body = line.lstrip()
+    if _ITEM_RE.match(body) or (line[:1].isspace() and not in_item):
+        return False
+    if prev.endswith(_WRAP_END) and not body[:1].islower():
+        return False
+    # Prose on both sides: words before the break (not a URL, a path or a code comment), and a word
+    # or an opening quote after it.
+    if len(prev.split()) < 3 or _NOT_PROSE_RE.match(prev.lstrip()) or not (prev[-1:].isalnum() or prev[-1:] in _WRAP_OK):
+        return False
+    return body[:1].isalnum() or body[:1] in "\"“‘'("
+
+
+def _wrap_breaks(physical: list[str]) -> set[int]:
+    """Indices of the physical lines (stripped on the right) that continue the line before them."""
+    breaks: list[int] = []
+    block: list[int] = []
+    for i in range(len(physical) + 1):
+        if i < len(physical) and physical[i].strip():
+            block.append(i)
+            continue
+        if len(block) >= 2:
+            width = max(len(physical[k]) for k in block)
+            if width >= WRAP_MIN_WIDTH:
+                item_block = _ITEM_RE.match(physical[block[0]]) is not None
+                full = [
+                    nxt for cur, nxt in zip(block, block[1:], strict=False)
+                    if len(physical[cur]) + 1 + len(physical[nxt].split()[0]) > width
+                    and _continues(physical[cur], physical[nxt], item_block)
+                ]
+                if 2 * len(full) >= len(block) - 1:  # most of the block's lines are full: wrapped prose
+                    breaks += full
+        block = []
+    if len(breaks) < WRAP_MIN_BREAKS:
+        return set()
+    if 10 * sum(not physical[k - 1].endswith(_WRAP_END) for k in breaks) < 6 * len(breaks):
+        return set()
+    if 10 * sum(physical[k].lstrip()[:1].islower() for k in breaks) < 3 * len(breaks):
+        return set()
+    return set(breaks)
+
+
+def logical_lines(text: str) -> list[tuple[int, int, str]]:
+    """``(first line number, lines joined, text)`` for every non-blank line of ``text``, whitespace
+    collapsed; the lines of a hard-wrapped paragraph are joined into one."""
+    physical = [raw.rstrip() for raw in text.split("\n")]
+    breaks = _wrap_breaks(physical) if len(physical) > WRAP_MIN_BREAKS else set()
+    out: list[tuple[int, int, str]] = []
+    for i, raw in enumerate(physical):
+        stripped = " ".join(raw.split())
+        if not stripped:
+            continue
+        if i in breaks and out:
+            number, span, joined = out[-1]
+            out[-1] = (number, span + 1, f"{joined} {stripped}")
+        else:
+            out.append((i + 1, 1, stripped))
+    return out
+
+
 def parse(text: str, *, title: str | None = None, url: str | None = None) -> Document:
     """Parse ``text`` into a :class:`Document`.
 
@@ -81,13 +161,11 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         title = normalise(title).strip() or None
         if title and not clean.lstrip().startswith(title):
             clean = f"{title}\n\n{clean}"
-    lines: list[Line] = []
-    for number, raw in enumerate(clean.split("\n"), start=1):
-        stripped = " ".join(raw.split())
-        if stripped:
-            lines.append(Line(number, stripped, tuple(WORD_RE.findall(stripped))))
+    findall = WORD_RE.findall
+    lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical_lines(clean)]
     if not lines:
         raise EmptyDocumentError("the text is empty or only whitespace; expected at least one visible character")
+    wrapped = any(ln.span > 1 for ln in lines)
     words = [w for line in lines for w in line.words]
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", clean) if p.strip()]
     return Document(
@@ -95,7 +173,8 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         lines=lines,
         words=words,
         paragraphs=paragraphs,
-        sentences=split_sentences(clean),
+        # A hard-wrapped text's sentences from its joined lines: a wrap is no sentence boundary.
+        sentences=split_sentences("\n".join(ln.text for ln in lines) if wrapped else clean),
         title=title,
         url=url,
     )

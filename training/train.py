@@ -102,7 +102,7 @@ def _features(
 
     def one(i: int) -> tuple[np.ndarray, list[str]]:
         ext = extract_features(parse(examples[i].text), resources=resources)
-        return ext.vector(), [x["category"] for x in ext.extra["line_labels"]]
+        return ext.vector(), list(ext.extra["line_categories"])
 
     if workers > 1:  # load the vocabulary and dictionaries once, before forking: the workers share them
         extract_features(parse(_WARM_UP), resources=resources)

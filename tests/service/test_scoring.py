@@ -167,3 +167,25 @@ def test_shown_score_and_verdict_agree_at_a_threshold(tiny_model, shown):
     model = replace(tiny_model, classifier=_FixedLogit(math.log(p / (1 - p))))
     r = score_text(CLEAN, model=model)
     assert r["verdict"] == verdict_for(r["score"], tiny_model.thresholds), (r["score"], r["verdict"])
+
+
+@pytest.mark.parametrize("name", ["clean", "scraped", "spun"])
+def test_hard_wrapping_does_not_change_the_verdict(name, tiny_model):
+    """A converter that breaks lines at 72 columns leaves the article as it was: about the same score,
+    the same misspellings, and every line of the wrapped text labeled (the page shades them all)."""
+    import textwrap
+
+    text = ALL_TEXTS[name]
+    wrapped = "\n\n".join(textwrap.fill(p, 72) for p in text.split("\n") if p.strip())
+    a, b = score_text(text, model=tiny_model), score_text(wrapped, model=tiny_model)
+    assert abs(a["score"] - b["score"]) < 10, (a["score"], b["score"])
+    assert b["verdict"] == a["verdict"]
+    found = {e["found"] for r in b["reasons"] if r["code"] == "misspelled_entities" for e in r["evidence"]}
+    assert found == {e["found"] for r in a["reasons"] if r["code"] == "misspelled_entities" for e in r["evidence"]}
+    physical = [i + 1 for i, raw in enumerate(wrapped.split("\n")) if raw.strip()]
+    assert [e["line"] for e in b["lines"]] == physical
+    # each misspelling points at the line of the wrapped text that holds it
+    lines = wrapped.split("\n")
+    for r in b["reasons"]:
+        for e in r["evidence"] if r["code"] == "misspelled_entities" else []:
+            assert e["found"] in lines[e["line"] - 1], e

@@ -99,3 +99,75 @@ def test_split_sentences_needs_capital_after_stop():
         "He said no. then left.",
         "Then came back.",
     ]
+
+
+# --- hard-wrapped text ----------------------------------------------------------------------------
+# Text converters (html2text, lynx, e-mail) break paragraphs at a fixed width; a wrap is not a line.
+
+
+def _wrapped(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n\n".join(textwrap.fill(p, width) for p in text.split("\n") if p.strip())
+
+
+@pytest.mark.parametrize("width", [60, 72, 80, 100])
+def test_a_hard_wrapped_article_is_parsed_like_the_article(width):
+    plain, wrapped = parse(_wrapped(CLEAN, 10_000)), parse(_wrapped(CLEAN, width))
+    assert [ln.span for ln in plain.lines] == [1] * len(plain.lines)
+    assert any(ln.span > 1 for ln in wrapped.lines)
+    assert wrapped.words == plain.words
+    assert " ".join(ln.text for ln in wrapped.lines) == " ".join(ln.text for ln in plain.lines)
+    # every line break left is one the text had, or a wrap after a full stop (a new paragraph
+    # cannot be told from it, and splitting there splits nothing)
+    plain_lines = {ln.text for ln in plain.lines}
+    assert all(ln.text in plain_lines or ln.text.rstrip("\"”’)").endswith((".", "!", "?")) for ln in wrapped.lines)
+    assert len(wrapped.lines) < 2 * len(plain.lines)
+    assert wrapped.sentences == plain.sentences, "a wrap is no sentence boundary"
+    # a joined line is numbered by the first line of the text it covers, and covers them all
+    physical = [i + 1 for i, raw in enumerate(wrapped.text.split("\n")) if raw.strip()]
+    covered = [ln.number + k for ln in wrapped.lines for k in range(ln.span)]
+    assert covered == physical
+
+
+def test_a_wrapped_markdown_list_item_is_joined_with_its_indented_rest():
+    item = (
+        "* The council approved the budget for the new library on Tuesday after a long\n"
+        "  debate about the cost of the building and the hours it would open to the public\n"
+        "* A second item that is short\n"
+    )
+    text = _wrapped(CLEAN, 72) + "\n\n" + item
+    lines = [ln.text for ln in parse(text).lines]
+    assert lines[-2].startswith("* The council approved") and lines[-2].endswith("open to the public")
+    assert lines[-1] == "* A second item that is short"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # one sentence per line, lines of similar length
+        "The council met on Tuesday to discuss the new budget for the library.\n"
+        "Members agreed to spend more on books and less on the new building works.\n"
+        "The mayor said the decision would be reviewed again in the spring session.\n"
+        "Residents will be able to comment on the plans at a meeting next month.\n",
+        # a navigation list
+        "Home News Sport Business Culture Weather Travel Opinion Podcasts Video\n"
+        "Politics Economy Technology Science Health Education Environment World UK\n"
+        "Sign in Register Subscribe Newsletters Contact us Advertise with us Jobs\n"
+        "About us Privacy policy Cookie settings Terms of use Accessibility Help\n",
+        # code
+        "def load(path):\n    with open(path) as handle:\n        return handle.read()\n"
+        "# read the settings file and return its text to the caller for parsing\n"
+        "settings = load('settings.toml') if exists('settings.toml') else default\n",
+        # URLs
+        "https://www.example.com/news/2024/council-approves-library-budget-after-debate\n"
+        "https://www.example.com/news/2024/mayor-says-decision-will-be-reviewed-in-spring\n"
+        "https://www.example.com/news/2024/residents-invited-to-comment-on-the-new-plans\n"
+        "https://www.example.com/news/2024/library-opening-hours-to-be-extended-next-year\n",
+    ],
+    ids=["sentence-per-line", "navigation", "code", "urls"],
+)
+def test_lines_that_are_not_wrapped_prose_stay_apart(text):
+    doc = parse(text)
+    assert [ln.span for ln in doc.lines] == [1] * len(doc.lines)
+    assert [ln.text for ln in doc.lines] == [" ".join(raw.split()) for raw in text.split("\n") if raw.strip()]

@@ -165,8 +165,11 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         evidence=evidence,
         extra={
             "cleaned_text": content_text,
-            "line_labels": [
-                {"line": ln.number, "category": lab} for ln, lab in zip(lines, labels, strict=True)
+            "line_categories": labels,  # one per parsed line
+            "line_labels": [  # one per line of the text: a joined hard-wrapped paragraph is each of its lines
+                {"line": ln.number + k, "category": lab}
+                for ln, lab in zip(lines, labels, strict=True)
+                for k in range(ln.span)
             ],
             "boilerplate_chars_by_category": {
                 c: float(chars[[i for i in range(n) if labels[i] == c]].sum()) for c in CATEGORIES if c in cats

@@ -18,7 +18,7 @@ from collections import Counter
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from training.document import Document
+from training.document import WORD_RE, Document
 from training.features import Context, FamilyOutput
 from training.vocabulary import COMMON_ZIPF, strip_possessive
 
@@ -47,6 +47,25 @@ def _match_case(word: str, like: str, surface: dict[str, str]) -> str:
 def _max_distance(token: str) -> int:
     """Edits allowed for a token of this length: 1 up to 6 letters, 2 from 7 letters on."""
     return 1 if len(token) <= 6 else 2
+
+
+def _word_line_numbers(doc: Document) -> list[int]:
+    """The original line of every word of ``doc`` (a hard-wrapped paragraph is one parsed line that
+    spans several of the text's lines: its words are counted out line by line)."""
+    if all(ln.span == 1 for ln in doc.lines):
+        return [ln.number for ln in doc.lines for _ in ln.words]
+    physical = doc.text.split("\n")
+    out: list[int] = []
+    for ln in doc.lines:
+        if ln.span == 1:
+            out += [ln.number] * len(ln.words)
+            continue
+        parts = [len(WORD_RE.findall(physical[ln.number - 1 + k])) for k in range(ln.span)]
+        if sum(parts) != len(ln.words):  # cannot happen (joined with a space); the first line then
+            parts = [len(ln.words)]
+        for k, count in enumerate(parts):
+            out += [ln.number + k] * count
+    return out
 
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
@@ -79,7 +98,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # not "jemenskyy"). Built from the end, so that the first occurrence is the one that stays.
     flat = [w for words in line_words for w in words]
     lowered = list(map(str.lower, flat))
-    numbers = [ln.number for ln, words in zip(doc.lines, line_words, strict=True) for _ in words]
+    numbers = _word_line_numbers(doc)
     first_line: dict[str, int] = dict(zip(reversed(lowered), reversed(numbers), strict=True))
     surface: dict[str, str] = dict(zip(reversed(lowered), reversed(flat), strict=True))
     # The document's other spellings a candidate may be compared with: capitalised tokens that are
