@@ -131,9 +131,35 @@ def _wrap_breaks(physical: list[str]) -> set[int]:
     return set(breaks)
 
 
+# Markdown (what many crawlers and converters write now) -------------------------------------------
+# Its syntax is formatting, not text: a link's target, emphasis marks, heading and quote markers and
+# rules are taken out, and the words stay (a link's text, an image's alt text). List markers stay:
+# the line model reads them. Only for texts that show markdown syntax (a link, bold, a fence, a quote,
+# or a heading in capitals).
+_MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> ", re.M)  # "# a comment" is code
+_MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\]\n]+)\]\[[^\]\n]*\]")
+_MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_HEADING_RE = re.compile(r"^#{1,6}\s+")
+_MD_QUOTE_RE = re.compile(r"^(?:>\s?)+")
+_MD_RULE_RE = re.compile(r"^(?:(?:[-*_]\s*){3,}|```.*|\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?)?\s*\|?)$")
+
+
+def _plain(line: str) -> str:
+    """One line of markdown as the text a reader sees."""
+    if _MD_RULE_RE.match(line):
+        return ""
+    line = _MD_QUOTE_RE.sub("", _MD_HEADING_RE.sub("", line))
+    if "](" in line or "][" in line:
+        line = _MD_LINK_RE.sub(lambda m: m.group(1) or m.group(2), _MD_IMAGE_RE.sub(r"\1", line))
+    if "**" in line or "__" in line:
+        line = _MD_STRONG_RE.sub(r"\2", line)
+    return " ".join(line.split())
+
+
 def logical_lines(text: str) -> list[tuple[int, int, str]]:
     """``(first line number, lines joined, text)`` for every non-blank line of ``text``, whitespace
-    collapsed; the lines of a hard-wrapped paragraph are joined into one."""
+    collapsed; the lines of a hard-wrapped paragraph are joined into one; markdown syntax is taken out."""
     physical = [raw.rstrip() for raw in text.split("\n")]
     breaks = _wrap_breaks(physical) if len(physical) > WRAP_MIN_BREAKS else set()
     out: list[tuple[int, int, str]] = []
@@ -146,6 +172,8 @@ def logical_lines(text: str) -> list[tuple[int, int, str]]:
             out[-1] = (number, span + 1, f"{joined} {stripped}")
         else:
             out.append((i + 1, 1, stripped))
+    if _MD_HINT_RE.search(text):
+        out = [(number, span, plain) for number, span, line in out if (plain := _plain(line))]
     return out
 
 

@@ -189,3 +189,17 @@ def test_hard_wrapping_does_not_change_the_verdict(name, tiny_model):
     for r in b["reasons"]:
         for e in r["evidence"] if r["code"] == "misspelled_entities" else []:
             assert e["found"] in lines[e["line"] - 1], e
+
+
+def test_markdown_does_not_change_the_verdict(tiny_model):
+    """The same article as a crawler writing markdown gives it (heading, links, bold): about the same
+    score, and no link target counted as a URL in the text."""
+    import re
+
+    lines = [ln for ln in CLEAN.split("\n") if ln.strip()]
+    linked = [re.sub(r"\b(Pellingham|Trevaskis)\b", r"[\1](https://example.com/tag/\1)", ln, count=1) for ln in lines[1:]]
+    md = "\n\n".join([f"# {lines[0]}", *linked[:2], f"**{linked[2][:20]}**{linked[2][20:]}", *linked[3:]])
+    a, b = score_text(CLEAN, model=tiny_model), score_text(md, model=tiny_model)
+    assert abs(a["score"] - b["score"]) < 10, (a["score"], b["score"])
+    assert b["verdict"] == a["verdict"]
+    assert b["signals"]["boilerplate_urls_per_1k"] == a["signals"]["boilerplate_urls_per_1k"] == 0.0

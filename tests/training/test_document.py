@@ -171,3 +171,30 @@ def test_lines_that_are_not_wrapped_prose_stay_apart(text):
     doc = parse(text)
     assert [ln.span for ln in doc.lines] == [1] * len(doc.lines)
     assert [ln.text for ln in doc.lines] == [" ".join(raw.split()) for raw in text.split("\n") if raw.strip()]
+
+
+# --- markdown ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ("# Pellingham opens its flood barrier", "Pellingham opens its flood barrier"),
+        ("### Subhead ###", "Subhead ###"),
+        ("The [county council](https://example.com/council \"Council\") paid.", "The county council paid."),
+        ("![The new gates at high tide](https://example.com/gates.jpg)", "The new gates at high tide"),
+        ("**Update:** the gates closed in __eleven__ minutes.", "Update: the gates closed in eleven minutes."),
+        ("> \"We have waited a long time,\" she said.", "\"We have waited a long time,\" she said."),
+        ("* [Council approves budget][3]", "* Council approves budget"),
+        ("snake_case and 2*3*4 stay", "snake_case and 2*3*4 stay"),
+    ],
+)
+def test_markdown_syntax_is_taken_out_and_the_words_stay(line, text):
+    doc = parse(f"# A title\n\n{line}\n\n---\n\n```\n")
+    assert [ln.text for ln in doc.lines] == ["A title", text]
+    assert [ln.number for ln in doc.lines] == [1, 3]
+
+
+def test_a_plain_text_is_not_read_as_markdown():
+    text = "Prices rose 3*4 per cent [sic] (see above).\n\n--\nThe end * of it."
+    assert [ln.text for ln in parse(text).lines] == ["Prices rose 3*4 per cent [sic] (see above).", "--", "The end * of it."]
