@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -165,6 +166,35 @@ FUNCTION_WORDS: frozenset[str] = STOP_WORDS | frozenset(
     gli da come anche o do da em os as um uma não com por para mais foi ao dos das het een van en de
     dat niet op te zijn voor met als ook aan er bij и в не на что с по как это из за от для то""".split()
 )
+
+# Another language's function words: its most frequent words in wordfreq (offline data). The top 150
+# cover as much of English news as FUNCTION_WORDS does (42-43 % of the fixtures' words), the top 100 as
+# much as STOP_WORDS (40 %).
+FUNCTION_WORDS_TOP_N = 150
+STOP_WORDS_TOP_N = 100
+
+
+@lru_cache(maxsize=64)
+def _top_words(language: str, n: int) -> frozenset[str]:
+    from wordfreq import available_languages, top_n_list
+
+    code = {"zh-cn": "zh", "zh-tw": "zh", "no": "nb", "tl": "fil"}.get(language, language.split("-")[0])
+    if code == "en" or code not in available_languages():
+        return frozenset()
+    return frozenset(w.lower() for w in top_n_list(code, n))
+
+
+def function_words(language: str) -> frozenset[str]:
+    """The function words the line model's stop-word density counts for a text in ``language``:
+    FUNCTION_WORDS, plus the language's most frequent words when it is not English."""
+    extra = _top_words(language, FUNCTION_WORDS_TOP_N)
+    return FUNCTION_WORDS | extra if extra else FUNCTION_WORDS
+
+
+def stop_words(language: str) -> frozenset[str]:
+    """STOP_WORDS for English and unknown languages; the language's most frequent words otherwise."""
+    return _top_words(language, STOP_WORDS_TOP_N) or STOP_WORDS
+
 
 PROMO_PHRASES: tuple[str, ...] = (
     "click here", "buy now", "order now", "free shipping", "limited time", "limited offer", "best price",

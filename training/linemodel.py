@@ -36,6 +36,7 @@ from training.lexicons import (
     FUNCTION_WORDS,
     PHONE_RE,
     URL_RE,
+    function_words,
     keyword_hits_lines,
 )
 
@@ -120,10 +121,13 @@ def _lines_matching(pattern: re.Pattern[str], lines: Sequence[str]) -> set[int]:
     return {int(np.searchsorted(starts, m.start(), side="right")) - 1 for m in pattern.finditer("\n".join(lines))}
 
 
-def line_layout_features(lines: Sequence[str], words: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+def line_layout_features(
+    lines: Sequence[str], words: Sequence[Sequence[str]] | None = None, *, stop: frozenset[str] = FUNCTION_WORDS
+) -> np.ndarray:
     """Dense features for every line of one document, shape ``(len(lines), len(DENSE_FEATURE_NAMES))``.
 
     ``words``: the lines' word tokens when the caller has them already (a parsed document does).
+    ``stop``: the function words of the document's language, for the stop-word density.
     Column by column: per-character counts are array sums over the whole document, position and
     neighbour features are array shifts, and only what needs a line's text is a pass over the lines.
     """
@@ -182,7 +186,7 @@ def line_layout_features(lines: Sequence[str], words: Sequence[Sequence[str]] | 
             line.endswith("…") or line.endswith("..."),
             _BULLET_RE.match(line) is not None,
             sum(map(str.isupper, map(itemgetter(0), tk))) / nw if nw else 0.0,
-            sum(map(FUNCTION_WORDS.__contains__, map(str.lower, tk))) / nw if nw else 0.0,
+            sum(map(stop.__contains__, map(str.lower, tk))) / nw if nw else 0.0,
             has_dot and i in url_lines and URL_RE.search(line) is not None,
             "@" in line and EMAIL_RE.search(line) is not None,
             i in phone_lines and PHONE_RE.search(line) is not None,
@@ -225,11 +229,18 @@ class LineModel:
         *,
         fit: bool,
         words: Sequence[Sequence[Sequence[str]] | None] | None = None,
+        languages: Sequence[str] | None = None,
     ) -> sparse.csr_matrix:
-        """Features of every line of ``docs``; ``words``: per document, its lines' tokens when known."""
+        """Features of every line of ``docs``; ``words``: per document, its lines' tokens when known;
+        ``languages``: per document, its language (default English)."""
         flat = [line for doc in docs for line in doc]
         per_doc_words = words if words is not None else [None] * len(docs)
-        blocks = [line_layout_features(d, w) for d, w in zip(docs, per_doc_words, strict=True) if len(d)]
+        langs = languages if languages is not None else ["en"] * len(docs)
+        blocks = [
+            line_layout_features(d, w, stop=function_words(lang))
+            for d, w, lang in zip(docs, per_doc_words, langs, strict=True)
+            if len(d)
+        ]
         dense = np.vstack(blocks) if blocks else np.zeros((0, len(DENSE_FEATURE_NAMES)))
         if fit:
             self.scaler_ = StandardScaler().fit(dense)
@@ -237,14 +248,21 @@ class LineModel:
         hashed = self.hasher_.transform(flat)
         return sparse.hstack([sparse.csr_matrix(dense), hashed], format="csr")
 
-    def fit(self, docs: Sequence[Sequence[str]], labels: Sequence[Sequence[str]]) -> LineModel:
+    def fit(
+        self,
+        docs: Sequence[Sequence[str]],
+        labels: Sequence[Sequence[str]],
+        *,
+        languages: Sequence[str] | None = None,
+    ) -> LineModel:
+        """``languages``: each document's language (its function words count in the stop-word density)."""
         y = [lab for doc in labels for lab in doc]
         unknown = set(y) - set(CLASSES)
         if unknown:
             raise ValueError(f"unknown line labels {sorted(unknown)}; expected one of {CLASSES}")
         self.__dict__.pop("_fast_", None)  # a scorer folded from earlier weights
         self.hasher_ = self._hasher()
-        X = self._matrix(docs, fit=True)
+        X = self._matrix(docs, fit=True, languages=languages)
         clf = LogisticRegression(C=self.C, max_iter=3000, random_state=self.random_state)
         clf.fit(X, y)
         self.classifier_ = clf
@@ -252,8 +270,11 @@ class LineModel:
         self.class_index_ = [list(clf.classes_).index(c) if c in clf.classes_ else -1 for c in CLASSES]
         return self
 
-    def predict_proba(self, lines: Sequence[str], *, words: Sequence[Sequence[str]] | None = None) -> np.ndarray:
-        """Probabilities per line, columns in :data:`CLASSES` order (``words``: tokens per line, optional).
+    def predict_proba(
+        self, lines: Sequence[str], *, words: Sequence[Sequence[str]] | None = None, language: str = "en"
+    ) -> np.ndarray:
+        """Probabilities per line, columns in :data:`CLASSES` order (``words``: tokens per line, optional;
+        ``language``: the document's, for its function words).
 
         The same numbers as the fitted pipeline (scaler, hashed n-grams, logistic regression), computed
         without building the sparse design matrix: the scaler is folded into the dense weights, and each
@@ -264,7 +285,7 @@ class LineModel:
         if not lines:
             return np.zeros((0, len(CLASSES)))
         fast = self._fast()
-        dense = line_layout_features(lines, words)
+        dense = line_layout_features(lines, words, stop=function_words(language))
         logits = dense @ fast.dense_weights + fast.intercept
         logits += fast.hashed_logits(lines)
         if logits.shape[1] == 1:  # two classes: sklearn's binary logistic regression

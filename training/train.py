@@ -26,6 +26,7 @@ from training.classifier import ReliabilityModel
 from training.corrupt import Example
 from training.document import EmptyDocumentError, parse
 from training.features import FEATURE_NAMES, Resources, extract_features
+from training.features.language import document_language
 from training.linemodel import CLASSES, LineModel
 from training.parallel import fork_map, forks
 from training.vocabulary import EntityLexicon
@@ -62,8 +63,9 @@ def _true_line_labels(ex: Example, n_lines: int) -> list[str] | None:
     return ["content"] * n_lines if ex.label == "reliable" else None
 
 
-def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], list[list[str]]]:
-    docs, labels = [], []
+def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """Each line-labeled document's lines, their labels and the document's language."""
+    docs, labels, languages = [], [], []
     for ex in examples:
         try:
             doc = parse(ex.text)
@@ -74,19 +76,20 @@ def _line_training_data(examples: Sequence[Example]) -> tuple[list[list[str]], l
         if truth is not None:
             docs.append(lines)
             labels.append(truth)
-    return docs, labels
+            languages.append(document_language(doc))
+    return docs, labels, languages
 
 
 def _fit_line_model(
     examples: Sequence[Example], extra: Sequence[Example], *, seed: int
 ) -> LineModel:
-    docs, labels = _line_training_data(list(examples) + list(extra))
+    docs, labels, languages = _line_training_data(list(examples) + list(extra))
     if len({lab for doc in labels for lab in doc}) < 2:
         raise ValueError(
             "the line model needs lines labeled as boilerplate as well as content: keep the built-in "
             "fixtures (drop --no-builtin) or give line-labeled examples"
         )
-    return LineModel(random_state=seed).fit(docs, labels)
+    return LineModel(random_state=seed).fit(docs, labels, languages=languages)
 
 
 def _lexicon(examples: Sequence[Example], extra_names: Sequence[str]) -> EntityLexicon:

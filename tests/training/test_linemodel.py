@@ -92,3 +92,22 @@ def test_refitting_drops_the_scorer_made_from_the_old_weights():
     first.fit(docs, [["content", "related"]] * 4)  # the opposite labels
     after = first.predict_proba(docs[0])
     assert before[0].argmax() != after[0].argmax()
+
+
+def test_stop_word_density_counts_the_documents_languages_function_words():
+    """A line of Polish prose is prose: with Polish function words its stop-word density is about
+    what an English sentence has with English ones; with English ones alone it looks like a menu."""
+    from training.lexicons import FUNCTION_WORDS, STOP_WORDS, function_words, stop_words
+
+    col = DENSE_FEATURE_NAMES.index("stop_ratio")
+    polish = "Radni z Przemkowa zdecydowali, że nowa szkoła zostanie otwarta we wrześniu, a nie w maju."
+    english = "The council decided that the new school would open in September, and not in May."
+    as_english = line_layout_features([polish])[0, col]
+    as_polish = line_layout_features([polish], stop=function_words("pl"))[0, col]
+    reference = line_layout_features([english])[0, col]
+    assert as_english < 0.2 < as_polish
+    assert abs(as_polish - reference) < 0.2
+    assert function_words("en") is FUNCTION_WORDS and function_words("unknown") is FUNCTION_WORDS
+    assert stop_words("en") is STOP_WORDS and stop_words("xx") is STOP_WORDS
+    assert FUNCTION_WORDS < function_words("pl") and "się" in stop_words("pl")
+    assert function_words("zh-cn") == function_words("zh")

@@ -15,7 +15,7 @@ import numpy as np
 
 from training.document import Document
 from training.features import Context, FamilyOutput
-from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, STOP_WORDS, URL_RE
+from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, STOP_WORDS, URL_RE, stop_words
 from training.linemodel import CLASSES
 
 NAME = "boilerplate"
@@ -48,9 +48,9 @@ _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
 CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
 
 
-def _is_prose(text: str, words: tuple[str, ...]) -> bool:
+def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WORDS) -> bool:
     """Sentences, not a title: enough stop words, and either long or holding a sentence boundary."""
-    if len(words) < PARAGRAPH_WORDS or sum(w.lower() in STOP_WORDS for w in words) < 0.25 * len(words):
+    if len(words) < PARAGRAPH_WORDS or sum(w.lower() in stop for w in words) < 0.25 * len(words):
         return False
     return len(words) >= CUT_OFF_MIN_WORDS or bool(_INNER_SENTENCE_RE.search(text))
 
@@ -71,7 +71,9 @@ def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.nd
     if model is None:
         labels, p = _fallback_labels(doc)
         return labels, p, np.ones(len(labels))
-    proba = model.predict_proba([ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines])
+    proba = model.predict_proba(
+        [ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines], language=context.language
+    )
     best = proba.argmax(axis=1)
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best]
@@ -115,7 +117,11 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # Cut off: the last prose content line stops on a word (a teaser or a paywall); an excerpt ending
     # in "…" is a teaser of another story, not this article stopping mid-sentence.
     last_prose = next(
-        (lines[i] for i in range(n - 1, -1, -1) if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words)),
+        (
+            lines[i]
+            for i in range(n - 1, -1, -1)
+            if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words, stop_words(context.language))
+        ),
         None,
     )
     cut_off = last_prose is not None and bool(_CUT_RE.search(last_prose.text))

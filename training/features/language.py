@@ -125,10 +125,21 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     return langprob
 
 
-def extract(doc: Document, *, context: Context) -> FamilyOutput:
-    # Sample the longer lines first: menus and buttons say little about the article's language.
+def detect_document(doc: Document) -> list[tuple[str, float]]:
+    """:func:`detect` on the document's longer lines first: menus and buttons say little about the
+    article's language."""
     long_lines = [ln.text for ln in doc.lines if len(ln.words) >= 6] or [ln.text for ln in doc.lines]
-    probs = detect("\n".join(long_lines))
+    return detect("\n".join(long_lines))
+
+
+def document_language(doc: Document) -> str:
+    """The document's most likely language (``unknown`` when nothing is detectable)."""
+    probs = detect_document(doc)
+    return probs[0][0] if probs else "unknown"
+
+
+def extract(doc: Document, *, context: Context) -> FamilyOutput:
+    probs = detect_document(doc)
     top, top_p = (probs[0] if probs else ("unknown", 0.0))
     en_p = next((p for lang, p in probs if lang == "en"), 0.0)
     context.language = top
