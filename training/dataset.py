@@ -13,7 +13,7 @@ __all__ = ["FIXTURES_DIR", "FixtureError", "read_jsonl", "builtin_examples", "fi
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 LABELS = ("reliable", "unreliable")
-RELIABLE_FILES = ("reliable_a.jsonl", "reliable_b.jsonl", "reliable_c.jsonl", "reliable_d.jsonl")
+RELIABLE_FILES = tuple(f"reliable_{k}.jsonl" for k in "abcdefg")
 UNRELIABLE_FILES = ("unreliable_written.jsonl",)
 POOL_FILE = "boilerplate_pool.jsonl"
 
