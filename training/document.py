@@ -104,6 +104,8 @@ def _continues(prev: str, line: str, in_item: bool) -> bool:
 
 def _wrap_breaks(physical: list[str]) -> set[int]:
     """Indices of the physical lines (stripped on the right) that continue the line before them."""
+    if not any(line.lstrip()[:1].islower() for line in physical):
+        return set()  # the test below needs some breaks before a lower-case letter: most texts stop here
     breaks: list[int] = []
     block: list[int] = []
     for i in range(len(physical) + 1):
@@ -145,6 +147,15 @@ _MD_QUOTE_RE = re.compile(r"^(?:>\s?)+")
 _MD_RULE_RE = re.compile(r"^(?:(?:[-*_]\s*){3,}|```.*|\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?)?\s*\|?)$")
 
 
+def _looks_like_markdown(text: str) -> bool:
+    """Substring tests first (fast), the regular expression only when one of them passes."""
+    if "](" in text or "**" in text or "__" in text or "```" in text:
+        return True
+    if "\n#" not in text and "\n>" not in text and text[:1] not in "#>":
+        return False
+    return _MD_HINT_RE.search(text) is not None
+
+
 def _plain(line: str) -> str:
     """One line of markdown as the text a reader sees."""
     if _MD_RULE_RE.match(line):
@@ -172,7 +183,7 @@ def logical_lines(text: str) -> list[tuple[int, int, str]]:
             out[-1] = (number, span + 1, f"{joined} {stripped}")
         else:
             out.append((i + 1, 1, stripped))
-    if _MD_HINT_RE.search(text):
+    if _looks_like_markdown(text):
         out = [(number, span, plain) for number, span, line in out if (plain := _plain(line))]
     return out
 
