@@ -13,6 +13,7 @@ documents, each a list of line strings.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections import Counter
@@ -307,7 +308,15 @@ class LineModel:
         return fast
 
     def __getstate__(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if k != "_fast_"}
+        state = {k: v for k, v in self.__dict__.items() if k != "_fast_"}
+        hasher = state.get("hasher_")
+        if hasher is not None and "_stop_words_id" in vars(hasher):
+            # scikit-learn remembers id(stop_words) after a transform: a memory address, different in
+            # every process, which made two identical trainings write different model files.
+            hasher = copy.copy(hasher)
+            del hasher._stop_words_id
+            state["hasher_"] = hasher
+        return state
 
     def predict(self, lines: Sequence[str]) -> list[str]:
         proba = self.predict_proba(lines)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from resources import CLEAN, SCRAPED
 
 from training.document import parse
-from training.linemodel import CLASSES, DENSE_FEATURE_NAMES, line_layout_features
+from training.linemodel import CLASSES, DENSE_FEATURE_NAMES, LineModel, line_layout_features
 
 ODD = "\n".join([
     "Ünïcödé headline 🎉 with an emoji",
@@ -43,8 +45,6 @@ def test_fast_probabilities_equal_the_pipeline(tiny_model, text):
 
 
 def test_fast_path_survives_pickling(tiny_model):
-    import pickle
-
     model = tiny_model.resources.line_model
     model.predict_proba(["warm the fast path"])
     clone = pickle.loads(pickle.dumps(model))
@@ -111,3 +111,16 @@ def test_stop_word_density_counts_the_documents_languages_function_words():
     assert stop_words("en") is STOP_WORDS and stop_words("xx") is STOP_WORDS
     assert FUNCTION_WORDS < function_words("pl") and "się" in stop_words("pl")
     assert function_words("zh-cn") == function_words("zh")
+
+
+def test_pickled_model_holds_no_memory_address():
+    """scikit-learn's HashingVectorizer stores id(stop_words) after a transform; a saved model must not
+    carry it, or two identical trainings write different files."""
+    docs = [["Related posts", "A sentence of the article that ends here."], ["Accept cookies", "More text here."]]
+    labels = [["related", "content"], ["cookie", "content"]]
+    model = LineModel(random_state=0).fit(docs, labels)
+    model._matrix(docs, fit=False)  # a transform: sklearn sets hasher_._stop_words_id
+    assert "_stop_words_id" in vars(model.hasher_)
+    state = pickle.loads(pickle.dumps(model))
+    assert "_stop_words_id" not in vars(state.hasher_)
+    np.testing.assert_array_equal(state.predict_proba(docs[0]), model.predict_proba(docs[0]))
