@@ -17,18 +17,20 @@ import json
 import random
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.document import WORD_RE
 
-__all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS"]
+__all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS"]
 
 UNRELIABLE_KINDS = (
     "scraped", "inline", "inline_light", "dump", "flattened", "spun", "truncated", "stuffed", "repeated",
 )
 RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2")
+# Kinds that only make sense for an English article (the spinner; a tail from the English pool).
+ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2")
 
 _SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
 _DOMAINS = (
@@ -417,11 +419,21 @@ def generate(
     seed: int = 0,
     per_article: int = 4,
     common_words: Sequence[str] = (),
+    other_language: Collection[str] = (),
 ) -> list[Example]:
-    """For each reliable (id, text): both benign variants and ``per_article`` corrupted ones."""
+    """For each reliable (id, text): the benign variants and ``per_article`` corrupted ones.
+
+    ``other_language``: ids of articles not in English. They get only the kinds that do not depend on
+    English: no spun copy (the spinner's synonyms and the misspelling signals are English) and no
+    English tail on a reliable variant."""
     out: list[Example] = []
     for art_id, text in articles:
         rng = _rng(seed, art_id, "kinds")
-        kinds = list(RELIABLE_KINDS) + rng.sample(UNRELIABLE_KINDS, min(per_article, len(UNRELIABLE_KINDS)))
+        if art_id in other_language:
+            pool_kinds = [k for k in UNRELIABLE_KINDS if k not in ENGLISH_ONLY_KINDS]
+            kinds = [k for k in RELIABLE_KINDS if k not in ENGLISH_ONLY_KINDS]
+            kinds += rng.sample(pool_kinds, min(per_article, len(pool_kinds)))
+        else:
+            kinds = list(RELIABLE_KINDS) + rng.sample(UNRELIABLE_KINDS, min(per_article, len(UNRELIABLE_KINDS)))
         out.extend(variants(art_id, text, pool, kinds=kinds, seed=seed, common_words=common_words))
     return out

@@ -80,8 +80,13 @@ def builtin_examples(*, seed: int = 0, per_article: int = 4, fixtures_dir: Path 
 
     vocab = general_vocabulary("en")
     common = sorted(w for w, z in vocab.zipf.items() if z >= COMMON_ZIPF + 0.5 and 4 <= len(w) <= 8 and w.isalpha())
-    generated = generate([(ex.id, ex.text) for ex in reliable], pool, seed=seed, per_article=per_article,
-                         common_words=common)
+    # Articles in other languages get no spun copy: the synonym spinner and the misspelling signals are
+    # English (a "spun" German article would be a reliable text labeled unreliable).
+    other = {ex.id for ex in reliable if any(t.startswith("lang-") and t != "lang-en" for t in ex.tags)}
+    generated = generate(
+        [(ex.id, ex.text) for ex in reliable], pool, seed=seed, per_article=per_article, common_words=common,
+        other_language=other,
+    )
     return reliable + unreliable + generated
 
 
