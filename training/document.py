@@ -171,6 +171,11 @@ def _plain(line: str) -> str:
 def logical_lines(text: str) -> list[tuple[int, int, str]]:
     """``(first line number, lines joined, text)`` for every non-blank line of ``text``, whitespace
     collapsed; the lines of a hard-wrapped paragraph are joined into one; markdown syntax is taken out."""
+    return _logical_lines(text)[0]
+
+
+def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], bool]:
+    """:func:`logical_lines`, and whether any line differs from the text's own (joined or markdown)."""
     physical = [raw.rstrip() for raw in text.split("\n")]
     breaks = _wrap_breaks(physical) if len(physical) > WRAP_MIN_BREAKS else set()
     out: list[tuple[int, int, str]] = []
@@ -183,9 +188,14 @@ def logical_lines(text: str) -> list[tuple[int, int, str]]:
             out[-1] = (number, span + 1, f"{joined} {stripped}")
         else:
             out.append((i + 1, 1, stripped))
-    if _looks_like_markdown(text):
-        out = [(number, span, plain) for number, span, line in out if (plain := _plain(line))]
-    return out
+    markdown = _looks_like_markdown(text)
+    if markdown:
+        plain = [(number, span, p) for number, span, line in out if (p := _plain(line))]
+        if plain:  # a text that is nothing but markdown syntax ("```") is read as written
+            out = plain
+        else:
+            markdown = False
+    return out, markdown or bool(breaks)
 
 
 def parse(text: str, *, title: str | None = None, url: str | None = None) -> Document:
@@ -201,10 +211,10 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         if title and not clean.lstrip().startswith(title):
             clean = f"{title}\n\n{clean}"
     findall = WORD_RE.findall
-    lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical_lines(clean)]
+    logical, rewritten = _logical_lines(clean)
+    lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical]
     if not lines:
         raise EmptyDocumentError("the text is empty or only whitespace; expected at least one visible character")
-    wrapped = any(ln.span > 1 for ln in lines)
     words = [w for line in lines for w in line.words]
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", clean) if p.strip()]
     return Document(
@@ -212,8 +222,9 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         lines=lines,
         words=words,
         paragraphs=paragraphs,
-        # A hard-wrapped text's sentences from its joined lines: a wrap is no sentence boundary.
-        sentences=split_sentences("\n".join(ln.text for ln in lines) if wrapped else clean),
+        # Sentences of a hard-wrapped or markdown text from its lines as read: a wrap is no sentence
+        # boundary, and "**" or a link's target is no part of a sentence.
+        sentences=split_sentences("\n".join(ln.text for ln in lines) if rewritten else clean),
         title=title,
         url=url,
     )

@@ -198,3 +198,12 @@ def test_markdown_syntax_is_taken_out_and_the_words_stay(line, text):
 def test_a_plain_text_is_not_read_as_markdown():
     text = "Prices rose 3*4 per cent [sic] (see above).\n\n--\nThe end * of it."
     assert [ln.text for ln in parse(text).lines] == ["Prices rose 3*4 per cent [sic] (see above).", "--", "The end * of it."]
+
+
+def test_a_text_of_markdown_syntax_alone_is_read_as_written():
+    assert [ln.text for ln in parse("```\n---").lines] == ["```", "---"]
+
+
+def test_markdown_sentences_hold_no_syntax():
+    doc = parse("# A title\n\nThe **council** met on [Tuesday](https://example.com/t). It agreed.")
+    assert doc.sentences == ["A title", "The council met on Tuesday.", "It agreed."]
