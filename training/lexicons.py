@@ -176,12 +176,21 @@ STOP_WORDS_TOP_N = 100
 
 @lru_cache(maxsize=64)
 def _top_words(language: str, n: int) -> frozenset[str]:
-    from wordfreq import available_languages, top_n_list
+    # wordfreq's top_n_list reads the language's whole list (~110 ms) and keeps it in an unbounded
+    # cache (tens of MiB per language, in every worker). Read it here once, keep only the top n.
+    from wordfreq import available_languages, read_cBpack
+    from wordfreq.numbers import has_digit_sequence
 
     code = {"zh-cn": "zh", "zh-tw": "zh", "no": "nb", "tl": "fil"}.get(language, language.split("-")[0])
-    if code == "en" or code not in available_languages():
+    path = available_languages().get(code)
+    if code == "en" or path is None:
         return frozenset()
-    return frozenset(w.lower() for w in top_n_list(code, n))
+    words: list[str] = []
+    for bucket in read_cBpack(path):  # buckets of words of equal frequency, most frequent first
+        words += (w for w in bucket if not has_digit_sequence(w))  # as top_n_list: no "000"
+        if len(words) >= n:
+            break
+    return frozenset(w.lower() for w in words[:n])
 
 
 def function_words(language: str) -> frozenset[str]:
