@@ -175,34 +175,40 @@ STOP_WORDS_TOP_N = 100
 
 
 @lru_cache(maxsize=64)
-def _top_words(language: str, n: int) -> frozenset[str]:
+def _top_list(language: str) -> tuple[str, ...]:
+    """The language's most frequent words in wordfreq, most frequent first (empty for English and for
+    languages wordfreq does not know)."""
     # wordfreq's top_n_list reads the language's whole list (~110 ms) and keeps it in an unbounded
-    # cache (tens of MiB per language, in every worker). Read it here once, keep only the top n.
+    # cache (tens of MiB per language, in every worker). Read it here once, keep only the top words.
     from wordfreq import available_languages, read_cBpack
     from wordfreq.numbers import has_digit_sequence
 
     code = {"zh-cn": "zh", "zh-tw": "zh", "no": "nb", "tl": "fil"}.get(language, language.split("-")[0])
     path = available_languages().get(code)
     if code == "en" or path is None:
-        return frozenset()
+        return ()
+    n = max(FUNCTION_WORDS_TOP_N, STOP_WORDS_TOP_N)
     words: list[str] = []
     for bucket in read_cBpack(path):  # buckets of words of equal frequency, most frequent first
         words += (w for w in bucket if not has_digit_sequence(w))  # as top_n_list: no "000"
         if len(words) >= n:
             break
-    return frozenset(w.lower() for w in words[:n])
+    return tuple(w.lower() for w in words[:n])
 
 
+@lru_cache(maxsize=64)
 def function_words(language: str) -> frozenset[str]:
     """The function words the line model's stop-word density counts for a text in ``language``:
     FUNCTION_WORDS, plus the language's most frequent words when it is not English."""
-    extra = _top_words(language, FUNCTION_WORDS_TOP_N)
-    return FUNCTION_WORDS | extra if extra else FUNCTION_WORDS
+    top = _top_list(language)
+    return FUNCTION_WORDS | frozenset(top[:FUNCTION_WORDS_TOP_N]) if top else FUNCTION_WORDS
 
 
+@lru_cache(maxsize=64)
 def stop_words(language: str) -> frozenset[str]:
     """STOP_WORDS for English and unknown languages; the language's most frequent words otherwise."""
-    return _top_words(language, STOP_WORDS_TOP_N) or STOP_WORDS
+    top = _top_list(language)
+    return frozenset(top[:STOP_WORDS_TOP_N]) if top else STOP_WORDS
 
 
 PROMO_PHRASES: tuple[str, ...] = (
