@@ -79,8 +79,8 @@ def split_sentences(text: str) -> list[str]:
 # such breaks are common and look like breaks inside sentences: most end without a full stop and many
 # next lines start in lower case. Lists, tables, code and one-sentence-per-line texts fail that test.
 _ITEM_RE = re.compile(r"(?:[*+•·▪►–-]\s|\d{1,3}[.)]\s|#{1,6}\s|[>|])")
-_WRAP_END = tuple(".!?:;…\"”’)。！？")
-_WRAP_OK = tuple(",;:–—-\"'”’)")  # besides a letter or a digit, what a line broken inside a sentence ends with
+_WRAP_END = tuple(".!?:;…\"”’)»›。！？")
+_WRAP_OK = tuple(",;:–—-\"'”’)»›")  # besides a letter or a digit, what a line broken inside a sentence ends with
 _NOT_PROSE_RE = re.compile(r"#|//|/\*|\$ |[a-z][\w+.-]*://|<|\{")
 WRAP_MIN_WIDTH = 40  # a block narrower than this is a list or a poem, not wrapped prose
 WRAP_MIN_BREAKS = 3
@@ -99,7 +99,7 @@ def _continues(prev: str, line: str, in_item: bool) -> bool:
     # or an opening quote after it.
     if len(prev.split()) < 3 or _NOT_PROSE_RE.match(prev.lstrip()) or not (prev[-1:].isalnum() or prev[-1:] in _WRAP_OK):
         return False
-    return body[:1].isalnum() or body[:1] in "\"“‘'("
+    return body[:1].isalnum() or body[:1] in "\"“‘'(«„‚‹"
 
 
 def _wrap_breaks(physical: list[str]) -> set[int]:

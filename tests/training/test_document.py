@@ -207,3 +207,14 @@ def test_a_text_of_markdown_syntax_alone_is_read_as_written():
 def test_markdown_sentences_hold_no_syntax():
     doc = parse("# A title\n\nThe **council** met on [Tuesday](https://example.com/t). It agreed.")
     assert doc.sentences == ["A title", "The council met on Tuesday.", "It agreed."]
+
+
+def test_a_wrap_before_a_guillemet_is_a_wrap():
+    text = _wrapped(
+        "Депутаты Верхнеозёрска не смогли договориться о продаже бывшей фабрики «Заря» на окраине города\n"
+        + "Городская дума во вторник так и не приняла решение о продаже здания, которое пустует уже восемь лет. "
+        * 3,
+        60,
+    )
+    lines = [ln.text for ln in parse(text).lines]
+    assert lines[0].endswith("«Заря» на окраине города"), lines
