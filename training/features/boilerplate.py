@@ -116,12 +116,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     nonterminal = sum(1 for ln in span_lines if not _TERMINAL_RE.search(ln.text))
     # Cut off: the last prose content line stops on a word (a teaser or a paywall); an excerpt ending
     # in "…" is a teaser of another story, not this article stopping mid-sentence.
+    stop = stop_words(context.language)
     last_prose = next(
-        (
-            lines[i]
-            for i in range(n - 1, -1, -1)
-            if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words, stop_words(context.language))
-        ),
+        (lines[i] for i in range(n - 1, -1, -1) if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words, stop)),
         None,
     )
     cut_off = last_prose is not None and bool(_CUT_RE.search(last_prose.text))
