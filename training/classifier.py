@@ -1,14 +1,18 @@
 """The document classifier: a calibrated linear model whose score splits exactly into feature contributions.
 
 NaN ("not applicable") → the reliable reference value, clip to the training range → standard scaler →
-logistic regression, then a sigmoid (Platt) calibration fitted on out-of-fold decision values.
+logistic regression whose weights keep the signs the features declare (``signs``: -1, +1, 0 for free),
+then a sigmoid (Platt) calibration fitted on out-of-fold decision values.
 Because every step after the clip is affine, the calibrated log-odds of "reliable" are exactly::
 
     logit P(reliable | x) = base + Σ_i contribution_i(x)
 
 with ``contribution_i = slope · w_i · (z_i − ref_i)``: ``ref`` is the mean reliable training
 document, so a typical reliable article has contributions near zero and ``base`` is its log-odds.
-The reasons in the API are sums of these terms, so they cannot disagree with the score.
+The reasons in the API are sums of these terms, so they cannot disagree with the score. With the
+signs held, a feature that can only count faults (URLs, repeated lines, misspelled names) never
+contributes a positive term because a text has more of it than the reference: an unconstrained fit
+over correlated features gave, for instance, URLs a positive weight.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.optimize import minimize
 from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
@@ -26,27 +32,92 @@ from sklearn.preprocessing import StandardScaler
 
 from training.linemodel import NotFittedError
 
-__all__ = ["ReliabilityModel"]
+__all__ = ["ReliabilityModel", "SignedLogisticRegression"]
+
+
+class SignedLogisticRegression(ClassifierMixin, BaseEstimator):
+    """L2-regularised logistic regression (scikit-learn's objective: ``0.5·|w|² + C·Σ weight·log-loss``,
+    balanced class weights) whose weight ``i`` is held ``<= 0`` where ``signs[i] == -1`` and ``>= 0``
+    where ``signs[i] == +1``; ``0`` leaves it free. Fitted with L-BFGS-B and bounds; deterministic.
+    Without signs it is plain logistic regression."""
+
+    def __init__(self, *, C: float = 1.0, signs: Sequence[int] | None = None, max_iter: int = 5000) -> None:
+        self.C = C
+        self.signs = signs
+        self.max_iter = max_iter
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> SignedLogisticRegression:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"two classes are needed, got {len(self.classes_)}")
+        t = (y == self.classes_[1]).astype(np.float64)
+        n, d = X.shape
+        counts = np.bincount(t.astype(int), minlength=2)
+        class_weight = n / (2.0 * counts)  # scikit-learn's "balanced"
+        sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        s = self.C * sw * class_weight[t.astype(int)]
+        sign = 2.0 * t - 1.0
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            w, b = theta[:-1], theta[-1]
+            z = X @ w + b
+            loss = float(s @ np.logaddexp(0.0, -sign * z)) + 0.5 * float(w @ w)
+            r = s * (expit(z) - t)
+            return loss, np.r_[X.T @ r + w, r.sum()]
+
+        signs = np.zeros(d, dtype=int) if self.signs is None else np.asarray(self.signs, dtype=int)
+        if signs.shape != (d,):
+            raise ValueError(f"signs has {signs.size} entries for {d} features")
+        bounds = [(None, 0.0) if g < 0 else (0.0, None) if g > 0 else (None, None) for g in signs]
+        res = minimize(
+            objective,
+            np.zeros(d + 1),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[*bounds, (None, None)],
+            options={"maxiter": self.max_iter, "ftol": 1e-12, "gtol": 1e-8},
+        )
+        self.coef_ = res.x[:-1].reshape(1, -1)
+        self.intercept_ = res.x[-1:].copy()
+        self.n_iter_ = np.array([res.nit])
+        self.n_features_in_ = d
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(np.asarray(X, dtype=np.float64) @ self.coef_[0] + self.intercept_[0])
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
 
 
 class ReliabilityModel:
     """Binary classifier for P(reliable); ``y`` is 1 for reliable, 0 for unreliable.
 
     ``C``: inverse L2 regularisation (default 0.5). ``cv``: folds for the out-of-fold calibration
-    (default 5). ``random_state``: seed of the fold split.
+    (default 5). ``random_state``: seed of the fold split. ``signs``: per feature, -1 / +1 to hold its
+    weight's sign, 0 to leave it free (``training.features.FEATURE_DIRECTIONS``); None: all free.
     """
 
-    def __init__(self, *, C: float = 0.5, cv: int = 5, random_state: int = 0) -> None:
+    def __init__(
+        self, *, C: float = 0.5, cv: int = 5, random_state: int = 0, signs: Sequence[int] | None = None
+    ) -> None:
         self.C = C
         self.cv = cv
         self.random_state = random_state
+        self.signs = signs
 
     def _pipeline(self) -> Pipeline:
         return Pipeline(
             [
                 ("impute", SimpleImputer(strategy="mean", keep_empty_features=True)),
                 ("scale", StandardScaler()),
-                ("clf", LogisticRegression(C=self.C, max_iter=5000, class_weight="balanced")),
+                ("clf", SignedLogisticRegression(C=self.C, signs=self.signs)),
             ]
         )
 

@@ -3,7 +3,9 @@
 The family list below is the one place that fixes the feature vector's order. A family module has
 ``NAME``, ``FEATURES`` (its value names, each starting with the family name) and
 ``extract(doc, *, context) -> FamilyOutput``. The classifier only ever sees the values; evidence is
-what the reasons show a person.
+what the reasons show a person. ``DIRECTIONS`` says which values have a known direction (-1: more of it
+can only make a text less reliable; +1: more reliable); the classifier's weights are held to it, so a
+reason never says that, say, more URLs made a text more reliable.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from training.vocabulary import EntityLexicon, Vocabulary, general_vocabulary
 __all__ = [
     "FAMILIES",
     "FEATURE_NAMES",
+    "FEATURE_DIRECTIONS",
     "FamilyOutput",
     "Resources",
     "Context",
@@ -79,6 +82,8 @@ from training.features import boilerplate, entities, language, readability, repe
 # are used by repetition. The vector order is this tuple's order.
 FAMILIES = (language, boilerplate, entities, readability, repetition)
 FEATURE_NAMES: tuple[str, ...] = tuple(name for fam in FAMILIES for name in fam.FEATURES)
+# Per feature, in vector order: -1, +1, or 0 (two-sided: no fixed direction).
+FEATURE_DIRECTIONS: tuple[int, ...] = tuple(fam.DIRECTIONS.get(name, 0) for fam in FAMILIES for name in fam.FEATURES)
 
 
 def feature_family(name: str) -> str:

@@ -35,6 +35,8 @@ FEATURES = (
     "boilerplate_categories",
     "boilerplate_cut_off",
 )
+# Every boilerplate value counts what a clean article does not have: more of it can only lower the score.
+DIRECTIONS = dict.fromkeys(FEATURES, -1)
 
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
 _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose

@@ -29,6 +29,8 @@ FEATURES = (
     "entity_name_slot_per_1k",
     "entity_oov_rate",
 )
+# Misspelled names, words in a name's slot and garbled words can only lower the score.
+DIRECTIONS = dict.fromkeys(FEATURES, -1)
 
 MIN_TOKEN_LEN = 4  # shorter tokens are too often abbreviations or legitimately odd
 CONSISTENT_SPELLING = 3  # an unknown token spelled this way this many times is taken as a real name

@@ -17,6 +17,8 @@ from training.lexicons import STOP_WORDS
 
 NAME = "language"
 FEATURES = ("language_english_prob", "language_top_prob", "language_other_line_share")
+# Known direction of a value (see features.FEATURE_DIRECTIONS): lines in another language are page furniture.
+DIRECTIONS = {"language_other_line_share": -1}
 
 SAMPLE_CHARS = 400  # langdetect reads at most this many characters of the longer lines (~1.6 ms)
 MIN_WORDS_FOR_LINE_CHECK = 8  # a line this long with almost no English stop words is another language

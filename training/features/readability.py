@@ -32,6 +32,8 @@ FEATURES = (
     "readability_words_per_sentence",
     "readability_syllables_per_word",
 )
+# Readability is two-sided (a children's page and a keyword list both read oddly): no fixed direction.
+DIRECTIONS: dict[str, int] = {}
 LANG = "en_US"  # textstat's default language: the configuration the formulas below use
 SAMPLE_CHARS = 2500  # about 400 words: readability of a sample, so the cost does not grow with the page
 

@@ -6,6 +6,7 @@ long and short documents compare.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -33,7 +34,17 @@ FEATURES = (
     "repetition_promo_per_1k",
     "repetition_log_words",
 )
+# Repeats, symbols, ellipses, exclamations and promotional phrases can only lower the score; word
+# length, capitals, bullets, stop words and length are two-sided and left free.
+DIRECTIONS = {
+    **dict.fromkeys(FEATURES[:8], -1),
+    "repetition_symbol_word_ratio": -1,
+    "repetition_ellipsis_line_frac": -1,
+    "repetition_exclamation_per_1k": -1,
+    "repetition_promo_per_1k": -1,
+}
 _BULLETS = ("-", "•", "*", "·", "▪", "►", "–")
+_TEXT_RE = re.compile(r"[^\W_]")  # a letter or a digit: a line without one (a table rule, "* * *") is layout
 
 
 def _dup_fraction(items: list[str]) -> tuple[float, float, list[str]]:
@@ -101,8 +112,11 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     n_words = len(words)
     ids = _word_ids(words)
     per_1k = 1000.0 / max(n_words, 50)
-    dup_line, dup_line_chars, dup_lines = _dup_fraction(lines)
-    dup_para, _, _ = _dup_fraction(doc.paragraphs)
+    # Lines and paragraphs without a letter or digit (a text table's rules, separators) are layout,
+    # not text: a table drawn with 20 identical rule lines is not a page repeating itself.
+    has_text = _TEXT_RE.search
+    dup_line, dup_line_chars, dup_lines = _dup_fraction([ln for ln in lines if has_text(ln)])
+    dup_para, _, _ = _dup_fraction([p for p in doc.paragraphs if has_text(p)])
     symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
     promo = promo_hits(doc.text)
     caps = [w for w in doc.words if w.isupper() and len(w) >= 2]

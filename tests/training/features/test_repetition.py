@@ -104,3 +104,17 @@ def test_log_words(resources):
 def test_gopher_ngram_fractions(words, n, top, dup):
     assert repetition.top_ngram_char_frac(words, n) == pytest.approx(top)
     assert repetition.dup_ngram_char_frac(words, n) == pytest.approx(dup)
+
+
+def test_a_text_tables_rule_lines_are_not_repeated_lines(resources):
+    """A table drawn with identical rule lines repeats layout, not text; a repeated row is still a repeat."""
+    rule = "─────┼──────────┼──────"
+    rows = [f"{k} │ Driver {chr(65 + k)} │ {5000 - 7 * k}" for k in range(1, 9)]
+    table = "\n".join(x for row in rows for x in (rule, row))
+    text = f"Final standings\n\nThe season ended on Sunday after thirty-six races.\n\n{table}\n"
+    out, _ = _run(text, resources)
+    assert out.values["repetition_dup_line_frac"] == 0.0
+    assert out.values["repetition_dup_line_char_frac"] == 0.0
+    out, _ = _run(text + rows[0] + "\n", resources)
+    assert out.values["repetition_dup_line_frac"] > 0.0
+    assert out.evidence["duplicate_lines"] == [{"text": rows[0]}]
