@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from training.document import Document
+from training.document import Document, Line
 from training.features import Context, FamilyOutput
 from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, STOP_WORDS, URL_RE, stop_words
 from training.linemodel import CLASSES
@@ -55,6 +55,35 @@ def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WOR
     if len(words) < PARAGRAPH_WORDS or sum(w.lower() in stop for w in words) < 0.25 * len(words):
         return False
     return len(words) >= CUT_OFF_MIN_WORDS or bool(_INNER_SENTENCE_RE.search(text))
+
+
+_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+")
+CREDIT_TOKENS = 4  # at most this many words after a line's last full stop can be a credit or a tag
+
+
+def _is_tag(token: str) -> bool:
+    """A token that is not running text: capitalised or a number (a wire credit like "PTI", a name),
+    a hashtag, a handle or a link."""
+    return not token[:1].islower() or token.startswith(("#", "@")) or "/" in token or "." in token
+
+
+def _stops_mid_sentence(lines: list[Line], labels: list[str], last: Line) -> bool:
+    """The article's last prose line stops on a word: cut off (a teaser, a paywall, a truncation).
+
+    Not a cut: a line whose last sentence ended and is followed only by a credit or a tag ("... into the
+    US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops (the
+    content line before it is a long line that stops on a word too)."""
+    text = last.text
+    if not _CUT_RE.search(text):
+        return False
+    ends = list(_SENTENCE_END_RE.finditer(text))
+    if ends:
+        after = text[ends[-1].end() :].split()
+        if len(after) <= CREDIT_TOKENS and all(map(_is_tag, after)):
+            return False
+    k = next(i for i in range(len(lines)) if lines[i] is last)
+    before = next((lines[i] for i in range(k - 1, -1, -1) if labels[i] == "content"), None)
+    return not (before is not None and len(before.words) >= PARAGRAPH_WORDS and _CUT_RE.search(before.text))
 
 
 def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
@@ -123,7 +152,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         (lines[i] for i in range(n - 1, -1, -1) if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words, stop)),
         None,
     )
-    cut_off = last_prose is not None and bool(_CUT_RE.search(last_prose.text))
+    cut_off = last_prose is not None and _stops_mid_sentence(lines, labels, last_prose)
     values = {
         "boilerplate_cut_off": float(cut_off),
         "boilerplate_line_ratio": len(inside) / n if n else 0.0,

@@ -149,3 +149,35 @@ def test_extract_features_keeps_boilerplate_evidence(resources):
     ext = extract_features(parse(SCRAPED), resources=resources)
     cats = {e["category"] for e in ext.evidence["boilerplate_lines"]}
     assert {"cookie", "related"} <= cats
+
+
+_LEAD = (
+    "The council met on Tuesday to discuss the new budget for the city's schools and the roads. Members said "
+    "the plan would be published next month after a public consultation with residents.\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("ending", "cut"),
+    [
+        # stops mid-sentence: a teaser or a truncation
+        ("The committee will meet again next week when the mayor is expected to present the figures to", True),
+        ("The committee will meet again next week. The mayor is expected to present the revised figures to the", True),
+        # a finished sentence followed by a wire credit, a hashtag or a photo link is not cut off
+        ("More than 300 people were moved to new homes after the floods, officials said on Monday. PTI", False),
+        ("The senate moved that all activities be suspended until the next legislative day. #TodayInSenate", False),
+        ("The captures run at thirty frames a second while the browser output aims for sixty. pic.twitter.com/4p7S", False),
+        # the last item of a list written without full stops
+        (
+            "What the plan includes:\n\nNew classrooms for the two primary schools that were damaged in the storm\n"
+            "Additional buses for the villages so that every pupil can reach school within half an hour",
+            False,
+        ),
+        ("The committee will meet again next week.", False),
+    ],
+)
+def test_cut_off_is_a_sentence_that_stops_not_a_credit_or_a_list(ending, cut):
+    # Without a line model every long or punctuated line is content: the rule is tested, not a model's labels.
+    out, _, _ = _run(_LEAD + ending, Resources(line_model=None, lexicon=EntityLexicon()))
+    assert out.values["boilerplate_cut_off"] == float(cut)
+    assert bool(out.evidence["cut_off"]) == cut
