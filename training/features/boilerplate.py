@@ -48,6 +48,7 @@ _SITE_TITLE_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s|\b[\w-]+\.
 
 _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
 CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
+_TITLE_SITE = CLASSES.index("title_site")
 
 
 def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WORDS) -> bool:
@@ -106,6 +107,15 @@ def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.nd
         [ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines], language=context.language
     )
     best = proba.argmax(axis=1)
+    # A title with the site's name is a short line: a line written as prose (a dateline lead, a whole
+    # article on one line) is not one, whatever its position says. It gets its next most likely class.
+    stop = stop_words(context.language)
+    for i in np.flatnonzero(best == _TITLE_SITE):
+        ln = doc.lines[i]
+        if _is_prose(ln.text, ln.words, stop):
+            row = proba[i].copy()
+            row[_TITLE_SITE] = -1.0
+            best[i] = int(row.argmax())
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best]
 
@@ -133,7 +143,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         i for i in range(1, n)
         if len(title) >= 12 and (lines[i].text.lower() == title or (len(lines[i].text) >= 20 and lines[i].text.lower() in title))
     ]
-    site_title = labels[0] == "title_site" or bool(_SITE_TITLE_RE.search(lines[0].text))
+    site_title = labels[0] == "title_site" or (
+        bool(_SITE_TITLE_RE.search(lines[0].text))
+        and not _is_prose(lines[0].text, lines[0].words, stop_words(context.language))
+    )
     # Cheap gates first: most lines have no "@", no digit run and no dot.
     emails = [(ln.number, m) for ln in lines if "@" in ln.text for m in EMAIL_RE.findall(ln.text)]
     phones = [(ln.number, m) for ln in lines if _DIGITS_RE.search(ln.text) for m in PHONE_RE.findall(ln.text)]

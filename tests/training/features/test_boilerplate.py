@@ -181,3 +181,14 @@ def test_cut_off_is_a_sentence_that_stops_not_a_credit_or_a_list(ending, cut):
     out, _, _ = _run(_LEAD + ending, Resources(line_model=None, lexicon=EntityLexicon()))
     assert out.values["boilerplate_cut_off"] == float(cut)
     assert bool(out.evidence["cut_off"]) == cut
+
+
+def test_a_prose_line_is_never_a_site_title(resources):
+    """A whole article on one line (a flattened crawl record) or a dateline lead is not a title with the
+    site's name, whatever the line model makes of its position; a real one still is."""
+    one_line = " ".join(_LEAD.split()) + " Readers can find the full plan on Eastbrook-Gazette.com from Friday."
+    out, ctx, _ = _run(one_line, resources)
+    assert ctx.line_categories[0] != "title_site"
+    assert out.values["boilerplate_site_title"] == 0.0
+    out, _, _ = _run("Council approves school budget | Eastbrook Gazette\n\n" + _LEAD, resources)
+    assert out.values["boilerplate_site_title"] == 1.0
