@@ -136,9 +136,10 @@ def _wrap_breaks(physical: list[str]) -> set[int]:
 # Markdown (what many crawlers and converters write now) -------------------------------------------
 # Its syntax is formatting, not text: a link's target, emphasis marks, heading and quote markers and
 # rules are taken out, and the words stay (a link's text, an image's alt text). List markers stay:
-# the line model reads them. Only for texts that show markdown syntax (a link, bold, a fence, a quote,
-# or a heading in capitals).
-_MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> ", re.M)  # "# a comment" is code
+# the line model reads them. Only for texts that show markdown syntax (a link, inline or by reference,
+# bold, a fence, a quote, or a heading in capitals). A reference's definition line ("[1]: https://...")
+# stays: it is in the text a user keeps, and it is not article.
+_MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> |\]\[\w+\]", re.M)  # "# a comment" is code
 _MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 _MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\]\n]+)\]\[[^\]\n]*\]")
 _MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
@@ -151,6 +152,8 @@ def _looks_like_markdown(text: str) -> bool:
     """Substring tests first (fast), the regular expression only when one of them passes."""
     if "](" in text or "**" in text or "__" in text or "```" in text:
         return True
+    if "][" in text:  # a reference-style link, [its text][1]
+        return _MD_HINT_RE.search(text) is not None
     if "\n#" not in text and "\n>" not in text and text[:1] not in "#>":
         return False
     return _MD_HINT_RE.search(text) is not None

@@ -218,3 +218,20 @@ def test_a_wrap_before_a_guillemet_is_a_wrap():
     )
     lines = [ln.text for ln in parse(text).lines]
     assert lines[0].endswith("«Заря» на окраине города"), lines
+
+
+def test_reference_style_links_alone_mark_a_text_as_markdown():
+    """Converters like dom_smoothie write links by reference only: the link text stays, its brackets go;
+    the definition lines stay (they are in the text a user keeps, and they are not article)."""
+    text = (
+        "The company [shelved its plans][1] for a public offering.\n\nNeumann had [resigned as CEO][2] a week before."
+        "\n\n[1]: https://example.com/a\n[2]: https://example.com/b"
+    )
+    assert [ln.text for ln in parse(text).lines] == [
+        "The company shelved its plans for a public offering.",
+        "Neumann had resigned as CEO a week before.",
+        "[1]: https://example.com/a",
+        "[2]: https://example.com/b",
+    ]
+    plain = "Prices rose [sic] in March][and] fell."
+    assert [ln.text for ln in parse(plain).lines] == [plain]

@@ -58,13 +58,14 @@ def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WOR
     return len(words) >= CUT_OFF_MIN_WORDS or bool(_INNER_SENTENCE_RE.search(text))
 
 
-_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+")
-CREDIT_TOKENS = 4  # at most this many words after a line's last full stop can be a credit or a tag
+# A sentence's end: its mark (and closing quotes) before a space, or glued to a hashtag or handle.
+_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?:\s+|(?=[#@]))")
+CREDIT_TOKENS = 10  # at most this many words after a line's last full stop can be a credit, a date or tags
 
 
 def _is_tag(token: str) -> bool:
-    """A token that is not running text: capitalised or a number (a wire credit like "PTI", a name),
-    a hashtag, a handle or a link."""
+    """A token that is not running text: capitalised or a number (a wire credit like "PTI", a name, a
+    date line like "First Published: Tuesday, November 19, 2019 08:38 AM"), a hashtag, a handle or a link."""
     return not token[:1].islower() or token.startswith(("#", "@")) or "/" in token or "." in token
 
 

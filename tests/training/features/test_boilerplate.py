@@ -166,6 +166,8 @@ _LEAD = (
         # a finished sentence followed by a wire credit, a hashtag or a photo link is not cut off
         ("More than 300 people were moved to new homes after the floods, officials said on Monday. PTI", False),
         ("The senate moved that all activities be suspended until the next legislative day. #TodayInSenate", False),
+        ("The senate moved that all activities be suspended until the next legislative day.#TodayInSenate", False),
+        ("The air quality index in the city right now is 218, which is poor. First Published: Tuesday, November 19", False),
         ("The captures run at thirty frames a second while the browser output aims for sixty. pic.twitter.com/4p7S", False),
         # the last item of a list written without full stops
         (
