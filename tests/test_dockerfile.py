@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -452,9 +453,16 @@ def _run_logged(image: Image, argv: list[str], log: Path, **kw) -> None:
     with log.open("ab") as handle:
         handle.write(f"\n$ {shlex.join(argv)}\n".encode())
         handle.flush()
-        res = subprocess.run(
-            argv, stdout=handle, stderr=subprocess.STDOUT, umask=0o022, timeout=RUN_TIMEOUT_S, **kw
-        )
+        # Its own process group: on a timeout (or Ctrl-C) the whole tree (sh and the pip it started) is
+        # killed, not only sh, so nothing keeps writing into the temporary root while it is removed.
+        proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, umask=0o022, start_new_session=True, **kw)
+        try:
+            proc.wait(timeout=RUN_TIMEOUT_S)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        res = proc
     image.log.append(f"{shlex.join(argv)[:100]}: {time.monotonic() - started:.0f} s")
     assert res.returncode == 0, (
         f"{argv} failed ({res.returncode}):\n{log.read_text(errors='replace')[-4000:]}"

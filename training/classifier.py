@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
@@ -57,6 +58,8 @@ class SignedLogisticRegression(ClassifierMixin, BaseEstimator):
         counts = np.bincount(t.astype(int), minlength=2)
         class_weight = n / (2.0 * counts)  # scikit-learn's "balanced"
         sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if sw.shape != (n,) or not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError("sample_weight must hold one finite, non-negative weight per row")
         s = self.C * sw * class_weight[t.astype(int)]
         sign = 2.0 * t - 1.0
 
@@ -79,6 +82,8 @@ class SignedLogisticRegression(ClassifierMixin, BaseEstimator):
             bounds=[*bounds, (None, None)],
             options={"maxiter": self.max_iter, "ftol": 1e-12, "gtol": 1e-8},
         )
+        if not res.success:
+            warnings.warn(f"SignedLogisticRegression did not converge: {res.message}", ConvergenceWarning, stacklevel=2)
         self.coef_ = res.x[:-1].reshape(1, -1)
         self.intercept_ = res.x[-1:].copy()
         self.n_iter_ = np.array([res.nit])

@@ -139,7 +139,8 @@ def _wrap_breaks(physical: list[str]) -> set[int]:
 # the line model reads them. Only for texts that show markdown syntax (a link, inline or by reference,
 # bold, a fence, a quote, or a heading in capitals). A reference's definition line ("[1]: https://...")
 # stays: it is in the text a user keeps, and it is not article.
-_MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> |\]\[\w+\]", re.M)  # "# a comment" is code
+# A reference-style link counts by its definition line ("[1]: https://..."): "[1][2]" alone is citations.
+_MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> |^\[[^\]\n]+\]:[ \t]*\S", re.M)  # "# a comment" is code
 _MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 _MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\]\n]+)\]\[[^\]\n]*\]")
 _MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
@@ -152,7 +153,7 @@ def _looks_like_markdown(text: str) -> bool:
     """Substring tests first (fast), the regular expression only when one of them passes."""
     if "](" in text or "**" in text or "__" in text or "```" in text:
         return True
-    if "][" in text:  # a reference-style link, [its text][1]
+    if "]:" in text:  # a reference-style link's definition, "[1]: https://..."
         return _MD_HINT_RE.search(text) is not None
     if "\n#" not in text and "\n>" not in text and text[:1] not in "#>":
         return False

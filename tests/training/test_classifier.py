@@ -48,8 +48,11 @@ def test_sample_weight_counts_like_repeated_rows():
     assert uneven.intercept_[0] > twice.intercept_[0] + 0.5  # weight on class 1 moves the boundary
 
 
-def test_bad_signs_and_one_class_are_refused():
+def test_bad_signs_weights_and_one_class_are_refused():
     X, y = _data(n=50)
+    for bad in (np.full(len(y), np.nan), -np.ones(len(y)), np.ones(3)):
+        with pytest.raises(ValueError, match="sample_weight"):
+            SignedLogisticRegression().fit(X, y, sample_weight=bad)
     with pytest.raises(ValueError, match="signs has 2 entries for 4 features"):
         SignedLogisticRegression(signs=[1, -1]).fit(X, y)
     with pytest.raises(ValueError, match="two classes"):
@@ -66,6 +69,10 @@ def test_reliability_model_contributions_respect_the_signs():
 
 
 def test_every_feature_declares_a_direction_in_range():
+    from training.features import FAMILIES
+
+    for fam in FAMILIES:
+        assert set(fam.DIRECTIONS) <= set(fam.FEATURES), f"{fam.NAME}: a direction for an unknown feature"
     assert len(FEATURE_DIRECTIONS) == len(FEATURE_NAMES)
     assert set(FEATURE_DIRECTIONS) <= {-1, 0, 1}
     named = dict(zip(FEATURE_NAMES, FEATURE_DIRECTIONS, strict=True))

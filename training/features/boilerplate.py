@@ -43,7 +43,16 @@ _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "�
 _DIGITS_RE = re.compile(r"\d{3}")
 _CUT_RE = re.compile(r"[\w,;–—-]$")  # ends on a word, a comma or a dash: the sentence did not end
 _TERMINAL_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
-_SITE_TITLE_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s|\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)
+_SITE_SUFFIX_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s")  # "Headline | Site", "Headline - Site"
+TITLE_MAX_WORDS = 30  # a headline is shorter: a longer line ending in " - so and so" is a sentence
+
+
+def _site_suffix(line: Line) -> bool:
+    """A headline that ends with the site's name: "Headline | Site", "Headline - Site"."""
+    return len(line.words) <= TITLE_MAX_WORDS and _SITE_SUFFIX_RE.search(line.text) is not None
+
+
+_DOMAIN_RE = re.compile(r"\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)
 
 
 _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
@@ -65,16 +74,22 @@ CREDIT_TOKENS = 10  # at most this many words after a line's last full stop can 
 
 def _is_tag(token: str) -> bool:
     """A token that is not running text: capitalised or a number (a wire credit like "PTI", a name, a
-    date line like "First Published: Tuesday, November 19, 2019 08:38 AM"), a hashtag, a handle or a link."""
-    return not token[:1].islower() or token.startswith(("#", "@")) or "/" in token or "." in token
+    date line like "First Published: Tuesday, November 19, 2019 08:38 AM"), a hashtag, a handle or a link.
+    A word of a script without capitals (Hebrew, Arabic) is running text."""
+    first = token[:1]
+    return first.isupper() or first.isdigit() or token.startswith(("#", "@")) or "/" in token or "." in token
+
+
+LIST_ITEM_WORDS = 40  # an unpunctuated list's item is at most this long; a cut-off paragraph is longer
 
 
 def _stops_mid_sentence(lines: list[Line], labels: list[str], last: Line) -> bool:
     """The article's last prose line stops on a word: cut off (a teaser, a paywall, a truncation).
 
     Not a cut: a line whose last sentence ended and is followed only by a credit or a tag ("... into the
-    US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops (the
-    content line before it is a long line that stops on a word too)."""
+    US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops: an
+    item-sized line right below (no blank line between) a content line of 8+ words that stops on a word
+    too. A subheading above a cut paragraph is not that: a blank line or the paragraph's length tells."""
     text = last.text
     if not _CUT_RE.search(text):
         return False
@@ -84,8 +99,15 @@ def _stops_mid_sentence(lines: list[Line], labels: list[str], last: Line) -> boo
         if len(after) <= CREDIT_TOKENS and all(map(_is_tag, after)):
             return False
     k = next(i for i in range(len(lines)) if lines[i] is last)
-    before = next((lines[i] for i in range(k - 1, -1, -1) if labels[i] == "content"), None)
-    return not (before is not None and len(before.words) >= PARAGRAPH_WORDS and _CUT_RE.search(before.text))
+    before = lines[k - 1] if k > 0 and labels[k - 1] == "content" else None
+    in_list = (
+        before is not None
+        and before.number + before.span == last.number  # the next line of the text: no blank line between
+        and len(before.words) >= PARAGRAPH_WORDS
+        and len(last.words) <= LIST_ITEM_WORDS
+        and bool(_CUT_RE.search(before.text))
+    )
+    return not in_list
 
 
 def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
@@ -110,10 +132,11 @@ def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.nd
     best = proba.argmax(axis=1)
     # A title with the site's name is a short line: a line written as prose (a dateline lead, a whole
     # article on one line) is not one, whatever its position says. It gets its next most likely class.
+    # A long headline that ends in "| Site" or "- Site" is still a site title.
     stop = stop_words(context.language)
     for i in np.flatnonzero(best == _TITLE_SITE):
         ln = doc.lines[i]
-        if _is_prose(ln.text, ln.words, stop):
+        if _is_prose(ln.text, ln.words, stop) and not _site_suffix(ln):
             row = proba[i].copy()
             row[_TITLE_SITE] = -1.0
             best[i] = int(row.argmax())
@@ -144,9 +167,15 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         i for i in range(1, n)
         if len(title) >= 12 and (lines[i].text.lower() == title or (len(lines[i].text) >= 20 and lines[i].text.lower() in title))
     ]
-    site_title = labels[0] == "title_site" or (
-        bool(_SITE_TITLE_RE.search(lines[0].text))
-        and not _is_prose(lines[0].text, lines[0].words, stop_words(context.language))
+    first_line = lines[0]
+    site_title = (
+        labels[0] == "title_site"
+        or _site_suffix(first_line)
+        # a domain names the site in a title, not in a first line of prose that mentions a website
+        or (
+            bool(_DOMAIN_RE.search(first_line.text))
+            and not _is_prose(first_line.text, first_line.words, stop_words(context.language))
+        )
     )
     # Cheap gates first: most lines have no "@", no digit run and no dot.
     emails = [(ln.number, m) for ln in lines if "@" in ln.text for m in EMAIL_RE.findall(ln.text)]

@@ -37,7 +37,14 @@ FEATURES = (
 # Repeats, symbols, ellipses, exclamations and promotional phrases can only lower the score; word
 # length, capitals, bullets, stop words and length are two-sided and left free.
 DIRECTIONS = {
-    **dict.fromkeys(FEATURES[:8], -1),
+    "repetition_dup_line_frac": -1,
+    "repetition_dup_para_frac": -1,
+    "repetition_dup_line_char_frac": -1,
+    "repetition_top_2gram_frac": -1,
+    "repetition_top_3gram_frac": -1,
+    "repetition_top_4gram_frac": -1,
+    "repetition_dup_5gram_frac": -1,
+    "repetition_dup_8gram_frac": -1,
     "repetition_symbol_word_ratio": -1,
     "repetition_ellipsis_line_frac": -1,
     "repetition_exclamation_per_1k": -1,

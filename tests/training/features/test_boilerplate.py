@@ -176,6 +176,12 @@ _LEAD = (
             False,
         ),
         ("The committee will meet again next week.", False),
+        # a subheading above a truncated paragraph does not make the paragraph a list item
+        (
+            "How the council plans to pay for the new schools and the roads\n\nThe committee will meet again "
+            "next week when the mayor is expected to present the revised figures for the schools to",
+            True,
+        ),
     ],
 )
 def test_cut_off_is_a_sentence_that_stops_not_a_credit_or_a_list(ending, cut):
@@ -194,3 +200,15 @@ def test_a_prose_line_is_never_a_site_title(resources):
     assert out.values["boilerplate_site_title"] == 0.0
     out, _, _ = _run("Council approves school budget | Eastbrook Gazette\n\n" + _LEAD, resources)
     assert out.values["boilerplate_site_title"] == 1.0
+    long_title = "Council approves the new budget for the schools and the roads of the town on Tuesday"
+    out, _, _ = _run(f"{long_title} | Eastbrook Gazette\n\n" + _LEAD, resources)
+    assert out.values["boilerplate_site_title"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("token", "tag"),
+    [("PTI", True), ("2019", True), ("#Plenary", True), ("pic.twitter.com/4p7S", True), ("said", False),
+     ("אמר", False)],  # a word of a script without capitals is running text, not a credit
+)
+def test_what_may_follow_a_last_full_stop(token, tag):
+    assert boilerplate._is_tag(token) is tag

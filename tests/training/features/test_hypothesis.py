@@ -78,6 +78,13 @@ def _finite_or_nan(values: dict[str, float], names) -> None:
 @example(text=BINARY_ISH)
 @example(text="\x00\x01 \n")
 @example(text="ééé\u0301 ǅ ǈ")
+# The cut-off, site-title and markdown rules: a credit after the last stop, a prose first line with a
+# domain, a long headline with a site, a reference link, a table rule, a long line of an uncased script.
+@example(text="Officials said on Monday that the new homes would be ready in the spring of next year. PTI")
+@example(text="The council said the plan for the town is on Example.com and the city will vote on it in May.")
+@example(text="Council approves the new budget for the schools and the roads of the town on Tuesday | Gazette")
+@example(text="The [plan][1] was approved.\n\n[1]: http://x.org\n─────┼─────\n─────┼─────")
+@example(text="הוועדה תתכנס שוב בשבוע הבא כדי לדון בתקציב החדש של העיר ובתוכניות לבנייה. ראש העיר אמר")
 def test_family_never_raises(family, after_language, text, resources):
     doc = _parse_or_none(text)
     if doc is None:
