@@ -83,13 +83,14 @@ def _is_tag(token: str) -> bool:
 LIST_ITEM_WORDS = 40  # an unpunctuated list's item is at most this long; a cut-off paragraph is longer
 
 
-def _stops_mid_sentence(lines: list[Line], labels: list[str], last: Line) -> bool:
-    """The article's last prose line stops on a word: cut off (a teaser, a paywall, a truncation).
+def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int) -> bool:
+    """The article's last prose line (``lines[k]``) stops on a word: cut off (a teaser, a paywall, a truncation).
 
     Not a cut: a line whose last sentence ended and is followed only by a credit or a tag ("... into the
     US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops: an
     item-sized line right below (no blank line between) a content line of 8+ words that stops on a word
     too. A subheading above a cut paragraph is not that: a blank line or the paragraph's length tells."""
+    last = lines[k]
     text = last.text
     if not _CUT_RE.search(text):
         return False
@@ -98,7 +99,6 @@ def _stops_mid_sentence(lines: list[Line], labels: list[str], last: Line) -> boo
         after = text[ends[-1].end() :].split()
         if len(after) <= CREDIT_TOKENS and all(map(_is_tag, after)):
             return False
-    k = next(i for i in range(len(lines)) if lines[i] is last)
     before = lines[k - 1] if k > 0 and labels[k - 1] == "content" else None
     in_list = (
         before is not None
@@ -167,6 +167,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         i for i in range(1, n)
         if len(title) >= 12 and (lines[i].text.lower() == title or (len(lines[i].text) >= 20 and lines[i].text.lower() in title))
     ]
+    stop = stop_words(context.language)
     first_line = lines[0]
     site_title = (
         labels[0] == "title_site"
@@ -174,7 +175,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         # a domain names the site in a title, not in a first line of prose that mentions a website
         or (
             bool(_DOMAIN_RE.search(first_line.text))
-            and not _is_prose(first_line.text, first_line.words, stop_words(context.language))
+            and not _is_prose(first_line.text, first_line.words, stop)
         )
     )
     # Cheap gates first: most lines have no "@", no digit run and no dot.
@@ -190,12 +191,12 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     nonterminal = sum(1 for ln in span_lines if not _TERMINAL_RE.search(ln.text))
     # Cut off: the last prose content line stops on a word (a teaser or a paywall); an excerpt ending
     # in "…" is a teaser of another story, not this article stopping mid-sentence.
-    stop = stop_words(context.language)
-    last_prose = next(
-        (lines[i] for i in range(n - 1, -1, -1) if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words, stop)),
+    k_last = next(
+        (i for i in range(n - 1, -1, -1) if labels[i] == "content" and _is_prose(lines[i].text, lines[i].words, stop)),
         None,
     )
-    cut_off = last_prose is not None and _stops_mid_sentence(lines, labels, last_prose)
+    last_prose = lines[k_last] if k_last is not None else None
+    cut_off = k_last is not None and _stops_mid_sentence(lines, labels, k_last)
     values = {
         "boilerplate_cut_off": float(cut_off),
         "boilerplate_line_ratio": len(inside) / n if n else 0.0,
