@@ -12,7 +12,11 @@ __all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE"]
 # A word: letters (any script), with inner apostrophes or hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and the invisible format characters that carry nothing a reader sees: zero-width
+# space, word joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and
+# non-joiners stay: Persian, Indic scripts and emoji sequences need them.) A page whose blank lines hold
+# a zero-width space would otherwise have dozens of "lines" with nothing on them.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
 
 
 class EmptyDocumentError(ValueError):
@@ -56,7 +60,7 @@ class Document:
 
 
 def normalise(text: str) -> str:
-    """NFC, unified newlines, control characters removed, non-breaking spaces made plain."""
+    """NFC, unified newlines, control and invisible format characters removed, non-breaking spaces made plain."""
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u00a0", " ").replace("\u2028", "\n").replace("\u2029", "\n\n")

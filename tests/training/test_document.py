@@ -237,3 +237,19 @@ def test_reference_style_links_alone_mark_a_text_as_markdown():
     cited = "The bridge was approved in 2019.[1][2] Critics said the cost of matrix[0][1] rose."
     assert not _looks_like_markdown(cited)
     assert [ln.text for ln in parse(cited).lines] == [cited]
+
+
+def test_invisible_format_characters_are_removed_and_joiners_kept():
+    # zero-width space, word joiner, BOM and soft hyphen are dropped; ZWJ/ZWNJ carry meaning and stay
+    assert normalise("\ufeffinfor\u00admation\u200b is\u2060 here") == "information is here"
+    assert normalise("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 👩\u200d💻") == (
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 👩\u200d💻"
+    )
+
+
+def test_lines_holding_only_zero_width_spaces_are_blank():
+    doc = parse("The first paragraph ends here.\n\u200b\n\u200b \u200b\nThe second one starts here.")
+    assert [ln.text for ln in doc.lines] == ["The first paragraph ends here.", "The second one starts here."]
+    assert [ln.number for ln in doc.lines] == [1, 4]
+    with pytest.raises(EmptyDocumentError):
+        parse("\u200b\n\ufeff\u2060\n")
