@@ -117,7 +117,10 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
     if code == "misspelled_entities":
         found = ev.get("misspellings", [])
         if not found:
-            return f"No misspelled names or garbled words found ({_pct(values['entity_oov_rate'])} of words unknown)."
+            oov = values["entity_oov_rate"]
+            if oov != oov:  # NaN: the vocabulary checks are English-only
+                return "Misspelled names and garbled words are checked in English text only: not applicable here."
+            return f"No misspelled names or garbled words found ({_pct(oov)} of words unknown)."
         shown = ", ".join(f"{f['found']} → {f['intended']}" for f in found[:8])
         return f"{len(found)} word(s) look like misspellings of known names or words: {shown}."
     if code == "name_slot_swaps":

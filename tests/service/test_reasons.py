@@ -76,3 +76,13 @@ def test_readme_documents_every_reason_code():
         f"missing from README: {sorted(set(REASON_CODES) - documented)}; "
         f"unknown to code: {sorted(documented - set(REASON_CODES))}"
     )
+
+
+def test_misspelling_message_for_a_non_english_text_says_not_applicable():
+    contrib, values, evidence, extra = _inputs({"entity_misspelled_per_1k": 0.1}, english=False)
+    values["entity_oov_rate"] = float("nan")
+    msg = next(r["message"] for r in build_reasons(contrib, values, evidence, extra) if r["code"] == "misspelled_entities")
+    assert "nan" not in msg and "not applicable" in msg
+    values["entity_oov_rate"] = 0.03
+    msg = next(r["message"] for r in build_reasons(contrib, values, evidence, extra) if r["code"] == "misspelled_entities")
+    assert msg == "No misspelled names or garbled words found (3% of words unknown)."
