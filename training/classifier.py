@@ -1,6 +1,7 @@
 """The document classifier: a calibrated linear model whose score splits exactly into feature contributions.
 
-NaN ("not applicable") → the reliable reference value, clip to the training range → standard scaler →
+log1p for the rates a family marks (``LOG_SCALED``) → NaN ("not applicable") → the reliable reference
+value, clip to the training range → standard scaler →
 logistic regression whose weights keep the signs the features declare (``signs``: -1, +1, 0 for free),
 then a sigmoid (Platt) calibration fitted on out-of-fold decision values.
 Because every step after the clip is affine, the calibrated log-odds of "reliable" are exactly::
@@ -107,15 +108,36 @@ class ReliabilityModel:
     ``C``: inverse L2 regularisation (default 0.5). ``cv``: folds for the out-of-fold calibration
     (default 5). ``random_state``: seed of the fold split. ``signs``: per feature, -1 / +1 to hold its
     weight's sign, 0 to leave it free (``training.features.FEATURE_DIRECTIONS``); None: all free.
+    ``log_scaled``: per feature, True to read it as ``log1p(x)`` (``training.features.FEATURE_LOG_SCALED``);
+    the reference and the training range are then in that scale too.
     """
 
     def __init__(
-        self, *, C: float = 0.5, cv: int = 5, random_state: int = 0, signs: Sequence[int] | None = None
+        self,
+        *,
+        C: float = 0.5,
+        cv: int = 5,
+        random_state: int = 0,
+        signs: Sequence[int] | None = None,
+        log_scaled: Sequence[bool] | None = None,
     ) -> None:
         self.C = C
         self.cv = cv
         self.random_state = random_state
         self.signs = signs
+        self.log_scaled = log_scaled
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        """The features marked ``log_scaled`` read as ``log1p(x)`` (x >= 0): the tenth exclamation mark
+        per 1,000 words says less than the first. Monotone, per feature: contributions stay exact."""
+        mask = getattr(self, "log_scaled", None)  # models pickled before this option have none
+        if mask is None or not any(mask):
+            return X
+        cols = np.asarray(mask, dtype=bool)
+        out = np.array(X, dtype=np.float64, copy=True)
+        with np.errstate(invalid="ignore"):
+            out[:, cols] = np.log1p(np.maximum(out[:, cols], 0.0))  # NaN stays NaN
+        return out
 
     def _pipeline(self) -> Pipeline:
         return Pipeline(
@@ -135,7 +157,7 @@ class ReliabilityModel:
         sample_weight: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> ReliabilityModel:
-        X = np.asarray(X, dtype=np.float64)
+        X = self._transform(np.asarray(X, dtype=np.float64))
         y = np.asarray(y, dtype=int)
         groups_arr = np.asarray(groups if groups is not None else np.arange(len(y)))
         sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -200,7 +222,7 @@ class ReliabilityModel:
             X = X.reshape(1, -1)
         # Values beyond anything seen in training say no more than the extreme seen: clip them, so one
         # unusual count cannot swamp the score. Contributions are computed on the clipped values.
-        X = self._clip_to(self._fill(X), self.feature_min_, self.feature_max_)
+        X = self._clip_to(self._fill(self._transform(X)), self.feature_min_, self.feature_max_)
         # The pipeline's imputer and scaler, applied with plain numpy (the same arithmetic as their
         # transform(), without scikit-learn's per-call input checks, which cost more than the maths).
         impute, scale = self.pipeline_.named_steps["impute"], self.pipeline_.named_steps["scale"]

@@ -25,7 +25,13 @@ from sklearn.model_selection import GroupKFold
 from training.classifier import ReliabilityModel
 from training.corrupt import Example
 from training.document import EmptyDocumentError, parse
-from training.features import FEATURE_DIRECTIONS, FEATURE_NAMES, Resources, extract_features
+from training.features import (
+    FEATURE_DIRECTIONS,
+    FEATURE_LOG_SCALED,
+    FEATURE_NAMES,
+    Resources,
+    extract_features,
+)
 from training.features.language import document_language
 from training.linemodel import CLASSES, LineModel
 from training.parallel import fork_map, forks
@@ -179,7 +185,9 @@ def train(
                  f"{workers} processes" if forks(len(te), workers) else "1 process")
 
     y_fit = np.random.default_rng(seed).permutation(y) if shuffle_labels else y
-    clf = ReliabilityModel(C=C, cv=cv, random_state=seed, signs=FEATURE_DIRECTIONS).fit(
+    clf = ReliabilityModel(
+        C=C, cv=cv, random_state=seed, signs=FEATURE_DIRECTIONS, log_scaled=FEATURE_LOG_SCALED
+    ).fit(
         X, y_fit, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
     )
     final_line_model = line_model if line_model is not None else _fit_line_model(usable, line_examples, seed=seed)

@@ -88,3 +88,45 @@ def test_the_shipped_model_keeps_every_declared_direction():
     coef = clf.pipeline_.named_steps["clf"].coef_[0]
     for name, sign, w in zip(FEATURE_NAMES, FEATURE_DIRECTIONS, coef, strict=True):
         assert sign * w >= 0, f"{name}: weight {w:+.3f} against its declared direction {sign:+d}"
+
+
+def test_the_shipped_model_reads_the_declared_rates_in_log_scale():
+    from service.model import DEFAULT_MODEL_DIR, load_model
+    from training.features import FEATURE_LOG_SCALED
+
+    clf = load_model(DEFAULT_MODEL_DIR).classifier
+    assert tuple(clf.log_scaled) == FEATURE_LOG_SCALED, "retrain with `make model`"
+
+
+def test_log_scaled_features_are_read_as_log1p_and_contributions_stay_exact():
+    rng = np.random.default_rng(3)
+    X, y = _data(seed=2)
+    X[:, 0] = rng.exponential(20.0, size=len(y)) * (1 + y)  # a rate per 1,000 words, larger for class 1
+    X[::17, 0] = np.nan  # "not applicable" stays not applicable
+    logged = ReliabilityModel(cv=3, random_state=0, log_scaled=[True, False, False, False]).fit(X, y)
+    manual = X.copy()
+    manual[:, 0] = np.log1p(manual[:, 0])
+    plain = ReliabilityModel(cv=3, random_state=0).fit(manual, y)
+    np.testing.assert_allclose(logged.predict_proba(X), plain.predict_proba(manual), atol=1e-10)
+    base, contrib = logged.contributions(X)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), logged.logit(X))
+    # diminishing returns: going from 0 to 10 moves the score more than going from 100 to 110
+    probe = np.zeros((4, 4))
+    probe[:, 0] = [0.0, 10.0, 100.0, 110.0]
+    c0 = logged.contributions(probe)[1][:, 0]
+    assert abs(c0[1] - c0[0]) > 3 * abs(c0[3] - c0[2])
+
+
+def test_the_declared_log_scaled_features_exist_and_are_rates():
+    from training.features import FEATURE_LOG_SCALED, LOG_SCALED
+
+    assert LOG_SCALED <= set(FEATURE_NAMES)
+    assert all(name.endswith("_per_1k") for name in LOG_SCALED)
+    assert sum(FEATURE_LOG_SCALED) == len(LOG_SCALED)
+
+
+def test_a_model_pickled_without_log_scaling_still_scores():
+    X, y = _data(seed=4)
+    model = ReliabilityModel(cv=3, random_state=0).fit(X, y)
+    del model.log_scaled  # as a model saved before the option existed
+    assert model.predict_proba(X).shape == (len(y),)

@@ -23,6 +23,7 @@ __all__ = [
     "FAMILIES",
     "FEATURE_NAMES",
     "FEATURE_DIRECTIONS",
+    "FEATURE_LOG_SCALED",
     "FamilyOutput",
     "Resources",
     "Context",
@@ -84,6 +85,18 @@ FAMILIES = (language, boilerplate, entities, readability, repetition)
 FEATURE_NAMES: tuple[str, ...] = tuple(name for fam in FAMILIES for name in fam.FEATURES)
 # Per feature, in vector order: -1, +1, or 0 (two-sided: no fixed direction).
 FEATURE_DIRECTIONS: tuple[int, ...] = tuple(fam.DIRECTIONS.get(name, 0) for fam in FAMILIES for name in fam.FEATURES)
+# Unbounded rates the classifier reads as log1p(x): evidence that grows with
+# diminishing returns, so one chirpy blog's forty exclamation marks cannot outweigh everything else.
+LOG_SCALED = frozenset(
+    {
+        "boilerplate_urls_per_1k",
+        "entity_misspelled_per_1k",
+        "entity_name_slot_per_1k",
+        "repetition_exclamation_per_1k",
+        "repetition_promo_per_1k",
+    }
+)
+FEATURE_LOG_SCALED: tuple[bool, ...] = tuple(name in LOG_SCALED for fam in FAMILIES for name in fam.FEATURES)
 
 
 def feature_family(name: str) -> str:
