@@ -103,6 +103,8 @@ def _continues(prev: str, line: str, in_item: bool) -> bool:
     # or an opening quote after it.
     if len(prev.split()) < 3 or _NOT_PROSE_RE.match(prev.lstrip()) or not (prev[-1:].isalnum() or prev[-1:] in _WRAP_OK):
         return False
+    if body[:1] in "[*_":  # a markdown link or emphasis going on with the sentence, not a reference's definition
+        return not _MD_DEFINITION_RE.match(body) and not body[1:2].isspace() and body[1:2] != ""
     return body[:1].isalnum() or body[:1] in "\"“‘'(«„‚‹"
 
 
@@ -145,6 +147,7 @@ def _wrap_breaks(physical: list[str]) -> set[int]:
 # stays: it is in the text a user keeps, and it is not article.
 # A reference-style link counts by its definition line ("[1]: https://..."): "[1][2]" alone is citations.
 _MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> |^\[[^\]\n]+\]:[ \t]*\S", re.M)  # "# a comment" is code
+_MD_DEFINITION_RE = re.compile(r"\[[^\]\n]+\]:")
 _MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 _MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\]\n]+)\]\[[^\]\n]*\]")
 _MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")

@@ -253,3 +253,19 @@ def test_lines_holding_only_zero_width_spaces_are_blank():
     assert [ln.number for ln in doc.lines] == [1, 4]
     with pytest.raises(EmptyDocumentError):
         parse("\u200b\n\ufeff\u2060\n")
+
+
+def test_a_wrap_before_a_markdown_link_or_emphasis_is_a_wrap_and_a_definition_line_is_not():
+    text = (
+        "The column is written by a team of three and was founded by the paper in 1956. Write to\n"
+        "[the advice desk][1] or to the postal address printed below, and the team will answer\n"
+        "*some of the letters* in print and others by post when the writers give an address.\n\n"
+        "The second paragraph is here and it is also wrapped at a fixed width so that the\n"
+        "lines break in the middle of its sentences, as converters write plain text for a\n"
+        "reader who uses a terminal and not a browser to read the news of the day.\n"
+        "[1]: https://example.com/advice\n"
+    )
+    lines = [ln.text for ln in parse(text).lines]
+    assert lines[0].startswith("The column is written") and lines[0].endswith("when the writers give an address.")
+    assert "Write to the advice desk or" in lines[0]
+    assert lines[-1] == "[1]: https://example.com/advice"

@@ -89,11 +89,16 @@ def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int) -> bool:
     Not a cut: a line whose last sentence ended and is followed only by a credit or a tag ("... into the
     US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops: an
     item-sized line right below (no blank line between) a content line of 8+ words that stops on a word
-    too. A subheading above a cut paragraph is not that: a blank line or the paragraph's length tells."""
+    too. A subheading above a cut paragraph is not that: a blank line or the paragraph's length tells.
+    Nor is it a cut when the last content line, after it, has 8+ words and ends a sentence: the article
+    ends there, on a line too short to count as prose."""
     last = lines[k]
     text = last.text
     if not _CUT_RE.search(text):
         return False
+    final = next((i for i in range(len(lines) - 1, k, -1) if labels[i] == "content"), None)
+    if final is not None and len(lines[final].words) >= PARAGRAPH_WORDS and _PROSE_END_RE.search(lines[final].text):
+        return False  # the last content line, shorter, ends a sentence: the article ends there
     ends = list(_SENTENCE_END_RE.finditer(text))
     if ends:
         after = text[ends[-1].end() :].split()

@@ -176,6 +176,18 @@ _LEAD = (
             False,
         ),
         ("The committee will meet again next week.", False),
+        # a code or figure line inside the article, then a short closing sentence: the article ended
+        (
+            "If the speed still feels too fast, change the figure to something smaller, for example 80 or 70\n"
+            "The speed resets after each loading screen, so set it again every time.",
+            False,
+        ),
+        # ... but a short line that is no sentence after a cut paragraph leaves it cut
+        (
+            "The committee will meet again next week when the mayor is expected to present the revised figures to\n"
+            "Reporting by the city desk team",
+            True,
+        ),
         # a subheading above a truncated paragraph does not make the paragraph a list item
         (
             "How the council plans to pay for the new schools and the roads\n\nThe committee will meet again "
