@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -23,6 +25,7 @@ DIRECTIONS = {"language_other_line_share": -1}
 SAMPLE_CHARS = 400  # langdetect reads at most this many characters of the longer lines (~1.6 ms)
 MIN_WORDS_FOR_LINE_CHECK = 8  # a line this long with almost no English stop words is another language
 DetectorFactory.seed = 0  # langdetect is random unless seeded: scores must be deterministic
+assert NGram.N_GRAM == 3, "_extract_ngrams is unrolled for langdetect's n-grams of 1 to 3 characters"
 
 
 @lru_cache(maxsize=1)
@@ -36,11 +39,9 @@ def _factory() -> DetectorFactory:
 
 def detect(text: str, *, max_chars: int = SAMPLE_CHARS) -> list[tuple[str, float]]:
     """Languages with probabilities, most likely first; empty when nothing is detectable."""
-    sample = text[: max_chars * 2]
     det = _factory().create()
     det.set_max_text_length(max_chars)
-    det.append(sample)
-    det.cleaning_text()
+    det.text = _sample(text[: max_chars * 2], max_chars)
     ngrams = _extract_ngrams(det.text, det.word_lang_prob_map)
     if not ngrams:
         return []
@@ -50,80 +51,159 @@ def detect(text: str, *, max_chars: int = SAMPLE_CHARS) -> list[tuple[str, float
     return found
 
 
-_NORMALISED: dict[str, str] = {}  # NGram.normalize per character, remembered
+_SPACE_RUN_RE = re.compile(" {2,}")
+_LATIN_RE = re.compile("[A-z]+")  # langdetect's "Latin": 'A' <= ch <= 'z', six punctuation marks included
+# Its "non-Latin": from U+0300 on, except the Latin Extended Additional block (U+1E00-U+1EFF).
+_NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
+
+
+def _sample(text: str, max_chars: int) -> str:
+    """The text langdetect reads after ``Detector.append(text)`` (with ``max_chars`` as its maximum
+    length, on a new detector) and ``Detector.cleaning_text()``: URLs and e-mail addresses made spaces,
+    Vietnamese diacritics combined, cut to ``max_chars`` characters, runs of spaces made one (its
+    character loop keeps a space only after a character that is not one), and the Latin letters dropped
+    when other scripts' letters are more than twice as many. With regular expressions instead of
+    character loops; a test holds it equal to langdetect's."""
+    text = Detector.URL_RE.sub(" ", text)
+    text = Detector.MAIL_RE.sub(" ", text)
+    text = _SPACE_RUN_RE.sub(" ", NGram.normalize_vi(text)[:max_chars])
+    latin = sum(map(len, _LATIN_RE.findall(text)))
+    if latin * 2 < len(_NON_LATIN_RE.findall(text)):
+        text = _LATIN_RE.sub("", text)
+    return text
+
+
+_NORMALISED: dict[str, tuple[str, bool]] = {}  # NGram.normalize per character and its case, remembered
 
 
 def _extract_ngrams(text: str, word_map: dict[str, list[float]]) -> list[str]:
-    """langdetect's ``Detector._extract_ngrams`` (with ``NGram.add_char`` inlined and each character's
-    normalisation looked up once per process): the same n-grams in the same order."""
+    """langdetect's ``Detector._extract_ngrams`` (with ``NGram.add_char`` inlined, unrolled for its
+    n-grams of 1 to 3 characters, and each character's normalisation and case looked up once per
+    process): the same n-grams in the same order."""
     result: list[str] = []
-    grams = " "
+    append = result.append
+    normalised = _NORMALISED
+    grams = " "  # NGram's buffer: the last (up to 3) characters, or " " after a space
     capital = False
+    last_upper = False  # grams[-1].isupper()
     for ch in text:
-        c = _NORMALISED.get(ch)
-        if c is None:
-            if len(_NORMALISED) >= 100_000:
-                _NORMALISED.clear()
-            c = _NORMALISED[ch] = NGram.normalize(ch)
-        last = grams[-1]
-        if last == " ":
+        entry = normalised.get(ch)
+        if entry is None:
+            if len(normalised) >= 100_000:
+                normalised.clear()
+            c = NGram.normalize(ch)
+            entry = normalised[ch] = (c, c.isupper())
+        c, upper = entry
+        if grams[-1] == " ":
             grams = " "
             capital = False
             if c == " ":
                 continue
-        elif len(grams) >= NGram.N_GRAM:
-            grams = grams[1:]
-        grams += c
-        if c.isupper():
-            if last.isupper():
+            grams += c
+        elif len(grams) >= 3:  # NGram.N_GRAM
+            grams = grams[1:] + c
+        else:
+            grams += c
+        if upper:
+            if last_upper:
                 capital = True
         else:
             capital = False
+        last_upper = upper
         if capital:
             continue
-        for n in range(1, NGram.N_GRAM + 1):
-            if len(grams) < n:
-                break
-            w = grams[-n:]
-            if w and w != " " and w in word_map:
-                result.append(w)
+        if c != " " and c in word_map:
+            append(c)
+        if len(grams) >= 2:
+            if grams[-2:] in word_map:
+                append(grams[-2:])
+            if len(grams) >= 3 and grams in word_map:
+                append(grams)
     return result
 
 
 _NGRAM_ROWS: dict[str, np.ndarray] = {}  # a profile row as an array, made the first time an n-gram is drawn
+_DRAWS_PER_CHECK = 5  # langdetect normalises (and checks convergence) after every fifth draw
 
 
 def _row(word_map: dict[str, list[float]], word: str) -> np.ndarray:
     row = _NGRAM_ROWS.get(word)
     if row is None:
+        if len(_NGRAM_ROWS) >= 200_000:  # bounded (langdetect's profiles hold ~170,000 n-grams)
+            _NGRAM_ROWS.clear()
         row = _NGRAM_ROWS[word] = np.array(word_map[word], dtype=np.float64)
     return row
+
+
+def _draw_batch(rand: random.Random, n: int, count: int) -> list[int]:
+    """``count`` successive ``rand.choice`` indices into a sequence of length ``n``: the same values, and
+    the generator left in the same state, as ``count`` calls. ``Random._randbelow`` draws ``n.bit_length()``
+    random bits until they are below ``n``: the accepted draws are the values below ``n`` of that stream,
+    so the stream can be read in batches of the number still missing (it is never read past the last)."""
+    getrandbits = rand.getrandbits
+    k = n.bit_length()
+    out = [r for r in [getrandbits(k) for _ in range(count)] if r < n]
+    while len(out) < count:
+        out += [r for r in [getrandbits(k) for _ in range(count - len(out))] if r < n]
+    return out
+
+
+def _batched_draws_are_exact(rand: random.Random) -> bool:
+    """:func:`_draw_batch` holds when ``choice`` is ``seq[_randbelow(len(seq))]`` by ``getrandbits``."""
+    cls = type(rand)
+    return (
+        cls.choice is random.Random.choice
+        and cls._randbelow is random.Random._randbelow_with_getrandbits  # type: ignore[attr-defined]
+        and cls.getrandbits is random.Random.getrandbits
+    )
 
 
 def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     """langdetect's ``Detector._detect_block`` after n-gram extraction, with the 55 language
     probabilities as one array: the same random draws and the same floating-point operations in the
-    same order (normalised by Python's own ``sum``, as langdetect does), so the same probabilities, faster."""
+    same order (normalised by Python's own ``sum``, as langdetect does), so the same probabilities, faster.
+
+    The draws between two normalisations go in as one reduction over the stacked rows
+    ``[prob, weight + row_1, ..., weight + row_5]``: ``np.multiply.reduce`` along the first axis multiplies
+    them in that order, element by element, as langdetect's loop does. The convergence test takes the
+    largest probability before the division by the sum (division by a positive number keeps the order,
+    and rounds the largest to the same number). A test holds the answers equal to langdetect's API.
+    """
     word_map = det.word_lang_prob_map
     rand = det.random
     rand.seed(det.seed)
     n_lang = len(det.langlist)
+    n = len(ngrams)
+    batched = _batched_draws_are_exact(rand)
+    randbelow = rand._randbelow  # type: ignore[attr-defined]
+    rows = [_row(word_map, w) for w in ngrams]  # ngrams are all in word_map (see _extract_ngrams)
+    # buf[0]: the probabilities, normalised; buf[1:]: weight + the rows of the draws since then.
+    buf = np.empty((_DRAWS_PER_CHECK + 1, n_lang))
+    stacks = [buf[: c + 1] for c in range(_DRAWS_PER_CHECK + 1)]
+    drawn_rows = [buf[1 : c + 1] for c in range(_DRAWS_PER_CHECK + 1)]
+    product = np.empty(n_lang)
+    multiply = np.multiply.reduce
+    divide = np.divide
     langprob = np.zeros(n_lang)
     for _ in range(det.n_trial):
-        prob = np.array(det.prior_map if det.prior_map is not None else [1.0 / n_lang] * n_lang, dtype=np.float64)
+        buf[0] = det.prior_map if det.prior_map is not None else [1.0 / n_lang] * n_lang
         alpha = det.alpha + rand.gauss(0.0, 1.0) * det.ALPHA_WIDTH
         weight = alpha / det.BASE_FREQ
-        i = 0
+        i = 0  # draws so far; langdetect checks after its draws number 0, 5, 10, ... (counted from 0)
         while True:
-            word = rand.choice(ngrams)
-            if word in word_map:
-                prob *= weight + _row(word_map, word)
-            if i % 5 == 0:
-                prob /= sum(prob.tolist())  # the interpreter's own sum, as langdetect's (3.12 changed it)
-                if prob.max() > det.CONV_THRESHOLD or i >= det.ITERATION_LIMIT:
-                    break
-            i += 1
-        langprob += prob / det.n_trial
+            count = 1 if i == 0 else _DRAWS_PER_CHECK
+            drawn = _draw_batch(rand, n, count) if batched else [randbelow(n) for _ in range(count)]
+            for j, d in enumerate(drawn, 1):
+                buf[j] = rows[d]
+            drawn_rows[count] += weight
+            multiply(stacks[count], axis=0, out=product)
+            i += count
+            values = product.tolist()
+            total = sum(values)  # the interpreter's own sum, as langdetect's (3.12 changed it)
+            divide(product, total, out=buf[0])
+            if max(values) / total > det.CONV_THRESHOLD or i - 1 >= det.ITERATION_LIMIT:
+                break
+        langprob += buf[0] / det.n_trial
     return langprob
 
 
@@ -150,9 +230,8 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     if context.english:
         checked = [ln for ln in doc.lines if len(ln.words) >= MIN_WORDS_FOR_LINE_CHECK]
         if checked:
-            foreign = [
-                ln for ln in checked if sum(w.lower() in STOP_WORDS for w in ln.words) / len(ln.words) < 0.08
-            ]
+            stop = STOP_WORDS.__contains__
+            foreign = [ln for ln in checked if sum(map(stop, map(str.lower, ln.words))) / len(ln.words) < 0.08]
             other = len(foreign) / len(checked)
     evidence = {
         "language": [{"language": top, "probability": round(top_p, 3), "candidates": probs[:3]}],

@@ -127,3 +127,74 @@ def test_detect_gives_langdetects_own_probabilities(text):
     except LangDetectException:
         expected = []
     assert detect(text) == expected
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 8, 100, 129, 1000, 1025])
+@pytest.mark.parametrize("count", [1, 5])
+def test_batched_draws_are_random_choices(n, count):
+    """``_draw_batch`` gives what ``count`` calls of ``Random.choice`` give, and leaves the generator
+    where they leave it."""
+    import random
+
+    from training.features.language import _batched_draws_are_exact, _draw_batch
+
+    seq = list(range(n))
+    for seed in range(20):
+        a, b = random.Random(seed), random.Random(seed)
+        assert _batched_draws_are_exact(a)
+        for _ in range(30):
+            assert _draw_batch(a, n, count) == [b.choice(seq) for _ in range(count)]
+        assert a.getstate() == b.getstate()
+
+
+def test_batched_draws_are_not_trusted_on_another_generator():
+    import random
+
+    from training.features.language import _batched_draws_are_exact
+
+    class Other(random.Random):
+        def choice(self, seq):  # type: ignore[no-untyped-def]
+            return seq[0]
+
+    assert not _batched_draws_are_exact(Other(0))
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "  two  spaces   and    more ",
+    " leading space",
+    "https://example.com/a?b=c and mail a.b@example.org here",
+    "Ti\u1ebfng Vi\u00ea\u0323t co\u0301 da\u0302\u0301u",  # Vietnamese with combining marks
+    "Городской совет утвердил бюджет. Latin words inside",
+    "市议会周二批准了新图书馆的预算 with a few English words",
+    "ạẞḀỿ Latin Extended Additional only",
+    "[\\]^_` between Z and a",
+    "x" * 900,
+])
+def test_sample_is_langdetects_cleaned_text(text):
+    from training.features.language import SAMPLE_CHARS, _factory, _sample
+
+    det = _factory().create()
+    det.set_max_text_length(SAMPLE_CHARS)
+    det.append(text)
+    det.cleaning_text()
+    assert _sample(text, SAMPLE_CHARS) == det.text
+
+
+@pytest.mark.parametrize("text", [
+    "ABC DEF gHI jKL MNo",
+    "AbCdEfGh IJKL mnop QRst",
+    "  a  b  ",
+    "ÀÉÎ ÕÜ àéî ǅ",
+    "日本語 テキスト カタカナ",
+    "Городской совет",
+    "x",
+    "",
+])
+def test_ngrams_are_langdetects(text):
+    from training.features.language import _extract_ngrams, _factory
+
+    det = _factory().create()
+    det.append(text)
+    det.cleaning_text()
+    assert _extract_ngrams(det.text, det.word_lang_prob_map) == det._extract_ngrams()
