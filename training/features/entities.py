@@ -12,15 +12,18 @@ Only for English text: on other languages every value is NaN ("not applicable").
 
 from __future__ import annotations
 
+import itertools
 import math
+from bisect import bisect_right
 from collections import Counter
+from itertools import accumulate, compress
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from training.document import WORD_RE, Document
 from training.features import Context, FamilyOutput
-from training.vocabulary import COMMON_ZIPF, strip_possessive
+from training.vocabulary import COMMON_ZIPF, EntityLexicon, strip_possessive
 
 NAME = "entity"
 FEATURES = (
@@ -49,6 +52,62 @@ def _match_case(word: str, like: str, surface: dict[str, str]) -> str:
 def _max_distance(token: str) -> int:
     """Edits allowed for a token of this length: 1 up to 6 letters, 2 from 7 letters on."""
     return 1 if len(token) <= 6 else 2
+
+
+def _deletions(word: str, max_d: int) -> list[set[str]]:
+    """``word`` with exactly 0, 1, ..., ``max_d`` of its characters deleted, in every way: one set per count."""
+    levels = [{word}]
+    for _ in range(max_d):
+        levels.append({w[:i] + w[i + 1 :] for w in levels[-1] for i in range(len(w))})
+    return levels
+
+
+class _DeletionIndex:
+    """A list of names indexed by their deletions (as SymSpell does), for :meth:`within`."""
+
+    MAX_D = 2
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        # index[d]: each text made by deleting at most d characters of a name -> the names' positions
+        self.index: list[dict[str, list[int]]] = [{} for _ in range(self.MAX_D + 1)]
+        for i, name in enumerate(names):
+            variants: set[str] = set()
+            for d, level in enumerate(_deletions(name, self.MAX_D)):
+                variants |= level
+                for variant in variants:
+                    self.index[d].setdefault(variant, []).append(i)
+
+    def within(self, word: str, max_d: int) -> list[str]:
+        """The names, in their order, that have a deletion of at most ``max_d`` characters in common with a
+        deletion of at most ``max_d`` characters of ``word``: every name within ``max_d`` edits (insertion,
+        deletion, substitution, transposition of neighbours) is one of them. Each edit shortens the longest
+        common subsequence of ``word`` and the edited text by one character at most, so after ``max_d``
+        edits the two have one of at least ``len(word) - max_d`` characters, and the name one of at least
+        ``len(name) - max_d`` characters in the same way."""
+        index = self.index[max_d]
+        found: set[int] = set()
+        for variant in set().union(*_deletions(word, max_d)):
+            hit = index.get(variant)
+            if hit is not None:
+                found.update(hit)
+        return [self.names[i] for i in sorted(found)]
+
+
+_NAME_INDEX: dict[int, _DeletionIndex] = {}
+
+
+def _lexicon_pool(lexicon: EntityLexicon, word: str, max_d: int) -> list[str]:
+    """The lexicon's names (sorted) that may be within ``max_d`` edits of ``word``: the nearest name in
+    it is the nearest in the whole list, and the first of equally near ones as well (the order is kept),
+    so ``process.extractOne`` with ``score_cutoff=max_d`` answers the same name and distance, faster."""
+    names = lexicon.sorted_names()
+    table = _NAME_INDEX.get(id(lexicon))
+    if table is None or table.names is not names:  # a lexicon extended since, or another one
+        if len(_NAME_INDEX) >= 16:
+            _NAME_INDEX.clear()
+        table = _NAME_INDEX[id(lexicon)] = _DeletionIndex(names)
+    return table.within(word, max_d) if max_d <= _DeletionIndex.MAX_D else names
 
 
 def _word_line_numbers(doc: Document) -> list[int]:
@@ -85,15 +144,14 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     ]
     alpha_tokens = [w for words in line_words for w in words if len(w) >= 3 and w.isalpha()]
     counts = Counter(map(str.lower, alpha_tokens))
+    zipf = vocab.zipf.get
+    # Whether each distinct token is a word of the language, asked once per token.
+    known = {w: w in names or zipf(w, 0.0) >= KNOWN_ZIPF for w in counts}
 
-    def known(w: str) -> bool:
-        return w in names or vocab.zipf.get(w, 0.0) >= KNOWN_ZIPF
-
-    oov = {w for w in counts if not known(w)}
+    oov = {w for w, k in known.items() if not k}
     # Other spellings in this document: capitalised tokens that are known, or that the text uses
     # more often than the suspect token (Zelenskyy six times against Jemenskyy once).
     capitalised = {w.lower() for w in alpha_tokens if w[0].isupper()}
-    lexicon_list = lexicon.sorted_names()
 
     found: dict[str, dict[str, object]] = {}
     # First occurrence of each word: its line, and its spelling as the text first writes it ("Jemenskyy",
@@ -106,7 +164,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # The document's other spellings a candidate may be compared with: capitalised tokens that are
     # known, or used more often than the candidate (which is used fewer than CONSISTENT_SPELLING times).
     doc_pools = {
-        n: sorted(c for c in capitalised if known(c) or counts[c] > n) for n in range(1, CONSISTENT_SPELLING)
+        n: sorted(c for c in capitalised if known[c] or counts[c] > n) for n in range(1, CONSISTENT_SPELLING)
     }
 
     # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order.
@@ -118,7 +176,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
         doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w
-        for source, pool in (("document", doc_names), ("lexicon", lexicon_list)):
+        for source, pool in (("document", doc_names), ("lexicon", _lexicon_pool(lexicon, w, max_d))):
             hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
             if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
                 intended = (hit[0], int(hit[1]), source)
@@ -142,9 +200,17 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     slots: list[dict[str, object]] = []
     seen_slots: set[tuple[str, str]] = set()
     first_names = lexicon.full_names.keys()
-    for ln, words in zip(doc.lines, line_words, strict=True):
-        after_first_name = [i + 1 for i, w in enumerate(map(str.lower, words[:-1])) if w in first_names]
-        for i in after_first_name:
+    # The words after a known first name on the same line: positions in ``lowered`` (all the lines'
+    # words, in order), looked for in one pass, then taken line by line.
+    line_ends = list(accumulate(map(len, line_words)))
+    after: dict[int, list[int]] = {}
+    for p in compress(itertools.count(), map(first_names.__contains__, lowered)):
+        k = bisect_right(line_ends, p)  # the line of word p
+        if p + 1 < line_ends[k]:  # not the line's last word
+            after.setdefault(k, []).append(p + 1 - (line_ends[k] - len(line_words[k])))
+    for k in sorted(after):
+        ln, words = doc.lines[k], line_words[k]
+        for i in after[k]:
             prev, cur = words[i - 1].lower(), words[i]
             if not (cur[:1].isupper() and cur[1:].islower()) or prev not in lexicon.full_names:
                 continue

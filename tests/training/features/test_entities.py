@@ -124,3 +124,48 @@ def test_german_is_not_applicable(resources):
     assert set(out.values) == set(entities.FEATURES)
     assert all(math.isnan(v) for v in out.values.values())
     assert out.evidence["misspellings"] == []
+
+
+@pytest.mark.parametrize(
+    ("word", "max_d"),
+    [("jemenskyy", 2), ("zelenskyy", 2), ("netanyahu", 2), ("bessent", 2), ("scott", 1), ("trunp", 1),
+     ("obmaa", 1), ("xxxx", 1), ("a", 1), ("macron", 1), ("putni", 1), ("merkell", 2), ("ab", 2)],
+)
+def test_lexicon_pool_keeps_the_nearest_name(word, max_d):
+    """The pool of candidate names gives extractOne the same answer as the whole sorted list, and holds
+    every name within ``max_d`` edits."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    from training.features.entities import _lexicon_pool
+    from training.vocabulary import EntityLexicon
+
+    names = ["scott", "scot", "bessent", "zelenskyy", "zelensky", "netanyahu", "trump", "obama", "macron",
+             "putin", "merkel", "abc", "ba", "b"]
+    lexicon = EntityLexicon(names=set(names))
+    pool = _lexicon_pool(lexicon, word, max_d)
+    full = lexicon.sorted_names()
+    near = [n for n in full if DamerauLevenshtein.distance(word, n) <= max_d]
+    assert [n for n in pool if n in near] == near
+    assert pool == [n for n in full if n in pool]  # in the list's order
+    scorer = DamerauLevenshtein.distance
+    expected = process.extractOne(word, full, scorer=scorer, score_cutoff=max_d)
+    got = process.extractOne(word, pool, scorer=scorer, score_cutoff=max_d)
+    assert (got[:2] if got else None) == (expected[:2] if expected else None)
+
+
+def test_deletion_index_finds_every_name_within_two_edits():
+    import random
+
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    from training.features.entities import _DeletionIndex
+
+    rng = random.Random(0)
+    names = sorted({"".join(rng.choice("abcde") for _ in range(rng.randint(1, 7))) for _ in range(300)})
+    index = _DeletionIndex(names)
+    for _ in range(300):
+        word = "".join(rng.choice("abcdef") for _ in range(rng.randint(1, 8)))
+        for max_d in (1, 2):
+            pool = set(index.within(word, max_d))
+            assert {n for n in names if DamerauLevenshtein.distance(word, n) <= max_d} <= pool
