@@ -75,6 +75,19 @@ def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
     return h
 
 
+def _ngram_hashes_upto(ids: np.ndarray, sizes: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """:func:`_ngram_hashes` for each n of ``sizes`` (at most ``len(ids)``), the longer n-grams' from the
+    shorter ones': the same recurrence (``h * 1_000_003 + id`` from the n-gram's first word on), so the
+    same numbers, with one array step per word of the longest n-gram instead of one per word of each."""
+    out: dict[int, np.ndarray] = {}
+    h = np.zeros(len(ids) + 1, dtype=np.uint64)  # the 0-grams' hashes, one per position
+    for n in range(1, max(sizes, default=0) + 1):
+        h = h[:-1] * np.uint64(1_000_003) + ids[n - 1 :]
+        if n in sizes:
+            out[n] = h
+    return out
+
+
 def _word_ids(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
     # Ids 1, 2, ... in order of first occurrence (the n-gram hashes, and so ties between equally
     # frequent n-grams, depend on this order).
@@ -84,27 +97,39 @@ def _word_ids(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return ids, lens
 
 
-def top_ngram_char_frac(words: list[str], n: int, *, _ids: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def top_ngram_char_frac(
+    words: list[str],
+    n: int,
+    *,
+    _ids: tuple[np.ndarray, np.ndarray] | None = None,
+    _hashes: np.ndarray | None = None,
+) -> float:
     """Characters covered by the most frequent word n-gram, over all word characters (Gopher)."""
     if len(words) < n:
         return 0.0
     ids, lens = _ids or _word_ids(words)
-    h = _ngram_hashes(ids, n)
-    _, first, counts = np.unique(h, return_index=True, return_counts=True)
-    k = int(counts.argmax())
+    h = _ngram_hashes(ids, n) if _hashes is None else _hashes
+    values, counts = np.unique(h, return_counts=True)
+    k = int(counts.argmax())  # the first of the most frequent, in hash order
     if counts[k] < 2:
         return 0.0
-    start = int(first[k])
+    start = int(np.argmax(h == values[k]))  # its first occurrence
     total = int(lens.sum()) or 1
     return min(1.0, int(lens[start : start + n].sum()) * int(counts[k]) / total)
 
 
-def dup_ngram_char_frac(words: list[str], n: int, *, _ids: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def dup_ngram_char_frac(
+    words: list[str],
+    n: int,
+    *,
+    _ids: tuple[np.ndarray, np.ndarray] | None = None,
+    _hashes: np.ndarray | None = None,
+) -> float:
     """Characters of words inside any n-gram that occurs more than once (Gopher)."""
     if len(words) < n:
         return 0.0
     ids, lens = _ids or _word_ids(words)
-    h = _ngram_hashes(ids, n)
+    h = _ngram_hashes(ids, n) if _hashes is None else _hashes
     _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
     dup_start = (counts[inverse] > 1).astype(np.int64)
     # A word is covered when any of the n n-grams that contain it is duplicated.
@@ -118,6 +143,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     words = list(map(str.lower, doc.words))
     n_words = len(words)
     ids = _word_ids(words)
+    hashes = _ngram_hashes_upto(ids[0], tuple(n for n in (2, 3, 4, 5, 8) if n <= n_words))
     per_1k = 1000.0 / max(n_words, 50)
     # Lines and paragraphs without a letter or digit (a text table's rules, separators) are layout,
     # not text: a table drawn with 20 identical rule lines is not a page repeating itself.
@@ -126,16 +152,16 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     dup_para, _, _ = _dup_fraction([p for p in doc.paragraphs if has_text(p)])
     symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
     promo = promo_hits(doc.text)
-    caps = [w for w in doc.words if w.isupper() and len(w) >= 2]
+    caps = [w for w in filter(str.isupper, doc.words) if len(w) >= 2]
     values = {
         "repetition_dup_line_frac": dup_line,
         "repetition_dup_para_frac": dup_para,
         "repetition_dup_line_char_frac": dup_line_chars,
-        "repetition_top_2gram_frac": top_ngram_char_frac(words, 2, _ids=ids),
-        "repetition_top_3gram_frac": top_ngram_char_frac(words, 3, _ids=ids),
-        "repetition_top_4gram_frac": top_ngram_char_frac(words, 4, _ids=ids),
-        "repetition_dup_5gram_frac": dup_ngram_char_frac(words, 5, _ids=ids),
-        "repetition_dup_8gram_frac": dup_ngram_char_frac(words, 8, _ids=ids),
+        "repetition_top_2gram_frac": top_ngram_char_frac(words, 2, _ids=ids, _hashes=hashes.get(2)),
+        "repetition_top_3gram_frac": top_ngram_char_frac(words, 3, _ids=ids, _hashes=hashes.get(3)),
+        "repetition_top_4gram_frac": top_ngram_char_frac(words, 4, _ids=ids, _hashes=hashes.get(4)),
+        "repetition_dup_5gram_frac": dup_ngram_char_frac(words, 5, _ids=ids, _hashes=hashes.get(5)),
+        "repetition_dup_8gram_frac": dup_ngram_char_frac(words, 8, _ids=ids, _hashes=hashes.get(8)),
         "repetition_symbol_word_ratio": symbols / max(n_words, 1),
         "repetition_ellipsis_line_frac": sum(ln.endswith(("…", "...")) for ln in lines) / len(lines),
         "repetition_bullet_line_frac": sum(ln.startswith(_BULLETS) for ln in lines) / len(lines),

@@ -118,3 +118,46 @@ def test_a_text_tables_rule_lines_are_not_repeated_lines(resources):
     out, _ = _run(text + rows[0] + "\n", resources)
     assert out.values["repetition_dup_line_frac"] > 0.0
     assert out.evidence["duplicate_lines"] == [{"text": rows[0]}]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [[], ["a"], ["a", "b"], list("abcabcabc"), list("aaaaaaaaaaaa"), "the cat sat on the mat the cat sat".split(),
+     [str(i % 7) for i in range(100)], [str(i) for i in range(50)]],
+)
+def test_shared_ngram_hashes_are_each_ns_own(words):
+    """The n-gram hashes made one from another are those made for each n alone, and so are the values."""
+    from training.features.repetition import (
+        _ngram_hashes,
+        _ngram_hashes_upto,
+        _word_ids,
+        dup_ngram_char_frac,
+        top_ngram_char_frac,
+    )
+
+    ids = _word_ids(words)
+    sizes = tuple(n for n in (2, 3, 4, 5, 8) if n <= len(words))
+    shared = _ngram_hashes_upto(ids[0], sizes)
+    assert sorted(shared) == sorted(sizes)
+    for n in sizes:
+        assert shared[n].tolist() == _ngram_hashes(ids[0], n).tolist()
+    for n in (2, 3, 4, 5, 8):
+        for fn in (top_ngram_char_frac, dup_ngram_char_frac):
+            assert fn(words, n, _ids=ids, _hashes=shared.get(n)) == fn(words, n)
+
+
+@pytest.mark.parametrize("words", [list("abab"), list("abcabcab"), "x y x y z z z z".split(), list("aabbaabb")])
+def test_top_ngram_takes_the_first_of_equally_frequent_in_hash_order(words):
+    """Ties between equally frequent n-grams go to the smallest hash, counted from its first occurrence."""
+    import numpy as np
+
+    from training.features.repetition import _ngram_hashes, _word_ids, top_ngram_char_frac
+
+    ids, lens = _word_ids(words)
+    for n in (2, 3):
+        h = _ngram_hashes(ids, n)
+        _, first, counts = np.unique(h, return_index=True, return_counts=True)
+        k = int(counts.argmax())
+        start = int(first[k])
+        expected = 0.0 if counts[k] < 2 else min(1.0, int(lens[start : start + n].sum()) * int(counts[k]) / int(lens.sum()))
+        assert top_ngram_char_frac(words, n) == expected
