@@ -19,8 +19,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, methodcaller
 
 import numpy as np
 from scipy import sparse
@@ -106,20 +106,46 @@ def _char_flags(chars: str) -> np.ndarray:
     return flags
 
 
-def _class_counts(lines: Sequence[str]) -> np.ndarray:
-    """Per line: letters, capitals, digits and separator characters, shape ``(len(lines), 4)``."""
+def _class_counts(lines: Sequence[str], flags: np.ndarray) -> np.ndarray:
+    """Per line: letters, capitals, digits and separator characters, shape ``(len(lines), 4)``;
+    ``flags``: the class bits of ``"".join(lines)``."""
     lengths = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
-    flags = _char_flags("".join(lines))
     bits = np.stack([(flags & b) > 0 for b in (_ALPHA, _UPPER, _DIGIT, _SEP)], axis=1).astype(np.int64)
     csum = np.vstack([np.zeros((1, 4), dtype=np.int64), np.cumsum(bits, axis=0)])
     ends = np.cumsum(lengths)
     return csum[ends] - csum[ends - lengths]
 
 
+def _line_starts(lines: Sequence[str]) -> np.ndarray:
+    """Where each line starts in ``"\n".join(lines)``."""
+    return np.cumsum([0] + [len(line) + 1 for line in lines[:-1]], dtype=np.int64)
+
+
+def _line_of_matches(pattern: re.Pattern[str], joined: str, starts: np.ndarray) -> np.ndarray:
+    """The line of every match of ``pattern`` in ``joined`` (the lines joined by newlines, starting at
+    ``starts``), by where the match starts; in order."""
+    positions = [m.start() for m in pattern.finditer(joined)]
+    return np.searchsorted(starts, np.asarray(positions, dtype=np.int64), side="right") - 1
+
+
 def _lines_matching(pattern: re.Pattern[str], lines: Sequence[str]) -> set[int]:
     """Indices of the lines where ``pattern`` (which never matches a newline) finds something."""
-    starts = np.cumsum([0] + [len(line) + 1 for line in lines])
-    return {int(np.searchsorted(starts, m.start(), side="right")) - 1 for m in pattern.finditer("\n".join(lines))}
+    return set(_line_of_matches(pattern, "\n".join(lines), _line_starts(lines)).tolist()) if lines else set()
+
+
+def _per_line_sums(flags: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Sums of ``flags`` (one per word of the document, in order) over each line's ``counts`` words."""
+    csum = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(flags, dtype=np.int64)])
+    ends = np.cumsum(counts)
+    return csum[ends] - csum[ends - counts]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` per line, 0.0 where ``den`` is 0: as Python's ``int / int`` rounds it (both are
+    far below 2**53, so each converts exactly to a float and the quotient is rounded once)."""
+    out = np.zeros(len(den), dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
 
 
 def line_layout_features(
@@ -129,8 +155,9 @@ def line_layout_features(
 
     ``words``: the lines' word tokens when the caller has them already (a parsed document does).
     ``stop``: the function words of the document's language, for the stop-word density.
-    Column by column: per-character counts are array sums over the whole document, position and
-    neighbour features are array shifts, and only what needs a line's text is a pass over the lines.
+    Column by column: per-character counts are array sums over the whole document, per-word counts
+    array sums over all its words, pattern matches one scan of the whole document, position and
+    neighbour features array shifts; only what needs a line's text is a pass over the lines.
     """
     n = len(lines)
     out = np.zeros((n, len(DENSE_FEATURE_NAMES)), dtype=np.float64)
@@ -141,13 +168,16 @@ def line_layout_features(
     counts = Counter(lowered)
     first = lowered[0]
     n_chars = np.fromiter(map(len, lines), dtype=np.float64, count=n)
-    n_words = np.fromiter(map(len, toks), dtype=np.float64, count=n)
+    word_counts = np.fromiter(map(len, toks), dtype=np.int64, count=n)
+    n_words = word_counts.astype(np.float64)
     terminal = np.fromiter((line.rstrip(_CLOSERS)[-1:] in _TERMINALS for line in lines), dtype=bool, count=n)
     short_nonterm = (n_words < _SHORT_WORDS) & ~terminal
     log_chars = np.log1p(n_chars)
-    classes = _class_counts(lines)
-    url_lines = _lines_matching(_URL_HINT_RE, lines)
-    phone_lines = _lines_matching(_PHONE_HINT_RE, lines)
+    flags = _char_flags("".join(lines))
+    classes = _class_counts(lines, flags)
+    joined = "\n".join(lines)
+    starts = _line_starts(lines)
+    url_lines = set(_line_of_matches(_URL_HINT_RE, joined, starts).tolist())
     idx = np.arange(n)
 
     out[:, 0] = log_chars
@@ -175,34 +205,44 @@ def line_layout_features(
     out[:, 31] = short_nonterm
     out[:, 32:] = np.minimum(keyword_hits_lines(lowered), 3)
 
-    per_line = []
-    for i, line in enumerate(lines):
-        tk = toks[i]
-        nw = len(tk)
-        low = lowered[i]
-        has_dot = "." in line
-        n_sent = max(1, len(_SENT_END_RE.findall(line))) if has_dot or "!" in line or "?" in line else 1
-        per_line.append((
-            line.endswith(":"),
-            line.endswith("…") or line.endswith("..."),
-            _BULLET_RE.match(line) is not None,
-            sum(map(str.isupper, map(itemgetter(0), tk))) / nw if nw else 0.0,
-            sum(map(stop.__contains__, map(str.lower, tk))) / nw if nw else 0.0,
-            has_dot and i in url_lines and URL_RE.search(line) is not None,
-            "@" in line and EMAIL_RE.search(line) is not None,
-            i in phone_lines and PHONE_RE.search(line) is not None,
-            counts[low] > 1,
-            min(nw / n_sent, 60) / 60,
-            i > 0 and (low == first or (len(first) > 20 and first in low)),
-            '"' in line or "“" in line or "”" in line,
-            line[:1].isupper(),
-        ))
-    out[:, _PER_LINE_COLUMNS] = np.array(per_line, dtype=np.float64)
+    out[:, 3] = np.fromiter(map(methodcaller("endswith", ":"), lines), dtype=bool, count=n)
+    out[:, 4] = np.fromiter(map(methodcaller("endswith", ("…", "...")), lines), dtype=bool, count=n)
+    out[:, 5] = np.fromiter((m is not None for m in map(_BULLET_RE.match, lines)), dtype=bool, count=n)
+    # Capitalised words and function words, counted over all the document's words at once.
+    all_words = [w for tk in toks for w in tk]
+    n_all = len(all_words)
+    capitalised = np.fromiter(map(str.isupper, map(itemgetter(0), all_words)), dtype=bool, count=n_all)
+    function = np.fromiter(map(stop.__contains__, map(str.lower, all_words)), dtype=bool, count=n_all)
+    out[:, 7] = _ratio(_per_line_sums(capitalised, word_counts), word_counts)
+    out[:, 8] = _ratio(_per_line_sums(function, word_counts), word_counts)
+    for i in url_lines:
+        out[i, 10] = "." in lines[i] and URL_RE.search(lines[i]) is not None
+    if "@" in joined:
+        for i in set(_line_of_matches(_AT_RE, joined, starts).tolist()):
+            out[i, 11] = EMAIL_RE.search(lines[i]) is not None
+    # A phone number has at least six digits (str.isdigit holds for every \d): only such lines are searched.
+    for i in np.flatnonzero(classes[:, 2] >= 6).tolist():
+        line = lines[i]
+        out[i, 12] = _PHONE_HINT_RE.search(line) is not None and PHONE_RE.search(line) is not None
+    out[:, 20] = np.fromiter(map(counts.__getitem__, lowered), dtype=np.int64, count=n) > 1
+    # Sentences: the line's sentence ends (a full stop, ! or ? before a space or the line's end), at least one.
+    n_sent = np.maximum(np.bincount(_line_of_matches(_SENT_END_RE, joined, starts), minlength=n), 1)
+    out[:, 26] = np.minimum(word_counts / n_sent, 60) / 60
+    if len(first) > 20:
+        out[1:, 27] = [low == first or first in low for low in lowered[1:]]
+    else:
+        out[1:, 27] = [low == first for low in lowered[1:]]
+    if '"' in joined or "“" in joined or "”" in joined:
+        out[list(set(_line_of_matches(_QUOTE_RE, joined, starts).tolist())), 29] = 1.0
+    nonempty = n_chars > 0
+    first_upper = np.zeros(n, dtype=bool)
+    first_upper[nonempty] = (flags[(np.cumsum(n_chars) - n_chars).astype(np.int64)[nonempty]] & _UPPER) > 0
+    out[:, 30] = first_upper
     return out
 
 
-# The columns filled by the pass over the lines, in the order of its tuples.
-_PER_LINE_COLUMNS = [3, 4, 5, 7, 8, 10, 11, 12, 20, 26, 27, 29, 30]
+_AT_RE = re.compile("@")
+_QUOTE_RE = re.compile('["“”]')
 
 
 class LineModel:
@@ -339,20 +379,13 @@ class _FastLines:
         hasher = model.hasher_
         self.n_features = int(hasher.n_features)
         self.token_re = re.compile(hasher.token_pattern)
+        self.token_or_newline_re = re.compile(f"{hasher.token_pattern}|\n")
 
     def hashed_logits(self, lines: Sequence[str]) -> np.ndarray:
         """Each line's hashed word unigrams and bigrams (counts, l2-normalised per line, as sklearn's
         HashingVectorizer makes them) times their weights: shape ``(len(lines), classes)``."""
         out = np.zeros((len(lines), self.hash_weights.shape[1]))
-        feats: list[str] = []
-        rows: list[int] = []
-        findall = self.token_re.findall
-        for i, line in enumerate(lines):
-            toks = findall(line.lower())
-            if toks:
-                feats += toks
-                feats += map(" ".join, zip(toks, toks[1:], strict=False))
-                rows += [i] * (2 * len(toks) - 1)
+        feats, rows = self.line_ngrams(lines)
         if not feats:
             return out
         # sklearn's own hashing loop (murmurhash3 of the UTF-8 bytes, |h| mod n_features), in C.
@@ -360,13 +393,40 @@ class _FastLines:
             cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
         else:
             cols = np.array([_column(f, self.n_features) for f in feats], dtype=np.int64)
-        keys, counts = np.unique(np.asarray(rows, dtype=np.int64) * self.n_features + cols, return_counts=True)
+        keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)
         row, col = np.divmod(keys, self.n_features)
         norms = np.sqrt(np.bincount(row, weights=counts.astype(np.float64) ** 2, minlength=len(lines)))
         contrib = self.hash_weights[col] * (counts / norms[row])[:, None]
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         out[row[starts]] = np.add.reduceat(contrib, starts, axis=0)
         return out
+
+    def line_ngrams(self, lines: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The hashed features of every line, lower-cased: its word unigrams and the bigrams of adjacent
+        words, and the line of each (in no particular order: only their counts per line matter)."""
+        joined = "\n".join(lines)
+        if joined.count("\n") != len(lines) - 1:  # a line holds a newline itself: line by line
+            feats: list[str] = []
+            per_line: list[int] = []
+            findall = self.token_re.findall
+            for i, line in enumerate(lines):
+                toks = findall(line.lower())
+                if toks:
+                    feats += toks
+                    feats += map(" ".join, zip(toks, toks[1:], strict=False))
+                    per_line += [i] * (2 * len(toks) - 1)
+            return feats, np.asarray(per_line, dtype=np.int64)
+        # One tokenisation of the whole document, its newlines kept as tokens to know each token's line
+        # (no other token holds a newline, and lower-casing keeps each line's own); unigrams and the
+        # bigrams within a line are kept, those with a newline dropped.
+        toks = self.token_or_newline_re.findall(joined.lower())
+        newline = np.fromiter(map("\n".__eq__, toks), dtype=bool, count=len(toks))
+        line_of = np.cumsum(newline, dtype=np.int64)
+        keep = ~newline
+        keep_pairs = keep[:-1] & keep[1:]
+        feats = list(compress(toks, keep.tolist()))
+        feats += map(" ".join, compress(zip(toks, toks[1:], strict=False), keep_pairs.tolist()))
+        return feats, np.concatenate([line_of[keep], line_of[:-1][keep_pairs]])
 
 
 def _column(feature: str, n_features: int) -> int:

@@ -124,3 +124,64 @@ def test_pickled_model_holds_no_memory_address():
     state = pickle.loads(pickle.dumps(model))
     assert "_stop_words_id" not in vars(state.hasher_)
     np.testing.assert_array_equal(state.predict_proba(docs[0]), model.predict_proba(docs[0]))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["one line"],
+        ["", "after an empty line", ""],
+        ["Two. Sentences here!", "no end", "Ends with a question? Yes.", "…", "a.b.c. d"],
+        ["ΣΑΣ ΟΔΟΣ", "İstanbul KELVIN \u212a", "ſ long s"],  # lower-casing that depends on the neighbours
+        ["a line with\na newline inside", "© 2026 | a › b"],
+        ["“quoted”", 'plain "double"', "Call 555-123-4567 now", "mail me@example.com", "see www.example.com."],
+    ],
+)
+def test_document_wide_passes_equal_line_by_line_ones(lines):
+    """The features counted over the whole document at once are those counted line by line."""
+    import re
+
+    from training.document import WORD_RE
+    from training.lexicons import EMAIL_RE, FUNCTION_WORDS, PHONE_RE, URL_RE
+    from training.linemodel import _BULLET_RE, _SENT_END_RE, _lines_matching
+
+    rows = line_layout_features(lines)
+    col = {name: i for i, name in enumerate(DENSE_FEATURE_NAMES)}
+    for i, line in enumerate(lines):
+        toks = WORD_RE.findall(line)
+        nw = len(toks)
+        n_sent = max(1, len(_SENT_END_RE.findall(line)))
+        expected = {
+            "colon_end": line.endswith(":"),
+            "ellipsis_end": line.endswith("…") or line.endswith("..."),
+            "bullet": _BULLET_RE.match(line) is not None,
+            "title_ratio": sum(w[0].isupper() for w in toks) / nw if nw else 0.0,
+            "stop_ratio": sum(w.lower() in FUNCTION_WORDS for w in toks) / nw if nw else 0.0,
+            "has_url": "." in line and URL_RE.search(line) is not None,
+            "has_email": EMAIL_RE.search(line) is not None,
+            "has_phone": PHONE_RE.search(line) is not None,
+            "words_per_sentence": min(nw / n_sent, 60) / 60,
+            "quote": '"' in line or "“" in line or "”" in line,
+            "first_upper": line[:1].isupper(),
+        }
+        for name, value in expected.items():
+            assert rows[i, col[name]] == float(value), (name, line)
+    assert _lines_matching(re.compile("a"), ["b", "xa", "", "aa"]) == {1, 3}
+    assert _lines_matching(re.compile("a"), []) == set()
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [["one line"], ["", "Two words", ""], ["ΣΑΣ ΟΔΟΣ σας", "İstanbul \u212a ſ"], ["a\nb c", "d"], ["© 2026 | a › b @x"], []],
+)
+def test_document_ngrams_are_each_lines_own(tiny_model, lines):
+    """The hashed features found in one pass over the document are those found line by line."""
+    from collections import Counter
+
+    fast = tiny_model.resources.line_model._fast()
+    feats, rows = fast.line_ngrams(lines)
+    expected = Counter()
+    for i, line in enumerate(lines):
+        toks = fast.token_re.findall(line.lower())
+        expected.update((i, f) for f in toks + [" ".join(p) for p in zip(toks, toks[1:], strict=False)])
+    assert Counter(zip(rows.tolist(), feats, strict=True)) == expected
