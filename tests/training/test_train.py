@@ -32,7 +32,8 @@ def test_contributions_agree_with_the_fitted_pipeline(tiny_training):
     """The decomposition is the model itself: calibration applied to the pipeline's decision values."""
     result, _ = tiny_training
     clf = result.classifier
-    decision = clf.pipeline_.decision_function(result.X)
+    assert any(clf.log_scaled)  # the declared rates reach the pipeline in log scale
+    decision = clf.pipeline_.decision_function(clf._transform(result.X))
     expected = clf.calibration_slope_ * decision + clf.calibration_intercept_
     np.testing.assert_allclose(clf.logit(result.X), expected, rtol=0, atol=1e-9)
 
