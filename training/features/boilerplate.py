@@ -137,14 +137,18 @@ def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.nd
     best = proba.argmax(axis=1)
     # A title with the site's name is a short line: a line written as prose (a dateline lead, a whole
     # article on one line) is not one, whatever its position says. It gets its next most likely class.
-    # A long headline that ends in "| Site" or "- Site" is still a site title.
+    # A long headline that ends in "| Site" or "- Site" is still a site title. Its probabilities are
+    # then those given that it is no site title (renormalised without that class), so P(content) of a
+    # whole article on one line is not left near zero.
     stop = stop_words(context.language)
     for i in np.flatnonzero(best == _TITLE_SITE):
         ln = doc.lines[i]
         if _is_prose(ln.text, ln.words, stop) and not _site_suffix(ln):
             row = proba[i].copy()
-            row[_TITLE_SITE] = -1.0
-            best[i] = int(row.argmax())
+            row[_TITLE_SITE] = 0.0
+            rest = row.sum()
+            proba[i] = row / rest if rest > 0 else np.eye(len(CLASSES))[0]
+            best[i] = int(proba[i].argmax())
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best]
 

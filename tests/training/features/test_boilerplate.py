@@ -5,6 +5,7 @@ import math
 import pytest
 from resources import CLEAN, SCRAPED, SCRAPED_TITLE, SPAM, SPAM_LINE
 
+from training.dataset import FIXTURES_DIR, read_jsonl
 from training.document import parse
 from training.features import Context, Resources, boilerplate, extract_features, language
 from training.linemodel import CLASSES
@@ -210,6 +211,12 @@ def test_a_prose_line_is_never_a_site_title(resources):
     out, ctx, _ = _run(one_line, resources)
     assert ctx.line_categories[0] != "title_site"
     assert out.values["boilerplate_site_title"] == 0.0
+    # A flattened fixture article the line model calls a site title (from its position): its P(content) is
+    # the one given that it is no site title, so the soft boilerplate share stays small.
+    flattened = " ".join(next(ex.text for ex in read_jsonl(FIXTURES_DIR / "reliable_a.jsonl") if ex.id == "rel-a-007").split())
+    out, ctx, _ = _run(flattened, resources)
+    assert ctx.line_categories == ["content"]
+    assert out.values["boilerplate_soft_char_ratio"] < 0.2
     out, _, _ = _run("Council approves school budget | Eastbrook Gazette\n\n" + _LEAD, resources)
     assert out.values["boilerplate_site_title"] == 1.0
     long_title = "Council approves the new budget for the schools and the roads of the town on Tuesday"
