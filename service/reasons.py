@@ -86,7 +86,7 @@ def feature_group(name: str) -> str:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    return "n/a" if x != x else f"{100 * x:.0f}%"
 
 
 def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, Any]]], extra: dict[str, Any]) -> str:
@@ -130,6 +130,8 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
         return "A common word stands where a known surname belongs: " + ", ".join(
             f"{s['found']} → {s['intended']}" for s in slots[:5]) + "."
     if code == "readability":
+        if values["readability_flesch_reading_ease"] != values["readability_flesch_reading_ease"]:  # NaN
+            return "Readability formulas are computed for English text only: not applicable here."
         return (f"Flesch reading ease {values['readability_flesch_reading_ease']:.0f}, "
                 f"{values['readability_words_per_sentence']:.0f} words per sentence.")
     if code in ("language", "language_not_english"):

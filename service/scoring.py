@@ -13,6 +13,7 @@ from service.model import Model
 from service.reasons import build_reasons
 from training.document import parse
 from training.features import FEATURE_NAMES, extract_features
+from training.features.entities import index_names
 
 __all__ = ["score_text", "verdict_for", "warm_up", "MAX_TEXT_CHARS", "TextTooLargeError"]
 
@@ -38,9 +39,11 @@ def verdict_for(score: float, thresholds: dict[str, float]) -> str:
 
 
 def warm_up(model: Model) -> None:
-    """Score a short text once: loads the vocabulary, the syllable dictionary and the language profiles,
-    so that the first real document (or forked worker) does not pay for them."""
+    """Score a short text once and index the lexicon's names: loads the vocabulary, the syllable
+    dictionary and the language profiles, so that the first real document (or forked worker) does not
+    pay for them."""
     score_text(WARMUP_TEXT, model=model, explain=True)
+    index_names(model.resources.lexicon)
 
 
 def _language(detected: dict[str, Any], declared: str | None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The document classifier: a calibrated linear model whose score splits exactly into feature contributions.
 
-log1p for the rates a family marks (``LOG_SCALED``) → NaN ("not applicable") → the reliable reference
+log1p for the rates named in ``training.features.LOG_SCALED`` → NaN ("not applicable") → the reliable reference
 value, clip to the training range → standard scaler →
 logistic regression whose weights keep the signs the features declare (``signs``: -1, +1, 0 for free),
 then a sigmoid (Platt) calibration fitted on out-of-fold decision values.
@@ -157,7 +157,10 @@ class ReliabilityModel:
         sample_weight: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> ReliabilityModel:
-        X = self._transform(np.asarray(X, dtype=np.float64))
+        X = np.asarray(X, dtype=np.float64)
+        if self.log_scaled is not None and len(self.log_scaled) != X.shape[1]:
+            raise ValueError(f"log_scaled has {len(self.log_scaled)} entries for {X.shape[1]} features")
+        X = self._transform(X)
         y = np.asarray(y, dtype=int)
         groups_arr = np.asarray(groups if groups is not None else np.arange(len(y)))
         sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)

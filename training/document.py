@@ -12,11 +12,11 @@ __all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE"]
 # A word: letters (any script), with inner apostrophes or hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-# Control characters, and the invisible format characters that carry nothing a reader sees: zero-width
-# space, word joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and
-# non-joiners stay: Persian, Indic scripts and emoji sequences need them.) A page whose blank lines hold
-# a zero-width space would otherwise have dozens of "lines" with nothing on them.
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
+# Control characters, and the invisible format characters that carry nothing a reader sees: word
+# joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and non-joiners
+# stay: Persian, Indic scripts and emoji sequences need them; a zero-width space becomes a space.) A
+# page whose blank lines hold a zero-width space would otherwise have dozens of "lines" with nothing on them.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u2060\ufeff]")
 
 
 class EmptyDocumentError(ValueError):
@@ -61,10 +61,12 @@ class Document:
 
 def normalise(text: str) -> str:
     """NFC, unified newlines, control and invisible format characters removed, non-breaking spaces made plain."""
+    # Invisible characters first: a soft hyphen between a letter and its accent would keep NFC from
+    # composing them. A zero-width space becomes a space (Thai, Khmer and Burmese separate words with it).
+    text = _CONTROL_RE.sub("", text.replace("\u200b", " "))
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u00a0", " ").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    return _CONTROL_RE.sub("", text)
+    return text.replace("\u00a0", " ").replace("\u2028", "\n").replace("\u2029", "\n\n")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -103,8 +105,8 @@ def _continues(prev: str, line: str, in_item: bool) -> bool:
     # or an opening quote after it.
     if len(prev.split()) < 3 or _NOT_PROSE_RE.match(prev.lstrip()) or not (prev[-1:].isalnum() or prev[-1:] in _WRAP_OK):
         return False
-    if body[:1] in "[*_":  # a markdown link or emphasis going on with the sentence, not a reference's definition
-        return not _MD_DEFINITION_RE.match(body) and not body[1:2].isspace() and body[1:2] != ""
+    if body[:1] in "[*_":  # a markdown link or emphasis going on with the sentence
+        return bool(_MD_LINK_START_RE.match(body) or _MD_EMPHASIS_START_RE.match(body))
     return body[:1].isalnum() or body[:1] in "\"“‘'(«„‚‹"
 
 
@@ -147,7 +149,10 @@ def _wrap_breaks(physical: list[str]) -> set[int]:
 # stays: it is in the text a user keeps, and it is not article.
 # A reference-style link counts by its definition line ("[1]: https://..."): "[1][2]" alone is citations.
 _MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> |^\[[^\]\n]+\]:[ \t]*\S", re.M)  # "# a comment" is code
-_MD_DEFINITION_RE = re.compile(r"\[[^\]\n]+\]:")
+# A line that opens with a link ("[text](url)", "[text][1]") or an emphasis closed on the same line
+# ("*word*", "__words__"); not a caption in brackets, a "[1] Smith ..." reference or a "***" rule.
+_MD_LINK_START_RE = re.compile(r"\[[^\]\n]+\][(\[]")
+_MD_EMPHASIS_START_RE = re.compile(r"([*_]{1,2})(?=[^\s*_]).*?[^\s*_]\1(?![*_])")
 _MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 _MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\]\n]+)\]\[[^\]\n]*\]")
 _MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")

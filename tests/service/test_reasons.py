@@ -86,3 +86,13 @@ def test_misspelling_message_for_a_non_english_text_says_not_applicable():
     values["entity_oov_rate"] = 0.03
     msg = next(r["message"] for r in build_reasons(contrib, values, evidence, extra) if r["code"] == "misspelled_entities")
     assert msg == "No misspelled names or garbled words found (3% of words unknown)."
+
+
+def test_no_reason_message_prints_nan_for_a_non_english_text():
+    contrib, values, evidence, extra = _inputs({"readability_flesch_reading_ease": 0.1}, english=False)
+    for name in values:
+        if name.startswith(("readability_", "entity_")) or name in ("repetition_stopword_frac", "repetition_caps_word_frac"):
+            values[name] = float("nan")
+    messages = {r["code"]: r["message"] for r in build_reasons(contrib, values, evidence, extra)}
+    assert not [m for m in messages.values() if "nan" in m.lower()]
+    assert "not applicable" in messages["readability"]

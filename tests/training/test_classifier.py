@@ -128,5 +128,8 @@ def test_the_declared_log_scaled_features_exist_and_are_rates():
 def test_a_model_pickled_without_log_scaling_still_scores():
     X, y = _data(seed=4)
     model = ReliabilityModel(cv=3, random_state=0).fit(X, y)
+    before = model.predict_proba(X)
     del model.log_scaled  # as a model saved before the option existed
-    assert model.predict_proba(X).shape == (len(y),)
+    np.testing.assert_array_equal(model.predict_proba(X), before)
+    with pytest.raises(ValueError, match="log_scaled has 2 entries for 4 features"):
+        ReliabilityModel(cv=3, log_scaled=[True, False]).fit(X, y)

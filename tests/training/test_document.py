@@ -240,8 +240,10 @@ def test_reference_style_links_alone_mark_a_text_as_markdown():
 
 
 def test_invisible_format_characters_are_removed_and_joiners_kept():
-    # zero-width space, word joiner, BOM and soft hyphen are dropped; ZWJ/ZWNJ carry meaning and stay
-    assert normalise("\ufeffinfor\u00admation\u200b is\u2060 here") == "information is here"
+    # word joiner, BOM and soft hyphen are dropped, a zero-width space is a space; ZWJ/ZWNJ carry meaning
+    assert normalise("\ufeffinfor\u00admation is\u2060 here") == "information is here"
+    assert normalise("Jose\u00ad\u0301") == "Jos\u00e9"  # removed before NFC composes the accent
+    assert parse("\u0e20\u0e32\u0e29\u0e32\u200b\u0e44\u0e17\u0e22").n_words == 2  # Thai words stay apart
     assert normalise("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 👩\u200d💻") == (
         "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 👩\u200d💻"
     )
@@ -269,3 +271,24 @@ def test_a_wrap_before_a_markdown_link_or_emphasis_is_a_wrap_and_a_definition_li
     assert lines[0].startswith("The column is written") and lines[0].endswith("when the writers give an address.")
     assert "Write to the advice desk or" in lines[0]
     assert lines[-1] == "[1]: https://example.com/advice"
+
+
+@pytest.mark.parametrize(
+    ("line", "joined"),
+    [
+        ("[the advice desk][1] or to the address below", True),
+        ("[the advice desk](https://example.com/desk) or to the address below", True),
+        ("*some of the letters* in print and others by post", True),
+        ("**bold words** and more of the sentence", True),
+        ("[Photo: the new bridge on Monday morning]", False),  # a caption in brackets
+        ("[1] Smith, J. (2019) A study of bridges", False),  # a reference list
+        ("[1]: https://example.com/advice", False),  # a reference's definition
+        ("***", False),  # a rule
+        ("* a list item of the text", False),
+    ],
+)
+def test_what_may_continue_a_wrapped_line_after_markdown(line, joined):
+    from training.document import _continues
+
+    prev = "the lines break in the middle of its sentences, as converters write plain text for a"
+    assert _continues(prev, line, False) is joined

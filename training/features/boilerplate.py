@@ -83,22 +83,40 @@ def _is_tag(token: str) -> bool:
 LIST_ITEM_WORDS = 40  # an unpunctuated list's item is at most this long; a cut-off paragraph is longer
 
 
-def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int) -> bool:
+# A credit, not the article's words: "Reporting by ...; Editing by ...", "Photo: ...", "Source: ...".
+_CREDIT_START_RE = re.compile(
+    r"(?:additional |associated )?(?:reporting|editing|writing|photos?|images?|video|sources?|credits?)\b", re.I
+)
+
+
+def _closing_sentence(line: Line, stop: frozenset[str]) -> bool:
+    """A sentence that may end an article: 8+ words, running text (a quarter of them stop words), a
+    sentence's end, and no credit."""
+    words = line.words
+    return (
+        len(words) >= PARAGRAPH_WORDS
+        and sum(w.lower() in stop for w in words) >= 0.25 * len(words)
+        and bool(_PROSE_END_RE.search(line.text))
+        and not _CREDIT_START_RE.match(line.text)
+    )
+
+
+def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int, stop: frozenset[str] = STOP_WORDS) -> bool:
     """The article's last prose line (``lines[k]``) stops on a word: cut off (a teaser, a paywall, a truncation).
 
     Not a cut: a line whose last sentence ended and is followed only by a credit or a tag ("... into the
     US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops: an
     item-sized line right below (no blank line between) a content line of 8+ words that stops on a word
     too. A subheading above a cut paragraph is not that: a blank line or the paragraph's length tells.
-    Nor is it a cut when the last content line, after it, has 8+ words and ends a sentence: the article
-    ends there, on a line too short to count as prose."""
+    Nor is it a cut when the only content line after it is a closing sentence (8+ words of running text
+    ending a sentence, no credit): the article ends there, on a line too short to count as prose."""
     last = lines[k]
     text = last.text
     if not _CUT_RE.search(text):
         return False
-    final = next((i for i in range(len(lines) - 1, k, -1) if labels[i] == "content"), None)
-    if final is not None and len(lines[final].words) >= PARAGRAPH_WORDS and _PROSE_END_RE.search(lines[final].text):
-        return False  # the last content line, shorter, ends a sentence: the article ends there
+    later = [i for i in range(k + 1, len(lines)) if labels[i] == "content"]
+    if len(later) == 1 and _closing_sentence(lines[later[0]], stop):
+        return False  # the one content line after it, shorter, is the article's last sentence
     ends = list(_SENTENCE_END_RE.finditer(text))
     if ends:
         after = text[ends[-1].end() :].split()
@@ -205,7 +223,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         None,
     )
     last_prose = lines[k_last] if k_last is not None else None
-    cut_off = k_last is not None and _stops_mid_sentence(lines, labels, k_last)
+    cut_off = k_last is not None and _stops_mid_sentence(lines, labels, k_last, stop)
     values = {
         "boilerplate_cut_off": float(cut_off),
         "boilerplate_line_ratio": len(inside) / n if n else 0.0,

@@ -69,6 +69,7 @@ class _DeletionIndex:
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
+        self.longest = max(map(len, names), default=0)
         # index[d]: each text made by deleting at most d characters of a name -> the names' positions
         self.index: list[dict[str, list[int]]] = [{} for _ in range(self.MAX_D + 1)]
         for i, name in enumerate(names):
@@ -85,6 +86,8 @@ class _DeletionIndex:
         common subsequence of ``word`` and the edited text by one character at most, so after ``max_d``
         edits the two have one of at least ``len(word) - max_d`` characters, and the name one of at least
         ``len(name) - max_d`` characters in the same way."""
+        if len(word) > self.longest + max_d:
+            return []  # no name is near: and a word of thousands of letters has millions of deletions
         index = self.index[max_d]
         found: set[int] = set()
         for variant in set().union(*_deletions(word, max_d)):
@@ -95,6 +98,12 @@ class _DeletionIndex:
 
 
 _NAME_INDEX: dict[int, _DeletionIndex] = {}
+
+
+def index_names(lexicon: EntityLexicon) -> None:
+    """Build the lexicon's name index now (about 0.2 s), not on the first English document: a server or
+    a forked worker calls it once at start-up."""
+    _lexicon_pool(lexicon, "", 1)
 
 
 def _lexicon_pool(lexicon: EntityLexicon, word: str, max_d: int) -> list[str]:
@@ -176,7 +185,8 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
         doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w
-        for source, pool in (("document", doc_names), ("lexicon", _lexicon_pool(lexicon, w, max_d))):
+        for source in ("document", "lexicon"):
+            pool = doc_names if source == "document" else _lexicon_pool(lexicon, w, max_d)
             hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
             if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
                 intended = (hit[0], int(hit[1]), source)

@@ -25,7 +25,8 @@ DIRECTIONS = {"language_other_line_share": -1}
 SAMPLE_CHARS = 400  # langdetect reads at most this many characters of the longer lines (~1.6 ms)
 MIN_WORDS_FOR_LINE_CHECK = 8  # a line this long with almost no English stop words is another language
 DetectorFactory.seed = 0  # langdetect is random unless seeded: scores must be deterministic
-assert NGram.N_GRAM == 3, "_extract_ngrams is unrolled for langdetect's n-grams of 1 to 3 characters"
+if NGram.N_GRAM != 3:  # not an assert: it must hold under python -O too
+    raise ImportError("training.features.language unrolls langdetect's n-grams of 1 to 3 characters")
 
 
 @lru_cache(maxsize=1)
@@ -53,8 +54,10 @@ def detect(text: str, *, max_chars: int = SAMPLE_CHARS) -> list[tuple[str, float
 
 _SPACE_RUN_RE = re.compile(" {2,}")
 _LATIN_RE = re.compile("[A-z]+")  # langdetect's "Latin": 'A' <= ch <= 'z', six punctuation marks included
-# Its "non-Latin": from U+0300 on, except the Latin Extended Additional block (U+1E00-U+1EFF).
-_NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
+# Its "non-Latin": everything from U+0300 on. (langdetect means to leave out the Latin Extended
+# Additional block, U+1E00-U+1EFF, but compares unicode_block()'s number with the block's name, which
+# never matches: that block counts as non-Latin, and so it does here.)
+_NON_LATIN_RE = re.compile("[\u0300-\U0010ffff]")
 
 
 def _sample(text: str, max_chars: int) -> str:
@@ -122,7 +125,7 @@ def _extract_ngrams(text: str, word_map: dict[str, list[float]]) -> list[str]:
     return result
 
 
-_NGRAM_ROWS: dict[str, np.ndarray] = {}  # a profile row as an array, made the first time an n-gram is drawn
+_NGRAM_ROWS: dict[str, np.ndarray] = {}  # a profile row as an array, made the first time an n-gram is extracted
 _DRAWS_PER_CHECK = 5  # langdetect normalises (and checks convergence) after every fifth draw
 
 
@@ -175,7 +178,7 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     n_lang = len(det.langlist)
     n = len(ngrams)
     batched = _batched_draws_are_exact(rand)
-    randbelow = rand._randbelow  # type: ignore[attr-defined]
+    indices = range(n)  # the fallback asks choice() itself, as langdetect does, for an index
     rows = [_row(word_map, w) for w in ngrams]  # ngrams are all in word_map (see _extract_ngrams)
     # buf[0]: the probabilities, normalised; buf[1:]: weight + the rows of the draws since then.
     buf = np.empty((_DRAWS_PER_CHECK + 1, n_lang))
@@ -192,7 +195,7 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
         i = 0  # draws so far; langdetect checks after its draws number 0, 5, 10, ... (counted from 0)
         while True:
             count = 1 if i == 0 else _DRAWS_PER_CHECK
-            drawn = _draw_batch(rand, n, count) if batched else [randbelow(n) for _ in range(count)]
+            drawn = _draw_batch(rand, n, count) if batched else [rand.choice(indices) for _ in range(count)]
             for j, d in enumerate(drawn, 1):
                 buf[j] = rows[d]
             drawn_rows[count] += weight

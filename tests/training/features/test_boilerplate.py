@@ -183,10 +183,20 @@ _LEAD = (
             "The speed resets after each loading screen, so set it again every time.",
             False,
         ),
-        # ... but a short line that is no sentence after a cut paragraph leaves it cut
+        # ... but a credit, a caption-like line without stop words or a line that ends no sentence leaves it cut
         (
             "The committee will meet again next week when the mayor is expected to present the revised figures to\n"
-            "Reporting by the city desk team",
+            "Reporting by Jane Doe; editing by John Smith and the rest of the desk.",
+            True,
+        ),
+        (
+            "The committee will meet again next week when the mayor is expected to present the revised figures to\n"
+            "Mayor Ruth Calloway, Councillor Deane Hart, Treasurer Alun Pryce, Clerk Moss.",
+            True,
+        ),
+        (
+            "The committee will meet again next week when the mayor is expected to present the revised figures to\n"
+            "The council said the consultation on the figures would open in the spring",
             True,
         ),
         # a subheading above a truncated paragraph does not make the paragraph a list item

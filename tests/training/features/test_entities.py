@@ -169,3 +169,17 @@ def test_deletion_index_finds_every_name_within_two_edits():
         for max_d in (1, 2):
             pool = set(index.within(word, max_d))
             assert {n for n in names if DamerauLevenshtein.distance(word, n) <= max_d} <= pool
+
+
+def test_a_word_longer_than_any_name_within_reach_is_not_searched(resources):
+    """A word longer than the longest name plus the edits allowed has no name within reach: the index
+    answers at once (its deletions of a thousands-letter word would be millions of strings)."""
+    from training.features.entities import _DeletionIndex
+
+    index = _DeletionIndex(["bessent", "zelenskyy"])
+    assert index.within("zelenskyyab", 2) == ["zelenskyy"]  # the longest name plus two letters: in reach
+    assert index.within("zelenskyyabc", 2) == []
+    assert index.within("x" * 5000, 2) == []
+    text = "The minister spoke on Monday about the budget. " * 6 + "q" * 3000 + " was written on the wall."
+    out = entities.extract(parse(text), context=Context(resources=resources, language="en", english=True))
+    assert out.values["entity_misspelled_per_1k"] == 0.0
