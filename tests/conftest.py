@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from resources import TINY_RELIABLE_SOURCES, TINY_UNRELIABLE_IDS
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -27,8 +28,6 @@ def pytest_configure(config):
 
 # The tiny training set: every example derived from the first 16 reliable articles (the article itself,
 # its benign variants and corrupted ones) plus 12 hand-written unreliable documents, 3 per kind.
-TINY_RELIABLE_SOURCES = tuple(f"rel-a-{i:03d}" for i in range(1, 17))
-TINY_UNRELIABLE_IDS = tuple(f"unrel-w-{i:03d}" for i in (1, 2, 3, 9, 10, 11, 17, 18, 19, 24, 25, 26))
 TINY_CV = 3
 
 

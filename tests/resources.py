@@ -104,3 +104,7 @@ ALL_TEXTS = {
     "binary": BINARY_ISH,
 }
 ENGLISH_TEXTS = {"clean": CLEAN, "scraped": SCRAPED, "spun": SPUN, "spam": SPAM}
+
+# The tiny test model's training articles (tests/conftest.py trains it on these and their variants).
+TINY_RELIABLE_SOURCES = tuple(f"rel-a-{i:03d}" for i in range(1, 17))
+TINY_UNRELIABLE_IDS = tuple(f"unrel-w-{i:03d}" for i in (1, 2, 3, 9, 10, 11, 17, 18, 19, 24, 25, 26))
