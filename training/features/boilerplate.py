@@ -60,9 +60,14 @@ CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a wo
 _TITLE_SITE = CLASSES.index("title_site")
 
 
+def _running_text(words: tuple[str, ...], stop: frozenset[str]) -> bool:
+    """Sentence-length running text: 8+ words, a quarter of them stop words (not a title or a list of names)."""
+    return len(words) >= PARAGRAPH_WORDS and sum(w.lower() in stop for w in words) >= 0.25 * len(words)
+
+
 def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WORDS) -> bool:
     """Sentences, not a title: enough stop words, and either long or holding a sentence boundary."""
-    if len(words) < PARAGRAPH_WORDS or sum(w.lower() in stop for w in words) < 0.25 * len(words):
+    if not _running_text(words, stop):
         return False
     return len(words) >= CUT_OFF_MIN_WORDS or bool(_INNER_SENTENCE_RE.search(text))
 
@@ -92,10 +97,8 @@ _CREDIT_START_RE = re.compile(
 def _closing_sentence(line: Line, stop: frozenset[str]) -> bool:
     """A sentence that may end an article: 8+ words, running text (a quarter of them stop words), a
     sentence's end, and no credit."""
-    words = line.words
     return (
-        len(words) >= PARAGRAPH_WORDS
-        and sum(w.lower() in stop for w in words) >= 0.25 * len(words)
+        _running_text(line.words, stop)
         and bool(_PROSE_END_RE.search(line.text))
         and not _CREDIT_START_RE.match(line.text)
     )
