@@ -48,6 +48,7 @@ from service.schemas import (
 )
 from service.scoring import TextTooLargeError, score_text, warm_up
 from service.settings import Settings
+from service.surrogates import has_lone_surrogate
 from training.document import EmptyDocumentError
 
 __all__ = ["create_app", "ApiError", "ModelSlot"]
@@ -146,14 +147,6 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False, include_input=False)]
 
 
-def _has_lone_surrogate(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _article(payload: Any) -> ScoreRequest:
     """A validated article, or :class:`ApiError` 422 (``invalid``, ``empty``) / 400 (``not_utf8``)."""
     if not isinstance(payload, dict):
@@ -166,7 +159,7 @@ def _article(payload: Any) -> ScoreRequest:
         ), errors=_validation_errors(exc)) from exc
     for field in ("text", "title", "url", "lang", "id"):
         value = getattr(article, field)
-        if isinstance(value, str) and _has_lone_surrogate(value):
+        if isinstance(value, str) and has_lone_surrogate(value):
             raise ApiError(400, "not_utf8", f"'{field}' holds an unpaired surrogate (\\ud800-\\udfff); send valid Unicode")
     if not article.text.strip():
         raise ApiError(422, "empty", "'text' is empty or only whitespace; send the article's text")

@@ -14,6 +14,7 @@ import typer
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text
+from service.surrogates import has_lone_surrogate, utf8_safe
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -135,10 +136,13 @@ def score(
                             raise InputError("bad_json", f"line {lineno} is not valid JSON: {exc.msg}") from exc
                         if not isinstance(row, dict):
                             raise InputError("bad_record", f"line {lineno} is not a JSON object")
-                        rid = str(row.get("id", rid))
+                        rid = utf8_safe(str(row.get("id", rid)))
                         text = row.get(text_field)
                         if not isinstance(text, str):
                             raise InputError("no_text", f"record has no string field '{text_field}'")
+                        if has_lone_surrogate(text):
+                            raise InputError("not_utf8", f"'{text_field}' holds an unpaired surrogate "
+                                             "(\\ud800-\\udfff): not valid Unicode")
                         rec = _score_one(text, model=m, doc_id=rid, explain=explain)
                     except InputError as exc:
                         rec = _error_record(rid, exc)

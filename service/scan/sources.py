@@ -32,7 +32,8 @@ Error codes (``RawDocument.error[0]``); the first eight are those of ``thresher 
 ``empty``              no text at all (an empty or blank file, a JSONL file without records, an empty
                        array, a WARC file without records, an empty text field or HTTP body)
 ``binary``             NUL bytes in the first 8 KB: not a text file
-``not_utf8``           not UTF-8, and no other encoding could be detected
+``not_utf8``           not UTF-8, and no other encoding could be detected; or a JSON record's text that
+                       holds an unpaired surrogate (the escape ``\\ud800``)
 ``too_large``          over ``max_bytes``: a whole .txt/.md/.html file, one JSONL line, one JSON array
                        element's text, one WARC response body (a .json file may be up to 64 MiB)
 ``unreadable``         the operating system refused (permission denied, I/O error, a dangling symlink)
@@ -65,6 +66,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from service.scan import RawDocument
+from service.surrogates import has_lone_surrogate, utf8_safe
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -913,7 +915,7 @@ class _Scan:
                 fmt=fmt,
                 doc_id=default_id,
             )
-        rid = _stringify(row["id"]) if row.get("id") not in (None, "") else default_id
+        rid = utf8_safe(_stringify(row["id"])) if row.get("id") not in (None, "") else default_id
         value = row.get(self.text_field)
         is_html = self.text_field == "html"
         if not isinstance(value, str) and isinstance(row.get("html"), str):
@@ -944,8 +946,14 @@ class _Scan:
             return self.error(
                 key, order, path, "empty", f"{where} has an empty '{self.text_field}'", fmt=fmt, doc_id=rid
             )
-        url = row.get("url") if isinstance(row.get("url"), str) else None
-        title = row.get("title") if isinstance(row.get("title"), str) else None
+        if has_lone_surrogate(value):  # JSON's "\ud800" escape: not text, and it cannot be written out
+            return self.error(
+                key, order, path, "not_utf8",
+                f"{where}'s '{self.text_field}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode",
+                fmt=fmt, doc_id=rid,
+            )
+        url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
+        title = utf8_safe(row["title"]) if isinstance(row.get("title"), str) else None
         if is_html:
             return self.doc(
                 key=key,

@@ -139,6 +139,19 @@ def test_jsonl_text_field(runner, tmp_path, tiny_model_dir):
     assert rec["id"] == "x" and "score" in rec
 
 
+def test_jsonl_unpaired_surrogates_give_error_records_not_a_crash(runner, tmp_path, tiny_model_dir):
+    # JSON may escape a lone surrogate; the decoded string cannot be written as UTF-8.
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "s", "text": "Broken \\ud800 text. ' + CLEAN.replace("\n", " ").replace('"', "'") + '"}\n'
+                   + '{"id": "bad\\udfffid", "text": ' + json.dumps(CLEAN) + "}\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--out", str(out), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 1, res.output
+    first, second = _records(out.read_text(encoding="utf-8"))
+    assert first["id"] == "s" and first["error"]["code"] == "not_utf8" and "surrogate" in first["error"]["message"]
+    assert second["id"] == "bad\\udfffid" and 0 <= second["score"] <= 100  # the id is kept, escaped
+
+
 def test_no_input_is_a_usage_error(runner, tiny_model_dir):
     res = runner.invoke(app, ["score", "--model", str(tiny_model_dir)])
     assert res.exit_code == 2

@@ -336,6 +336,21 @@ def test_json_records_may_carry_html(tmp_path):
     assert custom[0].html == page  # falls back to the html field
 
 
+def test_unpaired_surrogates_in_json_records(tmp_path):
+    # "\ud800" is valid JSON but not Unicode text: the text is refused, an id, URL or title is kept escaped.
+    (tmp_path / "s.jsonl").write_text(
+        '{"id": "t", "text": "A sentence \\ud800 with a lone surrogate in it."}\n'
+        '{"id": "i\\ud800d", "url": "https://x.example/\\udfff", "title": "T\\ud801", "text": "Fine text."}\n',
+        encoding="utf-8",
+    )
+    bad, good = walk([tmp_path])
+    assert bad.error is not None and bad.error[0] == "not_utf8" and "surrogate" in bad.error[1]
+    assert good.error is None and good.text == "Fine text."
+    assert (good.id, good.url, good.title) == ("i\\ud800d", "https://x.example/\\udfff", "T\\ud801")
+    for value in (good.id, good.url, good.title):
+        value.encode("utf-8")  # writable
+
+
 def test_bad_and_empty_archives(tmp_path):
     (tmp_path / "garbage.warc").write_bytes(b"this is not a WARC file\n" * 10)
     (tmp_path / "empty.warc.gz").write_bytes(gzip.compress(b""))

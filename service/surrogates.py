@@ -1,0 +1,23 @@
+"""Unpaired surrogates: JSON may escape one ("\\ud800"), and Python then holds a string that is not Unicode
+text and cannot be written as UTF-8. Every reader of JSON (the API, ``thresher score --jsonl``, the scan) checks
+with these before it scores or writes anything."""
+
+from __future__ import annotations
+
+__all__ = ["has_lone_surrogate", "utf8_safe"]
+
+
+def has_lone_surrogate(value: str) -> bool:
+    """True when ``value`` holds an unpaired surrogate (what JSON's ``"\\ud800"`` escape decodes to): such a
+    string is not Unicode text and cannot be written as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def utf8_safe(value: str) -> str:
+    """``value`` with each unpaired surrogate written as its escape (``\\ud800``), so that it can be written
+    out as UTF-8; other strings are returned as they are."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_lone_surrogate(value) else value
