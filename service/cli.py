@@ -381,7 +381,8 @@ def scan(
     if report is not None:
         from service.scan.report import write_report
 
-        write_report(report, result.records, summary, result.clusters)
+        assert result.report is not None
+        write_report(report, result.report, summary, result.clusters)
         typer.echo(f"report: {report}", err=True)
     if result.interrupted:
         typer.echo(f"interrupted: {out} holds the {summary['documents']} documents scored so far; "

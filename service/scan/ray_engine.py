@@ -320,7 +320,7 @@ def run_ray_scan(paths: list[Path], model_dir: Path, thresholds: dict[str, float
     elapsed = time.perf_counter() - start
     if say:
         say(f"ray: wrote {sum(s['records'] for s in shards)} records in {len(shards)} shards to {opts.out}")
-    return ScanResult(records=[], scored_now=n_docs, resumed=0, elapsed_s=elapsed, clusters=clusters), counts
+    return ScanResult(scored_now=n_docs, resumed=0, elapsed_s=elapsed, clusters=clusters, counts=counts), counts
 
 
 def read_shards(out: Path) -> list[dict[str, Any]]:

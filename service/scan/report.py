@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+from array import array
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_report", "site_of"]
+__all__ = ["write_report", "site_of", "ReportData"]
 
 
 def site_of(rec: dict[str, Any]) -> str:
@@ -25,19 +27,51 @@ def site_of(rec: dict[str, Any]) -> str:
     return parts[-2] if len(parts) > 1 else "."
 
 
+@dataclass
+class ReportData:
+    """What the report shows, counted one record at a time (a crawl's records are never all in memory):
+    the scores, verdicts by site or folder, the errors, and the score, verdict and copy of each document
+    in a story cluster (``members``: their ids)."""
+
+    members: set[str] = field(default_factory=set)
+    scores: array = field(default_factory=lambda: array("d"))
+    by_site: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (id, code, message)
+    member_rows: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # id -> (score, verdict, copy of)
+
+    def add(self, rec: dict[str, Any]) -> None:
+        rid = str(rec.get("id"))
+        if "error" in rec:
+            self.by_site[site_of(rec)]["error"] += 1
+            self.errors.append((rid, str(rec["error"]["code"]), str(rec["error"]["message"])))
+            return
+        self.by_site[site_of(rec)][str(rec.get("verdict"))] += 1
+        self.scores.append(float(rec["score"]))
+        if rid in self.members:
+            crawl = rec.get("crawl") or {}
+            self.member_rows[rid] = (float(rec["score"]), str(rec.get("verdict", "")),
+                                     str(crawl.get("duplicate_of") or ""))
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> ReportData:
+        data = cls(members={str(m) for c in clusters for m in c.get("members", [])})
+        for r in records:
+            data.add(r)
+        return data
+
+
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _plots(records: list[dict[str, Any]], by_site: dict[str, Counter[str]]) -> tuple[str, str]:
+def _plots(scores: array, by_site: dict[str, Counter[str]]) -> tuple[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scores = [r["score"] for r in records if "error" not in r]
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.hist(scores, bins=[i * 5 for i in range(21)], color="#3b6ea5", edgecolor="white")
     ax.axvline(40, color="#b44", linestyle="--", linewidth=1)
@@ -64,14 +98,11 @@ def _plots(records: list[dict[str, Any]], by_site: dict[str, Counter[str]]) -> t
     return hist, bars
 
 
-def write_report(path: Path, records: list[dict[str, Any]], summary: dict[str, Any],
+def write_report(path: Path, data: ReportData, summary: dict[str, Any],
                  clusters: list[dict[str, Any]], title: str = "Thresher scan") -> None:
     esc = html.escape
-    by_site: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in records:
-        by_site[site_of(r)]["error" if "error" in r else str(r.get("verdict"))] += 1
-    hist, bars = _plots(records, by_site)
-    by_id = {str(r.get("id")): r for r in records}
+    by_site = data.by_site
+    hist, bars = _plots(data.scores, by_site)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{esc(title)}</title><style>",
@@ -103,16 +134,14 @@ def write_report(path: Path, records: list[dict[str, Any]], summary: dict[str, A
         parts.append(f"<h3>{esc(str(c.get('story')))} — {len(members)} documents</h3><table>"
                      "<tr><th>document</th><th>score</th><th>verdict</th><th>copy of</th></tr>")
         for m in members:
-            r = by_id.get(str(m), {})
-            crawl = r.get("crawl") or {}
-            parts.append(f"<tr><td>{esc(str(m))}</td><td class=n>{r.get('score', 0):.1f}</td>"
-                         f"<td>{esc(str(r.get('verdict', '')))}</td><td>{esc(str(crawl.get('duplicate_of') or ''))}"
-                         "</td></tr>")
+            score, verdict, copy_of = data.member_rows.get(str(m), (0.0, "", ""))
+            parts.append(f"<tr><td>{esc(str(m))}</td><td class=n>{score:.1f}</td>"
+                         f"<td>{esc(verdict)}</td><td>{esc(copy_of)}</td></tr>")
         parts.append("</table>")
-    errors = [r for r in records if "error" in r]
+    errors = data.errors
     parts.append(f"<h2>Errors ({len(errors)})</h2><table><tr><th>document</th><th>code</th><th>message</th></tr>")
-    parts += [f"<tr><td>{esc(str(r.get('id')))}</td><td><code>{esc(r['error']['code'])}</code></td>"
-              f"<td>{esc(r['error']['message'])}</td></tr>" for r in errors]
+    parts += [f"<tr><td>{esc(rid)}</td><td><code>{esc(code)}</code></td><td>{esc(message)}</td></tr>"
+              for rid, code, message in errors]
     parts.append("</table></body></html>")
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")

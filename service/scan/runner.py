@@ -5,6 +5,11 @@ scored. ``--resume`` reads the journal, drops a line cut short by a kill, and sc
 in it. The output file is written at the end only, to a temporary name and renamed into place, so it
 is never half-written; the journal is removed once the output is complete.
 
+Memory: records are not held. The journal is the store: the run keeps, per document, its key, its place
+in the input order and where its record starts in the journal, plus (for the crawl-level signals) its
+sketch, a few KB whatever the text's size. The output is written by reading the records back from the
+journal in input order, one at a time; the summary and the report are counted on the way.
+
 Workers are forked from a parent that has already loaded, verified and warmed the model, so each one
 starts at once and shares the model's memory copy-on-write.
 """
@@ -22,13 +27,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from scipy.special import expit
 
 from service.model import Model
 from service.scan import RawDocument
+from service.scan.report import ReportData
 from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
 from training.document import EmptyDocumentError
 
@@ -59,12 +65,16 @@ class ScanOptions:
 
 @dataclass
 class ScanResult:
-    records: list[dict[str, Any]]
+    """What a scan did. The records are in the output file; ``counts`` (:func:`tally`) and ``report`` (what the
+    HTML report shows) were counted while it was written."""
+
     scored_now: int
     resumed: int
     elapsed_s: float
     interrupted: bool = False
     clusters: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: tally(()))
+    report: ReportData | None = None
 
     @property
     def docs_per_s(self) -> float:
@@ -163,55 +173,88 @@ def _journal_header(model: Model, inputs: list[Path], opts: ScanOptions) -> dict
             "text_field": opts.text_field, "max_bytes": opts.max_bytes, "explain": opts.explain}
 
 
-def _read_journal(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
-    """The records of a journal written for the same inputs, model and options, by key; None if the
-    journal is absent or belongs to another run. A last line cut short by a kill is dropped."""
-    if not path.is_file():
-        return None
-    done: dict[str, dict[str, Any]] = {}
-    with path.open("r", encoding="utf-8") as fh:
-        first = fh.readline()
-        try:
-            if json.loads(first) != header:
-                return None
-        except json.JSONDecodeError:
-            return None
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # the write a kill interrupted
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            done[rec["_key"]] = rec
-    return done
-
-
 class _Journal:
-    def __init__(self, path: Path, header: dict[str, Any], keep: dict[str, dict[str, Any]] | None) -> None:
+    """The run's records, one JSON line each, appended and flushed as they are scored; and, per key, the
+    document's place in the input order and where its record starts in the file (``index``), so that the
+    records can be read back one at a time in input order. Lines are ASCII (``ensure_ascii``): any string a
+    record holds round-trips, and byte offsets are simple."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
         self.path = path
-        if keep is None:
-            self.fh: TextIO = path.open("w", encoding="utf-8")
-            self.fh.write(json.dumps(header) + "\n")
-        else:
-            # Rewrite the surviving records so that a torn last line is gone before appending.
-            tmp = path.with_name(path.name + ".tmp")
-            with tmp.open("w", encoding="utf-8") as fh:
-                fh.write(json.dumps(header) + "\n")
-                for rec in keep.values():
-                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            os.replace(tmp, path)
-            self.fh = path.open("a", encoding="utf-8")
+        self.header = header
+        self.index: dict[str, tuple[tuple[int, ...], int]] = {}
+        self.size = 0
+        self.fh: IO[bytes] | None = None
+
+    def open(self, *, resume: bool, on_record: Callable[[dict[str, Any]], None]) -> int:
+        """Start the journal. With ``resume``, keep the records of a journal written for the same inputs,
+        model and options (a last line cut short by a kill is dropped: the file is rewritten without it
+        before appending), calling ``on_record`` for each; returns how many were kept. Otherwise, or when
+        the journal belongs to another run, start an empty one."""
+        head = (json.dumps(self.header) + "\n").encode("ascii")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume and self.path.is_file():
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with self.path.open("rb") as src:
+                if _header_of(src.readline()) == self.header:
+                    with tmp.open("wb") as dst:
+                        dst.write(head)
+                        self.size = len(head)
+                        for line in src:
+                            if not line.endswith(b"\n"):
+                                break  # the write a kill interrupted
+                            try:
+                                rec = json.loads(line)
+                            except ValueError:
+                                break
+                            if rec["_key"] in self.index:
+                                continue
+                            dst.write(line)
+                            self.index[rec["_key"]] = (tuple(rec["_order"]), self.size)
+                            self.size += len(line)
+                            on_record(rec)
+                    os.replace(tmp, self.path)
+                    self.fh = self.path.open("ab")
+                    return len(self.index)
+        self.fh = self.path.open("wb")
+        self.fh.write(head)
         self.fh.flush()
+        self.size = len(head)
+        return 0
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        # the sketch is not journaled: a resumed run computes it again from _crawl
-        self.fh.write("".join(json.dumps({k: v for k, v in r.items() if k != "_sketch"}, ensure_ascii=False) + "\n"
-                              for r in records))
+        assert self.fh is not None, "journal not open"
+        lines = []
+        for r in records:
+            # the sketch is not journaled: a resumed run computes it again from _crawl
+            line = (json.dumps({k: v for k, v in r.items() if k != "_sketch"}) + "\n").encode("ascii")
+            self.index[r["_key"]] = (tuple(r["_order"]), self.size)
+            self.size += len(line)
+            lines.append(line)
+        self.fh.write(b"".join(lines))
         self.fh.flush()
 
     def close(self) -> None:
-        self.fh.close()
+        if self.fh is not None:
+            self.fh.close()
+
+    def in_order(self) -> list[str]:
+        """The keys of the journaled records, in input order."""
+        return sorted(self.index, key=lambda k: self.index[k][0])
+
+    def records(self, keys: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """The records of ``keys``, read back from the file one at a time (after :meth:`close`)."""
+        with self.path.open("rb") as fh:
+            for key in keys:
+                fh.seek(self.index[key][1])
+                yield json.loads(fh.readline())
+
+
+def _header_of(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------- the run
@@ -230,18 +273,25 @@ def run_scan(
 
     global _MODEL
     start = time.perf_counter()
-    header = _journal_header(model, paths, opts)
-    jpath = journal_path(opts.out)
-    previous = _read_journal(jpath, header) if opts.resume else None
-    done: dict[str, dict[str, Any]] = dict(previous or {})
-    resumed = len(done)
-    journal = _Journal(jpath, header, previous)
+    journal = _Journal(journal_path(opts.out), _journal_header(model, paths, opts))
+    sketches: dict[str, Any] = {}  # key -> DocSketch, for the crawl-level signals
+    pool_of_words: dict[str, str] = {}
+
+    def keep_sketch(r: dict[str, Any]) -> None:
+        sketch = r.pop("_sketch", None)
+        if not opts.crawl_signals or "error" in r or not r.get("_crawl"):
+            return
+        if sketch is None:  # a record read back from the journal: its sketch is computed again here
+            sketch = _sketch_of(r)
+        sketches[r["_key"]] = _shared_words(sketch, pool_of_words)
+
+    resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
 
     def documents() -> Iterator[RawDocument]:
         return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes)
 
     total = sum(1 for _ in documents())
-    finished = len(done)
+    finished = resumed
     scored_now = 0
     interrupted = False
     if progress:
@@ -251,13 +301,13 @@ def run_scan(
         nonlocal finished, scored_now
         journal.write(recs)
         for r in recs:
-            done[r["_key"]] = r
+            keep_sketch(r)
         finished += len(recs)
         scored_now += len(recs)
         if progress:
             progress(finished, total)
 
-    todo = (d for d in documents() if d.key not in done)
+    todo = (d for d in documents() if d.key not in journal.index)
     if opts.workers > 1:
         warm_up(model)  # load the vocabulary and dictionaries once, before forking: the workers share them
     _MODEL = model
@@ -273,15 +323,42 @@ def run_scan(
         journal.close()
         _MODEL = None
 
-    records = sorted(done.values(), key=lambda r: tuple(r["_order"]))
+    keys = journal.in_order()
     clusters: list[dict[str, Any]] = []
+    fields: dict[str, dict[str, Any]] = {}
     if opts.crawl_signals:
-        clusters = add_crawl_signals(records, model)
-    write_output(records, opts.out, opts.fmt)
+        from service.scan.crawl import analyse_sketches
+
+        analysis = analyse_sketches([sketches[k] for k in keys if k in sketches])
+        sketches.clear()
+        pool_of_words.clear()
+        fields, clusters = analysis.fields, analysis.clusters
+    report = ReportData(members={str(m) for c in clusters for m in c["members"]})
+    counts = tally(())
+    with OutputWriter(opts.out, opts.fmt) as out:
+        for rec in journal.records(keys):
+            f = fields.get(rec["_key"])
+            if f is not None:
+                apply_crawl_fields(rec, f, rec["_crawl"]["text"], model.thresholds)
+            out.write(rec)
+            tally_into(counts, rec)
+            report.add(rec)
     if not interrupted:
-        jpath.unlink(missing_ok=True)
-    return ScanResult(records=[_public(r) for r in records], scored_now=scored_now, resumed=resumed,
-                      elapsed_s=time.perf_counter() - start, interrupted=interrupted, clusters=clusters)
+        journal.path.unlink(missing_ok=True)
+    return ScanResult(scored_now=scored_now, resumed=resumed, elapsed_s=time.perf_counter() - start,
+                      interrupted=interrupted, clusters=clusters, counts=counts, report=report)
+
+
+def _shared_words(sketch: Any, pool: dict[str, str]) -> Any:
+    """``sketch`` with its words held once per crawl: each record arrives from a worker with its own copies
+    of the same words, and words are most of a sketch's memory (43 KB a sketch of a 4 KB text, 29 KB with
+    its content words pooled, 18 KB with its names too)."""
+    sketch.words = {pool.setdefault(w, w): n for w, n in sketch.words.items()}
+    sp = sketch.spelling
+    sp.tokens = {pool.setdefault(k, k): pool.setdefault(w, w) for k, w in sp.tokens.items()}
+    sp.bigrams = {(pool.setdefault(a, a), pool.setdefault(b, b)): (pool.setdefault(c, c), pool.setdefault(d, d))
+                  for (a, b), (c, d) in sp.bigrams.items()}
+    return sketch
 
 
 def _run_pool(todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[list[dict[str, Any]]], None]) -> None:
@@ -318,24 +395,6 @@ def _run_pool(todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[
 
 
 # ------------------------------------------------------------------------------------ crawl signals
-
-
-def add_crawl_signals(records: list[dict[str, Any]], model: Model) -> list[dict[str, Any]]:
-    """Add crawl-level fields to every scored record (in input order), and fold the crawl reasons into its
-    score. The sketches come from the workers (``_sketch``); a record read back from the journal gets its
-    sketch here. Returns the story clusters (for the summary and the report)."""
-    from service.scan.crawl import analyse_sketches
-
-    scored = [r for r in records if "error" not in r and r.get("_crawl")]
-    sketches = []
-    for r in scored:
-        sketches.append(r.get("_sketch") or _sketch_of(r))
-        r.pop("_sketch", None)
-    analysis = analyse_sketches(sketches)
-    del sketches
-    for r in scored:
-        apply_crawl_fields(r, analysis.fields[r["_key"]], r["_crawl"]["text"], model.thresholds)
-    return analysis.clusters
 
 
 def apply_crawl_fields(rec: dict[str, Any], fields: dict[str, Any], text: str, thresholds: dict[str, float]) -> None:
@@ -389,45 +448,88 @@ def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_output(records: list[dict[str, Any]], out: Path, fmt: str) -> None:
-    """Write all records to ``out`` atomically: a temporary file renamed into place."""
-    if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        if fmt == "jsonl":
-            with tmp.open("w", encoding="utf-8") as fh:
-                for r in records:
-                    fh.write(json.dumps(_public(r), ensure_ascii=False) + "\n")
-        elif fmt == "csv":
+class OutputWriter:
+    """Writes records to ``out`` one at a time, atomically: into a temporary file beside it, renamed into
+    place when the ``with`` block ends without an error (removed when it ends with one)."""
+
+    PARQUET_BATCH = 2000  # rows per Parquet row group written
+
+    def __init__(self, out: Path, fmt: str) -> None:
+        if fmt not in OUTPUT_FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+        self.out, self.fmt = out, fmt
+        self.tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        self.rows: list[dict[str, Any]] = []
+        self.fh: Any = None
+        self.csv: Any = None
+        self.parquet: Any = None
+
+    def __enter__(self) -> OutputWriter:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if self.fmt == "jsonl":
+            self.fh = self.tmp.open("w", encoding="utf-8")
+        elif self.fmt == "csv":
             import csv
 
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=FLAT_COLUMNS)
-                w.writeheader()
-                for r in records:
-                    w.writerow(flat_row(r))
+            self.fh = self.tmp.open("w", encoding="utf-8", newline="")
+            self.csv = csv.DictWriter(self.fh, fieldnames=FLAT_COLUMNS)
+            self.csv.writeheader()
         else:
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            rows = [flat_row(r) for r in records]
-            schema = pa.schema([
-                ("id", pa.string()), ("path", pa.string()), ("source_format", pa.string()), ("score", pa.float64()),
-                ("document_score", pa.float64()), ("verdict", pa.string()), ("error_code", pa.string()),
-                ("error_message", pa.string()), ("top_reasons", pa.string()), ("language", pa.string()),
-                ("words", pa.int64()), ("duplicate_of", pa.string()), ("duplicate_similarity", pa.float64()),
-                ("story", pa.string()), ("story_size", pa.int64()), ("model_version", pa.string()),
-                ("record", pa.string()),
-            ])
-            table = pa.Table.from_pylist(rows, schema=schema)
-            pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+            self.parquet = pq.ParquetWriter(self.tmp, _parquet_schema())
+        return self
+
+    def write(self, rec: dict[str, Any]) -> None:
+        if self.fmt == "jsonl":
+            self.fh.write(json.dumps(_public(rec), ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            self.csv.writerow(flat_row(rec))
+        else:
+            self.rows.append(flat_row(rec))
+            if len(self.rows) >= self.PARQUET_BATCH:
+                self._flush_rows()
+
+    def _flush_rows(self) -> None:
+        import pyarrow as pa
+
+        self.parquet.write_table(pa.Table.from_pylist(self.rows, schema=_parquet_schema()))
+        self.rows = []
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if self.parquet is not None:
+                if exc_type is None and self.rows:
+                    self._flush_rows()
+                self.parquet.close()
+            if self.fh is not None:
+                self.fh.close()
+            if exc_type is None:
+                with open(self.tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(self.tmp, self.out)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _parquet_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()), ("path", pa.string()), ("source_format", pa.string()), ("score", pa.float64()),
+        ("document_score", pa.float64()), ("verdict", pa.string()), ("error_code", pa.string()),
+        ("error_message", pa.string()), ("top_reasons", pa.string()), ("language", pa.string()),
+        ("words", pa.int64()), ("duplicate_of", pa.string()), ("duplicate_similarity", pa.float64()),
+        ("story", pa.string()), ("story_size", pa.int64()), ("model_version", pa.string()),
+        ("record", pa.string()),
+    ])
+
+
+def write_output(records: Iterable[dict[str, Any]], out: Path, fmt: str) -> None:
+    """Write all records to ``out`` atomically: a temporary file renamed into place."""
+    with OutputWriter(out, fmt) as w:
+        for r in records:
+            w.write(r)
 
 
 def tally(recs: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]:
@@ -435,20 +537,25 @@ def tally(recs: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]:
     t: dict[str, Counter[str]] = {"verdicts": Counter(), "errors": Counter(), "reasons": Counter(),
                                   "near_duplicates": Counter()}
     for r in recs:
-        if "error" in r:
-            t["errors"][r["error"]["code"]] += 1
-            continue
-        t["verdicts"][r["verdict"]] += 1
-        t["reasons"].update(x["code"] for x in r.get("reasons", []) if x["contribution"] <= -1.0)
-        if (r.get("crawl") or {}).get("duplicate_of"):
-            t["near_duplicates"]["documents"] += 1
+        tally_into(t, r)
     return t
 
 
+def tally_into(t: dict[str, Counter[str]], r: dict[str, Any]) -> None:
+    """Count one record into a :func:`tally`."""
+    if "error" in r:
+        t["errors"][r["error"]["code"]] += 1
+        return
+    t["verdicts"][r["verdict"]] += 1
+    t["reasons"].update(x["code"] for x in r.get("reasons", []) if x["contribution"] <= -1.0)
+    if (r.get("crawl") or {}).get("duplicate_of"):
+        t["near_duplicates"]["documents"] += 1
+
+
 def summarise(result: ScanResult, counts: dict[str, Counter[str]] | None = None) -> dict[str, Any]:
-    """Counts for the terminal summary and the report (``counts``: the records' :func:`tally`, when the
-    records are not in ``result``)."""
-    t = counts if counts is not None else tally(result.records)
+    """Counts for the terminal summary and the report (``counts``: a :func:`tally` to use instead of
+    ``result.counts``)."""
+    t = counts if counts is not None else result.counts
     verdicts, errors = t["verdicts"], t["errors"]
     return {
         "documents": sum(verdicts.values()) + sum(errors.values()), "scored": sum(verdicts.values()),

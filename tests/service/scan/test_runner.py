@@ -1,0 +1,90 @@
+"""service.scan.runner's journal and output writer: records go to disk as they come and come back in order."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from service.scan.runner import FLAT_COLUMNS, OutputWriter, _Journal
+
+
+def _rec(i: int, order: tuple[int, int] | None = None, note: str = "naïve café \u2028") -> dict:
+    return {"id": f"doc-{i}", "path": f"site/{i}.txt", "source_format": "txt", "score": i / 10, "verdict": "suspect",
+            "reasons": [], "note": note, "_key": f"k{i}", "_order": list(order or (i, 0)), "_crawl": None}
+
+
+def test_journal_reads_records_back_in_input_order(tmp_path):
+    j = _Journal(tmp_path / "out.jsonl.journal", {"journal": 1})
+    assert j.open(resume=False, on_record=lambda r: None) == 0
+    # scored in the reverse of the input order; non-ASCII text and even a lone surrogate come back as they were
+    recs = [_rec(i, (9 - i, 0), note="naïve café \u2028 \ud800") for i in range(10)]
+    j.write(recs[:4])
+    j.write(recs[4:])
+    j.close()
+    keys = j.in_order()
+    assert keys == [f"k{i}" for i in range(9, -1, -1)]
+    back = list(j.records(keys))
+    assert back == [recs[i] for i in range(9, -1, -1)]
+
+
+def test_resume_keeps_whole_lines_drops_a_torn_one_and_refuses_another_runs_journal(tmp_path):
+    path = tmp_path / "out.jsonl.journal"
+    j = _Journal(path, {"journal": 1, "model": "a"})
+    j.open(resume=False, on_record=lambda r: None)
+    j.write([_rec(i) for i in range(5)])
+    j.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"id": "doc-5", "_key": "k5", "_ord')  # a kill in the middle of a write
+    seen: list[str] = []
+    again = _Journal(path, {"journal": 1, "model": "a"})
+    assert again.open(resume=True, on_record=lambda r: seen.append(r["_key"])) == 5
+    assert seen == [f"k{i}" for i in range(5)]
+    assert path.read_bytes() == whole  # the torn line is gone before anything is appended
+    again.write([_rec(5)])
+    again.close()
+    assert [r["id"] for r in again.records(again.in_order())] == [f"doc-{i}" for i in range(6)]
+    other = _Journal(path, {"journal": 1, "model": "b"})  # another model: nothing is kept
+    assert other.open(resume=True, on_record=lambda r: seen.append("wrong")) == 0
+    other.close()
+    assert "wrong" not in seen and other.index == {} and len(path.read_bytes().splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_output_writer_writes_every_record_in_order(tmp_path, fmt):
+    out = tmp_path / "nested" / f"out.{fmt}"
+    n = OutputWriter.PARQUET_BATCH * 2 + 7  # several Parquet row groups, the last one partial
+    with OutputWriter(out, fmt) as w:
+        for i in range(n):
+            w.write(_rec(i))
+    if fmt == "jsonl":
+        with out.open(encoding="utf-8") as fh:  # a file splits at "\n" only (str.splitlines also at U+2028)
+            ids = [json.loads(line)["id"] for line in fh]
+        assert "_key" not in out.read_text(encoding="utf-8")  # private fields stay out
+    elif fmt == "csv":
+        with out.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert list(rows[0]) == list(FLAT_COLUMNS)
+        ids = [r["id"] for r in rows]
+    else:
+        ids = pq.read_table(out).column("id").to_pylist()
+    assert ids == [f"doc-{i}" for i in range(n)]
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary file left
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_output_writer_that_fails_leaves_the_old_output_and_no_temporary_file(tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    out.write_text("the previous run's output", encoding="utf-8")
+    with pytest.raises(RuntimeError), OutputWriter(out, fmt) as w:
+        w.write(_rec(0))
+        raise RuntimeError("a failure in the middle")
+    assert out.read_text(encoding="utf-8") == "the previous run's output"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_output_writer_refuses_an_unknown_format(tmp_path):
+    with pytest.raises(ValueError, match="unknown output format"):
+        OutputWriter(tmp_path / "out.xml", "xml")
