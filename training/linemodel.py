@@ -321,10 +321,18 @@ class LineModel:
         without building the sparse design matrix: the scaler is folded into the dense weights, and each
         word n-gram's hashed column is looked up once per process and then read from a dict.
         """
+        return self.predict_proba_layout(lines, words=words, language=language)[0]
+
+    def predict_proba_layout(
+        self, lines: Sequence[str], *, words: Sequence[Sequence[str]] | None = None, language: str = "en"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba`, and the lines' layout features it read (:func:`line_layout_features`,
+        unscaled): a caller that needs which lines hold a URL, an e-mail address or a phone number
+        (columns ``has_url``, ``has_email``, ``has_phone``) does not search every line again."""
         if not hasattr(self, "classifier_"):
             raise NotFittedError("LineModel is not fitted; call fit() or load a trained model")
         if not lines:
-            return np.zeros((0, len(CLASSES)))
+            return np.zeros((0, len(CLASSES))), np.zeros((0, len(DENSE_FEATURE_NAMES)))
         fast = self._fast()
         dense = line_layout_features(lines, words, stop=function_words(language))
         logits = dense @ fast.dense_weights + fast.intercept
@@ -338,7 +346,7 @@ class LineModel:
         for j, k in enumerate(self.class_index_):
             if k >= 0:
                 out[:, j] = raw[:, k]
-        return out
+        return out, dense
 
     def _fast(self) -> _FastLines:
         fast: _FastLines | None = getattr(self, "_fast_", None)

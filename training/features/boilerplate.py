@@ -16,7 +16,7 @@ import numpy as np
 from training.document import Document, Line
 from training.features import Context, FamilyOutput
 from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, STOP_WORDS, URL_RE, stop_words
-from training.linemodel import CLASSES
+from training.linemodel import CLASSES, DENSE_FEATURE_NAMES
 
 NAME = "boilerplate"
 FEATURES = (
@@ -58,6 +58,10 @@ _DOMAIN_RE = re.compile(r"\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I
 _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
 CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
 _TITLE_SITE = CLASSES.index("title_site")
+# Columns of the line model's layout features: the line holds an e-mail address, a phone number, a URL.
+_HAS_EMAIL = DENSE_FEATURE_NAMES.index("has_email")
+_HAS_PHONE = DENSE_FEATURE_NAMES.index("has_phone")
+_HAS_URL = DENSE_FEATURE_NAMES.index("has_url")
 
 
 def _running_text(words: tuple[str, ...], stop: frozenset[str]) -> bool:
@@ -148,11 +152,19 @@ def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
 
 def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Label per line, P(content) per line, and the winning probability per line."""
+    labels, p_content, confidence, _ = _classify_lines(doc, context=context)
+    return labels, p_content, confidence
+
+
+def _classify_lines(
+    doc: Document, *, context: Context
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`classify_lines`, and the line model's layout features of the lines (None without a model)."""
     model = context.resources.line_model
     if model is None:
         labels, p = _fallback_labels(doc)
-        return labels, p, np.ones(len(labels))
-    proba = model.predict_proba(
+        return labels, p, np.ones(len(labels)), None
+    proba, layout = model.predict_proba_layout(
         [ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines], language=context.language
     )
     best = proba.argmax(axis=1)
@@ -171,12 +183,12 @@ def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.nd
             proba[i] = row / rest if rest > 0 else np.eye(len(CLASSES))[0]
             best[i] = int(proba[i].argmax())
     labels = [CLASSES[k] for k in best]
-    return labels, proba[:, 0], proba[np.arange(len(best)), best]
+    return labels, proba[:, 0], proba[np.arange(len(best)), best], layout
 
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lines = doc.lines
-    labels, p_content, confidence = classify_lines(doc, context=context)
+    labels, p_content, confidence, layout = _classify_lines(doc, context=context)
     context.line_categories = labels
     n = len(lines)
     chars = np.array([len(ln.text) for ln in lines], dtype=np.float64)
@@ -208,10 +220,19 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             and not _is_prose(first_line.text, first_line.words, stop)
         )
     )
-    # Cheap gates first: most lines have no "@", no digit run and no dot.
-    emails = [(ln.number, m) for ln in lines if "@" in ln.text for m in EMAIL_RE.findall(ln.text)]
-    phones = [(ln.number, m) for ln in lines if _DIGITS_RE.search(ln.text) for m in PHONE_RE.findall(ln.text)]
-    urls = [(ln.number, m) for ln in lines if "." in ln.text for m in URL_RE.findall(ln.text) if "@" not in m]
+    if layout is not None:
+        # The line model has searched every line for an e-mail address, a phone number and a URL (a
+        # line with a dot): only the lines where it found one are searched again, for all their matches.
+        email_lines = [lines[i] for i in np.flatnonzero(layout[:, _HAS_EMAIL]).tolist()]
+        phone_lines = [lines[i] for i in np.flatnonzero(layout[:, _HAS_PHONE]).tolist()]
+        url_lines = [lines[i] for i in np.flatnonzero(layout[:, _HAS_URL]).tolist()]
+    else:  # cheap gates first: most lines have no "@", no digit run and no dot
+        email_lines = [ln for ln in lines if "@" in ln.text]
+        phone_lines = [ln for ln in lines if _DIGITS_RE.search(ln.text)]
+        url_lines = [ln for ln in lines if "." in ln.text]
+    emails = [(ln.number, m) for ln in email_lines for m in EMAIL_RE.findall(ln.text)]
+    phones = [(ln.number, m) for ln in phone_lines for m in PHONE_RE.findall(ln.text)]
+    urls = [(ln.number, m) for ln in url_lines for m in URL_RE.findall(ln.text) if "@" not in m]
     cats = {lab for lab in labels if lab != "content"}
 
     # Ratios of boilerplate before or inside the article, and separately after it: a short tail is
