@@ -199,7 +199,12 @@ def _analyse(blocks: list[Any]) -> tuple[dict[str, dict[str, Any]], list[dict[st
         o0, o1, sk = (table.column(c).to_pylist() for c in ("o0", "o1", "sketch"))
         rows += [(a, b, s) for a, b, s in zip(o0, o1, sk, strict=True) if s is not None]
     rows.sort(key=lambda r: (r[0], r[1]))
-    analysis = analyse_sketches([pickle.loads(s) for _, _, s in rows])
+    pool: dict[str, str] = {}
+    sketches = []
+    for i, (_, _, s) in enumerate(rows):
+        sketches.append(pickle.loads(s).pooled(pool))
+        rows[i] = (0, 0, b"")  # the pickled bytes go as the sketches come
+    analysis = analyse_sketches(sketches)
     return analysis.fields, analysis.clusters
 
 

@@ -289,6 +289,25 @@ def test_deterministic_and_complete():
     assert json.loads(json.dumps(first)) == first
 
 
+def test_pooled_sketches_share_their_words_and_give_the_same_analysis():
+    import pickle
+
+    pairs = written_fixtures()[:40]
+    pairs += [(f"copy-{i}", t.replace("the", "a", 1)) for i, t in pairs[:5]]  # copies: duplicates and a story
+    sketches = [C.doc_sketch(f"k{i}", f"d{i}", t, site=f"s{i % 3}") for i, (_, t) in enumerate(pairs)]
+    pool: dict[str, str] = {}
+    # as the scan receives them from its workers: each with its own copies of every word
+    pooled = [pickle.loads(pickle.dumps(s)).pooled(pool) for s in sketches]
+    assert [dict(p.words.items()) for p in pooled] == [s.words for s in sketches]
+    a, b = C.analyse_sketches(sketches), C.analyse_sketches(pooled)
+    assert (a.fields, a.clusters, a.duplicates) == (b.fields, b.clusters, b.duplicates)
+    assert any(c["size"] > 1 for c in a.clusters)
+    common = set(pooled[0].words.words) & set(pooled[1].words.words)
+    assert common
+    first = {w: w for w in pooled[0].words.words}
+    assert all(first[w] is w for w in pooled[1].words.words if w in common)  # one copy per crawl
+
+
 @needs_seeds
 def test_same_output_in_another_process_with_another_hash_seed():
     script = (
