@@ -108,7 +108,11 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch:
         try:
             rec = score_text(text or "", model=model, title=title, url=doc.url, explain=explain, doc_id=doc.id)
         except EmptyDocumentError as exc:
-            rec = _error_record(doc, "empty", f"no text to score: {exc}")
+            if doc.html is not None:
+                rec = _error_record(doc, "empty", "no text to score: no visible text could be extracted from the "
+                                    "HTML (an empty page, only markup or scripts, or markup nested too deeply to parse)")
+            else:
+                rec = _error_record(doc, "empty", f"no text to score: {exc}")
         except TextTooLargeError as exc:
             rec = _error_record(doc, "too_large", str(exc))
         except Exception as exc:  # a bug must not lose the document: it gets a record saying so

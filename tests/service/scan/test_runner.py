@@ -88,3 +88,14 @@ def test_output_writer_that_fails_leaves_the_old_output_and_no_temporary_file(tm
 def test_output_writer_refuses_an_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="unknown output format"):
         OutputWriter(tmp_path / "out.xml", "xml")
+
+
+def test_a_page_without_extractable_text_is_an_empty_record_that_says_so(tiny_model):
+    from service.scan import RawDocument
+    from service.scan.runner import score_document
+
+    page = "<html><head><script>var x = 1;</script></head><body>" + "<div>" * 3000 + "</div>" * 3000 + "</body></html>"
+    doc = RawDocument(key="p.html", order=(0, 0), id="p.html", path="p.html", source_format="html", html=page)
+    rec = score_document(doc, tiny_model, explain=False, sketch=True)
+    assert rec["error"]["code"] == "empty" and "HTML" in rec["error"]["message"]
+    assert rec["_crawl"] is None and "_sketch" not in rec  # nothing for the crawl pass
