@@ -5,7 +5,8 @@ the environment (``THRESHER_*``, see :mod:`service.settings`) and are read here,
 
 Request bodies are read here, not by FastAPI's body parsing, so that every way a body can be wrong gets
 its own code and status: too large 413, not UTF-8 400, malformed JSON 400, wrong types or empty text
-422, other media types 415. Scoring runs in a small thread pool, never on the event loop.
+422, other media types 415. A body may come gzipped or deflated (``Content-Encoding``): it is decompressed
+here, within the same size limit; another encoding is 415, a corrupt stream 400. Scoring runs in a small thread pool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 import signal
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -108,17 +110,38 @@ def _media_type(request: Request) -> tuple[str, dict[str, str]]:
     return parts[0].lower(), params
 
 
+# Content-Encoding -> zlib's wbits: gzip (with its header), deflate (zlib-wrapped, as RFC 9110 says)
+_ENCODINGS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, decompressed when sent with ``Content-Encoding: gzip`` or ``deflate``; at most ``limit`` bytes
+    as sent and as decompressed (a small gzip bomb is refused as soon as it passes the limit)."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", *_ENCODINGS):
+        raise ApiError(415, "unsupported_encoding",
+                       f"Content-Encoding '{encoding}' is not accepted; send the body as it is, or gzip or deflate it")
+    inflate = zlib.decompressobj(_ENCODINGS[encoding]) if encoding in _ENCODINGS else None
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "too_large", f"the body has {declared} bytes; the limit is {limit} (THRESHER_MAX_BODY_BYTES)")
     chunks: list[bytes] = []
-    size = 0
+    size = sent = 0
     async for chunk in request.stream():
+        sent += len(chunk)
+        if inflate is not None and chunk:
+            try:
+                chunk = inflate.decompress(chunk, limit + 1 - size)
+            except zlib.error as exc:
+                raise ApiError(400, "bad_encoding", f"the body is not valid {encoding} data: {exc}") from exc
         size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"the body is larger than the limit of {limit} bytes (THRESHER_MAX_BODY_BYTES)")
+        if size > limit or sent > limit or (inflate is not None and inflate.unconsumed_tail):
+            what = "decompressed " if inflate is not None and sent <= limit else ""
+            raise ApiError(413, "too_large",
+                           f"the {what}body is larger than the limit of {limit} bytes (THRESHER_MAX_BODY_BYTES)")
         chunks.append(chunk)
+    if inflate is not None and sent and not inflate.eof:
+        raise ApiError(400, "bad_encoding", f"the body is not valid {encoding} data: it ends before the stream does")
     return b"".join(chunks)
 
 
@@ -230,8 +253,8 @@ _BATCH_BODY = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorResponse, "description": d}
     for s, d in {
-        400: "Not UTF-8, or malformed JSON", 401: "API key missing or wrong", 413: "Body too large",
-        415: "Unsupported media type", 422: "Empty text or wrong types",
+        400: "Not UTF-8, malformed JSON, or a corrupt gzip or deflate stream", 401: "API key missing or wrong", 413: "Body too large",
+        415: "Unsupported media type or content encoding", 422: "Empty text or wrong types",
     }.items()
 }
 

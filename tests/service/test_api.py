@@ -163,6 +163,41 @@ def test_too_large_is_413_with_and_without_content_length(client):
     _error(client.post("/v1/score", content=chunks(), headers={"content-type": "text/plain"}), 413, "too_large")
 
 
+def test_gzip_and_deflate_bodies_are_decompressed(client):
+    import gzip
+    import zlib
+
+    plain = client.post("/v1/score", json={"text": CLEAN}, params={"explain": "false"}).json()
+    body = json.dumps({"text": CLEAN}).encode()
+    for encoding, data in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        resp = client.post("/v1/score", content=data, params={"explain": "false"},
+                           headers={"content-type": "application/json", "content-encoding": encoding})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["score"] == plain["score"]
+    batch = client.post("/v1/score/batch", content=gzip.compress(json.dumps({"articles": [{"text": CLEAN}]}).encode()),
+                        headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert batch.json()["results"][0]["score"] == plain["score"]
+
+
+def test_bad_content_encodings(client):
+    import gzip
+
+    json_headers = {"content-type": "application/json"}
+    _error(client.post("/v1/score", content=b'{"text": "hello"}', headers={**json_headers, "content-encoding": "br"}),
+           415, "unsupported_encoding")
+    _error(client.post("/v1/score", content=b'{"text": "not gzip"}', headers={**json_headers, "content-encoding": "gzip"}),
+           400, "bad_encoding")
+    cut = gzip.compress(json.dumps({"text": CLEAN}).encode())[:-12]
+    _error(client.post("/v1/score", content=cut, headers={**json_headers, "content-encoding": "gzip"}),
+           400, "bad_encoding")
+    # 300 KB of text in a 1 KB gzip stream: over the server's 256 KiB limit once decompressed
+    bomb = gzip.compress(json.dumps({"text": "word " * 60_000}).encode())
+    assert len(bomb) < 10_000
+    err = _error(client.post("/v1/score", content=bomb, headers={**json_headers, "content-encoding": "gzip"}),
+                 413, "too_large")
+    assert "decompressed" in err["message"]
+
+
 @pytest.mark.parametrize("ctype", ["application/x-www-form-urlencoded", "text/html", "application/xml", ""])
 def test_unsupported_media_type_is_415(client, ctype):
     headers = {"content-type": ctype} if ctype else {}
