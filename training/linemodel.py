@@ -76,6 +76,9 @@ _URL_HINT_RE = re.compile(r"https?://|www\.|\.(?:com|net|org|io|co|info|biz|news
 _PHONE_HINT_RE = re.compile(r"\d{3}(?:[^\S\n]|[.-])\d{3}")
 
 
+_TOKEN_PATTERN = r"(?u)\b\w+\b|[©|›»@]"  # the hashed n-grams' tokens (LineModel._hasher)
+_TOKEN_PATTERN_FAST = r"\w+|[©|›»@]"
+
 _SENT_END_RE = re.compile(r"[.!?](?:\s|$)")
 
 # Per-character classes for the whole Basic Multilingual Plane, built once: the per-line character
@@ -261,7 +264,7 @@ class LineModel:
     def _hasher(self) -> HashingVectorizer:
         return HashingVectorizer(
             n_features=self.n_hash_features, ngram_range=(1, 2), alternate_sign=False, norm="l2",
-            token_pattern=r"(?u)\b\w+\b|[©|›»@]",
+            token_pattern=_TOKEN_PATTERN,
         )
 
     def _matrix(
@@ -386,8 +389,14 @@ class _FastLines:
         self.hash_weights = np.ascontiguousarray(coef[:, n_dense:].T)
         hasher = model.hasher_
         self.n_features = int(hasher.n_features)
-        self.token_re = re.compile(hasher.token_pattern)
-        self.token_or_newline_re = re.compile(f"{hasher.token_pattern}|\n")
+        pattern = hasher.token_pattern
+        if pattern == _TOKEN_PATTERN:
+            # The same tokens without the word boundaries, found faster: a scan from left to right meets
+            # a run of word characters at its first one (no other token ends inside a word: those are
+            # single non-word characters) and takes it whole, so both boundaries (defined by \w) hold.
+            pattern = _TOKEN_PATTERN_FAST
+        self.token_re = re.compile(pattern)
+        self.token_or_newline_re = re.compile(f"{pattern}|\n")
 
     def hashed_logits(self, lines: Sequence[str]) -> np.ndarray:
         """Each line's hashed word unigrams and bigrams (counts, l2-normalised per line, as sklearn's
@@ -401,10 +410,19 @@ class _FastLines:
             cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
         else:
             cols = np.array([_column(f, self.n_features) for f in feats], dtype=np.int64)
-        keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)
-        row, col = np.divmod(keys, self.n_features)
+        # The distinct (line, column) keys in order and their counts (np.unique's answer, without its
+        # extra passes).
+        keys = rows * self.n_features + cols
+        keys.sort()
+        first = np.empty(len(keys), dtype=bool)
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts_k = np.flatnonzero(first)
+        counts = np.diff(starts_k, append=len(keys))
+        row, col = np.divmod(keys[starts_k], self.n_features)
         norms = np.sqrt(np.bincount(row, weights=counts.astype(np.float64) ** 2, minlength=len(lines)))
-        contrib = self.hash_weights[col] * (counts / norms[row])[:, None]
+        contrib = np.take(self.hash_weights, col, axis=0)
+        contrib *= (counts / norms[row])[:, None]
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         out[row[starts]] = np.add.reduceat(contrib, starts, axis=0)
         return out

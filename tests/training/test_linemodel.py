@@ -185,3 +185,19 @@ def test_document_ngrams_are_each_lines_own(tiny_model, lines):
         toks = fast.token_re.findall(line.lower())
         expected.update((i, f) for f in toks + [" ".join(p) for p in zip(toks, toks[1:], strict=False)])
     assert Counter(zip(rows.tolist(), feats, strict=True)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain words, and_under_scores x2 9th", "don't stop—über straße ΣΑΣ 中文字 ١٢٣", "© 2026 | a › b » c @x y@z",
+     "a\nb\n\nc", "🎉emoji🎉 word\u200dword e\u0301t\u00e9", "__init__ __ _ a_ _b", "x" * 50 + "!" + "y" * 3],
+)
+def test_fast_token_pattern_finds_the_hashers_tokens(tiny_model, text):
+    """The scorer's token pattern (no word boundaries) finds exactly what the hasher's pattern finds."""
+    import re
+
+    model = tiny_model.resources.line_model
+    fast = model._fast()
+    assert fast.token_re.pattern != model.hasher_.token_pattern  # the faster one is in use
+    assert fast.token_re.findall(text) == re.findall(model.hasher_.token_pattern, text)
+    assert fast.token_or_newline_re.findall(text) == re.findall(f"{model.hasher_.token_pattern}|\n", text)

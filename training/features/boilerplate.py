@@ -43,6 +43,18 @@ _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "�
 _DIGITS_RE = re.compile(r"\d{3}")
 _CUT_RE = re.compile(r"[\w,;–—-]$")  # ends on a word, a comma or a dash: the sentence did not end
 _TERMINAL_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
+_CLOSING_MARKS = "\"'”’)]"  # what _PROSE_END_RE and _TERMINAL_RE allow after the mark
+_PROSE_END_MARKS = frozenset(".!?")
+_TERMINAL_MARKS = frozenset(".!?…:")
+
+
+def _ends_with_mark(text: str, marks: frozenset[str]) -> bool:
+    """``re.search(f"[{marks}][{_CLOSING_MARKS}]*$", text)`` without a regular expression: the last
+    character before the closing marks at the end (``$`` also matches before a final newline) is a mark
+    (the marks and the closing marks have no character in common). A regex search tries every position."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    return text.rstrip(_CLOSING_MARKS)[-1:] in marks
 _SITE_SUFFIX_RE = re.compile(r"\s[|–—-]\s[^|–—-]{2,40}$|\s\|\s")  # "Headline | Site", "Headline - Site"
 TITLE_MAX_WORDS = 30  # a headline is shorter: a longer line ending in " - so and so" is a sentence
 
@@ -197,7 +209,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
 
     prose = [
         i for i, ln in enumerate(lines)
-        if labels[i] == "content" and len(ln.words) >= PARAGRAPH_WORDS and _PROSE_END_RE.search(ln.text)
+        if labels[i] == "content" and len(ln.words) >= PARAGRAPH_WORDS and _ends_with_mark(ln.text, _PROSE_END_MARKS)
     ]
     first, last = (prose[0], prose[-1]) if prose else (n, n)
     head = [i for i in range(min(first, n)) if is_bp[i]]
@@ -239,7 +251,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # what real article pages end with, boilerplate inside the article is what stitched pages have.
     inside = head + body
     span_lines = lines[: last + 1] if prose else lines
-    nonterminal = sum(1 for ln in span_lines if not _TERMINAL_RE.search(ln.text))
+    nonterminal = sum(1 for ln in span_lines if not _ends_with_mark(ln.text, _TERMINAL_MARKS))
     # Cut off: the last prose content line stops on a word (a teaser or a paywall); an excerpt ending
     # in "…" is a teaser of another story, not this article stopping mid-sentence.
     k_last = next(
@@ -288,6 +300,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         + [{"line": num, "text": m, "kind": "phone"} for num, m in phones],
         "urls": [{"line": num, "text": m} for num, m in urls[:50]],
     }
+    by_label: dict[str, list[int]] = {}  # the lines of each label, in order
+    for i, lab in enumerate(labels):
+        by_label.setdefault(lab, []).append(i)
     content_text = "\n".join(ln.text for ln, lab in zip(lines, labels, strict=True) if lab == "content")
     return FamilyOutput(
         values=values,
@@ -301,7 +316,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
                 for k in range(ln.span)
             ],
             "boilerplate_chars_by_category": {
-                c: float(chars[[i for i in range(n) if labels[i] == c]].sum()) for c in CATEGORIES if c in cats
+                c: float(chars[by_label[c]].sum()) for c in CATEGORIES if c in cats
             },
         },
     )

@@ -241,3 +241,14 @@ def test_a_prose_line_is_never_a_site_title(resources):
 )
 def test_what_may_follow_a_last_full_stop(token, tag):
     assert boilerplate._is_tag(token) is tag
+
+
+def test_mark_at_the_end_is_the_regular_expressions_answer():
+    """The string test for a line's last mark says what the regular expressions it replaces say."""
+    import itertools
+
+    chars = ".!?…:\"')]”’\na "
+    texts = ["".join(p) for n in range(5) for p in itertools.product(chars, repeat=n)]
+    for text in texts:
+        assert boilerplate._ends_with_mark(text, boilerplate._PROSE_END_MARKS) == bool(boilerplate._PROSE_END_RE.search(text))
+        assert boilerplate._ends_with_mark(text, boilerplate._TERMINAL_MARKS) == bool(boilerplate._TERMINAL_RE.search(text))
