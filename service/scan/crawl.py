@@ -181,7 +181,8 @@ class DocSketch:
         arrives, 17 KB pooled, 14 KB pooled and packed."""
         self.words = PackedCounts(self.words, pool)
         sp = self.spelling
-        sp.tokens = {pool.setdefault(k, k): pool.setdefault(w, w) for k, w in sp.tokens.items()}
+        lows, surfaces = sp.tokens.keys(), sp.tokens.values()
+        sp.tokens = dict(zip(map(pool.setdefault, lows, lows), map(pool.setdefault, surfaces, surfaces), strict=True))
         sp.bigrams = {(pool.setdefault(a, a), pool.setdefault(b, b)): (pool.setdefault(c, c), pool.setdefault(d, d))
                       for (a, b), (c, d) in sp.bigrams.items()}
         return self
@@ -192,10 +193,13 @@ class PackedCounts:
     an array; :meth:`items` gives the pairs in the same order."""
 
     __slots__ = ("words", "counts")
+    words: tuple[str, ...]
+    counts: array[int]
 
     def __init__(self, counts: dict[str, int] | PackedCounts, pool: dict[str, str]) -> None:
-        self.words = tuple(pool.setdefault(w, w) for w, _ in counts.items())
-        self.counts = array("I", (n for _, n in counts.items()))
+        words, ns = (counts.words, counts.counts) if isinstance(counts, PackedCounts) else (counts.keys(), counts.values())
+        self.words = tuple(map(pool.setdefault, words, words))  # each word as pooled, in order
+        self.counts = array("I", ns)
 
     def items(self) -> Iterable[tuple[str, int]]:
         return zip(self.words, self.counts, strict=True)
