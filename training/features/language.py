@@ -231,17 +231,11 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     context.english = top == "en"
     other = math.nan
     if context.english:
-        checked = [ln.words for ln in doc.lines if len(ln.words) >= MIN_WORDS_FOR_LINE_CHECK]
+        checked = [ln for ln in doc.lines if len(ln.words) >= MIN_WORDS_FOR_LINE_CHECK]
         if checked:
-            # Stop words per line over all the checked lines' words at once; a count over a count as
-            # Python divides them (both far below 2**53: converted exactly, the quotient rounded once).
-            counts = np.fromiter(map(len, checked), dtype=np.int64, count=len(checked))
-            words = [w for ws in checked for w in ws]
-            stop = np.fromiter(map(STOP_WORDS.__contains__, map(str.lower, words)), dtype=bool, count=len(words))
-            ends = np.cumsum(counts)
-            per_line = np.add.reduceat(stop, ends - counts, dtype=np.int64)
-            foreign = int(np.count_nonzero(per_line / counts < 0.08))
-            other = foreign / len(checked)
+            stop = STOP_WORDS.__contains__
+            foreign = [ln for ln in checked if sum(map(stop, map(str.lower, ln.words))) / len(ln.words) < 0.08]
+            other = len(foreign) / len(checked)
     evidence = {
         "language": [{"language": top, "probability": round(top_p, 3), "candidates": probs[:3]}],
     }
