@@ -94,7 +94,9 @@ class Vocabulary:
         cands: set[str] = set(self.delete_index.get(w, ()))
         for d in _deletes(w):
             cands.update(self.delete_index.get(d, ()))
-        for c in cands:
+        # In alphabetical order, so that of equally frequent words the first wins whatever the process's
+        # hash seed (a set's order is not: "aurl" gave "aura" or "curl" from one process to the next).
+        for c in sorted(cands):
             dist = DamerauLevenshtein.distance(w, c)
             if 0 < dist <= 1 and (best is None or self.zipf[c] > self.zipf[best[0]]):
                 best = (c, dist)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from rapidfuzz import process
@@ -60,3 +64,16 @@ def test_nearest_common_prefers_one_edit_then_frequency(vocab):
     assert vocab.nearest_common("govxrnmemt", max_distance=2) == ("government", 2)
     assert vocab.nearest_common("govxrnmemt", max_distance=1) is None
     assert vocab.nearest_common("qqqqqqqqqq", max_distance=2) is None
+
+
+def test_ties_are_broken_the_same_way_in_every_process():
+    # "aurl" is one edit from "aura" and from "curl", both at zipf 3.52: a set's order used to decide.
+    script = ("from training.vocabulary import general_vocabulary; "
+              "print(general_vocabulary('en').nearest_common('aurl', max_distance=1))")
+    root = Path(__file__).resolve().parents[2]
+    answers = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip()
+        for seed in range(6)
+    }
+    assert answers == {"('aura', 1)"}
