@@ -180,8 +180,8 @@ def _journal_header(model: Model, inputs: list[Path], opts: ScanOptions) -> dict
 class _Journal:
     """The run's records, one JSON line each, appended and flushed as they are scored; and, per key, the
     document's place in the input order and where its record starts in the file (``index``), so that the
-    records can be read back one at a time in input order. Lines are ASCII (``ensure_ascii``): any string a
-    record holds round-trips, and byte offsets are simple."""
+    records can be read back one at a time in input order. Lines are UTF-8 (``surrogatepass``: even a lone
+    surrogate, which JSON allows, round-trips)."""
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         self.path = path
@@ -208,7 +208,7 @@ class _Journal:
                             if not line.endswith(b"\n"):
                                 break  # the write a kill interrupted
                             try:
-                                rec = json.loads(line)
+                                rec = _decode_line(line)
                             except ValueError:
                                 break
                             if rec["_key"] in self.index:
@@ -231,7 +231,8 @@ class _Journal:
         lines = []
         for r in records:
             # the sketch is not journaled: a resumed run computes it again from _crawl
-            line = (json.dumps({k: v for k, v in r.items() if k != "_sketch"}) + "\n").encode("ascii")
+            line = (json.dumps({k: v for k, v in r.items() if k != "_sketch"}, ensure_ascii=False) + "\n"
+                    ).encode("utf-8", "surrogatepass")
             self.index[r["_key"]] = (tuple(r["_order"]), self.size)
             self.size += len(line)
             lines.append(line)
@@ -251,7 +252,11 @@ class _Journal:
         with self.path.open("rb") as fh:
             for key in keys:
                 fh.seek(self.index[key][1])
-                yield json.loads(fh.readline())
+                yield _decode_line(fh.readline())
+
+
+def _decode_line(line: bytes) -> Any:
+    return json.loads(line.decode("utf-8", "surrogatepass"))
 
 
 def _header_of(line: bytes) -> Any:

@@ -28,6 +28,7 @@ def test_journal_reads_records_back_in_input_order(tmp_path):
     assert keys == [f"k{i}" for i in range(9, -1, -1)]
     back = list(j.records(keys))
     assert back == [recs[i] for i in range(9, -1, -1)]
+    assert "naïve café".encode() in j.path.read_bytes()  # UTF-8, not \u escapes (a CJK crawl's journal stays small)
 
 
 def test_resume_keeps_whole_lines_drops_a_torn_one_and_refuses_another_runs_journal(tmp_path):
