@@ -36,6 +36,7 @@ from service.model import Model
 from service.scan import RawDocument
 from service.scan.report import ReportData
 from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
+from service.surrogates import utf8_safe
 from training.document import EmptyDocumentError
 
 __all__ = ["ScanOptions", "ScanResult", "run_scan", "JOURNAL_SUFFIX", "OUTPUT_FORMATS"]
@@ -228,16 +229,17 @@ class _Journal:
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         assert self.fh is not None, "journal not open"
-        lines = []
-        for r in records:
-            # the sketch is not journaled: a resumed run computes it again from _crawl
-            line = (json.dumps({k: v for k, v in r.items() if k != "_sketch"}, ensure_ascii=False) + "\n"
-                    ).encode("utf-8", "surrogatepass")
-            self.index[r["_key"]] = (tuple(r["_order"]), self.size)
-            self.size += len(line)
-            lines.append(line)
+        records = list(records)
+        # the sketch is not journaled: a resumed run computes it again from _crawl
+        lines = [(json.dumps({k: v for k, v in r.items() if k != "_sketch"}, ensure_ascii=False) + "\n"
+                  ).encode("utf-8", "surrogatepass") for r in records]
         self.fh.write(b"".join(lines))
         self.fh.flush()
+        # Indexed only once written: a Ctrl-C before this point leaves the records out of this run's output
+        # (they are in the journal for --resume), never an index entry pointing past what was written.
+        for r, line in zip(records, lines, strict=True):
+            self.index[r["_key"]] = (tuple(r["_order"]), self.size)
+            self.size += len(line)
 
     def close(self) -> None:
         if self.fh is not None:
@@ -449,7 +451,8 @@ class OutputWriter:
     """Writes records to ``out`` one at a time, atomically: into a temporary file beside it, renamed into
     place when the ``with`` block ends without an error (removed when it ends with one)."""
 
-    PARQUET_BATCH = 2000  # rows per Parquet row group written
+    PARQUET_BATCH = 2000  # rows per Parquet row group written, at most
+    PARQUET_BATCH_BYTES = 64 * 1024 * 1024  # ... and about this much record JSON (large documents, --explain)
 
     def __init__(self, out: Path, fmt: str) -> None:
         if fmt not in OUTPUT_FORMATS:
@@ -457,18 +460,21 @@ class OutputWriter:
         self.out, self.fmt = out, fmt
         self.tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         self.rows: list[dict[str, Any]] = []
+        self.row_bytes = 0
         self.fh: Any = None
         self.csv: Any = None
         self.parquet: Any = None
 
     def __enter__(self) -> OutputWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
+        # backslashreplace: an unpaired surrogate (the readers refuse or escape them) would be written as
+        # its escape rather than fail the whole output at the end of a long scan
         if self.fmt == "jsonl":
-            self.fh = self.tmp.open("w", encoding="utf-8")
+            self.fh = self.tmp.open("w", encoding="utf-8", errors="backslashreplace")
         elif self.fmt == "csv":
             import csv
 
-            self.fh = self.tmp.open("w", encoding="utf-8", newline="")
+            self.fh = self.tmp.open("w", encoding="utf-8", errors="backslashreplace", newline="")
             self.csv = csv.DictWriter(self.fh, fieldnames=FLAT_COLUMNS)
             self.csv.writeheader()
         else:
@@ -483,8 +489,11 @@ class OutputWriter:
         elif self.fmt == "csv":
             self.csv.writerow(flat_row(rec))
         else:
-            self.rows.append(flat_row(rec))
-            if len(self.rows) >= self.PARQUET_BATCH:
+            row = flat_row(rec)
+            row["record"] = utf8_safe(row["record"])
+            self.rows.append(row)
+            self.row_bytes += len(row["record"])
+            if len(self.rows) >= self.PARQUET_BATCH or self.row_bytes >= self.PARQUET_BATCH_BYTES:
                 self._flush_rows()
 
     def _flush_rows(self) -> None:
@@ -492,6 +501,7 @@ class OutputWriter:
 
         self.parquet.write_table(pa.Table.from_pylist(self.rows, schema=_parquet_schema()))
         self.rows = []
+        self.row_bytes = 0
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:

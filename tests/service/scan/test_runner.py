@@ -100,3 +100,37 @@ def test_a_page_without_extractable_text_is_an_empty_record_that_says_so(tiny_mo
     rec = score_document(doc, tiny_model, explain=False, sketch=True)
     assert rec["error"]["code"] == "empty" and "HTML" in rec["error"]["message"]
     assert rec["_crawl"] is None and "_sketch" not in rec  # nothing for the crawl pass
+
+
+def test_an_interrupted_journal_write_leaves_no_index_entry_past_the_file(tmp_path):
+    j = _Journal(tmp_path / "out.jsonl.journal", {"journal": 1})
+    j.open(resume=False, on_record=lambda r: None)
+    j.write([_rec(0)])
+    real = j.fh
+
+    class Interrupted:
+        def write(self, data: bytes) -> int:
+            raise KeyboardInterrupt  # Ctrl-C while the records are written
+
+    j.fh = Interrupted()  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        j.write([_rec(1), _rec(2)])
+    j.fh = real
+    j.close()
+    assert j.in_order() == ["k0"]
+    assert [r["id"] for r in j.records(j.in_order())] == ["doc-0"]  # the output of an interrupted run is valid
+
+
+def test_parquet_row_groups_are_bounded_by_bytes_and_an_empty_output_is_valid(tmp_path, monkeypatch):
+    monkeypatch.setattr(OutputWriter, "PARQUET_BATCH_BYTES", 1)  # every row is over it: one row group each
+    out = tmp_path / "out.parquet"
+    with OutputWriter(out, "parquet") as w:
+        for i in range(30):
+            w.write(_rec(i))
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_rows == 30 and meta.num_row_groups == 30
+    assert pq.read_table(out).column("id").to_pylist() == [f"doc-{i}" for i in range(30)]
+    empty = tmp_path / "empty.parquet"
+    with OutputWriter(empty, "parquet"):
+        pass
+    assert pq.read_table(empty).num_rows == 0 and pq.read_table(empty).column_names[0] == "id"
