@@ -110,8 +110,53 @@ def _media_type(request: Request) -> tuple[str, dict[str, str]]:
     return parts[0].lower(), params
 
 
-# Content-Encoding -> zlib's wbits: gzip (with its header), deflate (zlib-wrapped, as RFC 9110 says)
+# Content-Encoding -> zlib's wbits: gzip (with its header), deflate (zlib-wrapped, as RFC 9110 says; raw
+# deflate, which some clients send, is accepted too)
 _ENCODINGS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+class _Inflate:
+    """Decompresses a body as it arrives: gzip members one after another (``cat a.gz b.gz`` is one gzip
+    body), zero padding after the last one ignored; anything else after the end of the stream is an error."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.wbits = _ENCODINGS[encoding]
+        self.d = zlib.decompressobj(self.wbits)
+        self.fed = False  # any data at all
+        self.head: bytes | None = b""  # deflate before its first output: what was fed, to feed again as raw
+        self.over = False  # more output than the room given
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Up to ``room`` (>= 1) bytes of output for ``data``; sets :attr:`over` when there is more."""
+        out: list[bytes] = []
+        n = 0
+        while data:
+            self.fed = True
+            if self.d.eof:
+                if not data.strip(b"\x00"):
+                    break  # padding after the last member
+                self.d = zlib.decompressobj(self.wbits)
+            try:
+                piece = self.d.decompress(data, room - n)
+            except zlib.error as exc:
+                if self.wbits == 15 and self.head is not None and not n:  # not zlib-wrapped: raw deflate
+                    self.wbits, data, self.head = -15, self.head + data, b""
+                    self.d = zlib.decompressobj(self.wbits)
+                    continue
+                raise ApiError(400, "bad_encoding", f"the body is not valid {self.encoding} data: {exc}") from exc
+            if self.wbits == 15 and self.head is not None:
+                self.head = None if piece else self.head + data
+            out.append(piece)
+            n += len(piece)
+            if self.d.unconsumed_tail or n >= room:
+                self.over = True
+                break
+            data = self.d.unused_data if self.d.eof else b""
+        return b"".join(out)
+
+    def finished(self) -> bool:
+        return self.d.eof or not self.fed
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -121,7 +166,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if encoding not in ("", "identity", *_ENCODINGS):
         raise ApiError(415, "unsupported_encoding",
                        f"Content-Encoding '{encoding}' is not accepted; send the body as it is, or gzip or deflate it")
-    inflate = zlib.decompressobj(_ENCODINGS[encoding]) if encoding in _ENCODINGS else None
+    inflate = _Inflate(encoding) if encoding in _ENCODINGS else None
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "too_large", f"the body has {declared} bytes; the limit is {limit} (THRESHER_MAX_BODY_BYTES)")
@@ -130,17 +175,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         sent += len(chunk)
         if inflate is not None and chunk:
-            try:
-                chunk = inflate.decompress(chunk, limit + 1 - size)
-            except zlib.error as exc:
-                raise ApiError(400, "bad_encoding", f"the body is not valid {encoding} data: {exc}") from exc
+            chunk = inflate.feed(chunk, limit + 1 - size)
         size += len(chunk)
-        if size > limit or sent > limit or (inflate is not None and inflate.unconsumed_tail):
+        if size > limit or sent > limit or (inflate is not None and inflate.over):
             what = "decompressed " if inflate is not None and sent <= limit else ""
             raise ApiError(413, "too_large",
                            f"the {what}body is larger than the limit of {limit} bytes (THRESHER_MAX_BODY_BYTES)")
         chunks.append(chunk)
-    if inflate is not None and sent and not inflate.eof:
+    if inflate is not None and not inflate.finished():
         raise ApiError(400, "bad_encoding", f"the body is not valid {encoding} data: it ends before the stream does")
     return b"".join(chunks)
 

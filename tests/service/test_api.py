@@ -174,6 +174,14 @@ def test_gzip_and_deflate_bodies_are_decompressed(client):
                            headers={"content-type": "application/json", "content-encoding": encoding})
         assert resp.status_code == 200, resp.text
         assert resp.json()["score"] == plain["score"]
+    raw = zlib.compressobj(wbits=-15)  # raw deflate, without the zlib wrapper: some clients send it
+    members = body[:40], body[40:]  # two gzip members, one after the other, are one gzip body
+    for encoding, data in (("deflate", raw.compress(body) + raw.flush()),
+                           ("gzip", gzip.compress(members[0]) + gzip.compress(members[1]) + b"\0\0")):
+        resp = client.post("/v1/score", content=data, params={"explain": "false"},
+                           headers={"content-type": "application/json", "content-encoding": encoding})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["score"] == plain["score"]
     batch = client.post("/v1/score/batch", content=gzip.compress(json.dumps({"articles": [{"text": CLEAN}]}).encode()),
                         headers={"content-type": "application/json", "content-encoding": "gzip"})
     assert batch.json()["results"][0]["score"] == plain["score"]
@@ -187,6 +195,9 @@ def test_bad_content_encodings(client):
            415, "unsupported_encoding")
     _error(client.post("/v1/score", content=b'{"text": "not gzip"}', headers={**json_headers, "content-encoding": "gzip"}),
            400, "bad_encoding")
+    # data after the end of the stream would be dropped unseen: refused
+    _error(client.post("/v1/score", content=gzip.compress(b'{"text": "hello there"}') + b'{"text": "more"}',
+                       headers={**json_headers, "content-encoding": "gzip"}), 400, "bad_encoding")
     cut = gzip.compress(json.dumps({"text": CLEAN}).encode())[:-12]
     _error(client.post("/v1/score", content=cut, headers={**json_headers, "content-encoding": "gzip"}),
            400, "bad_encoding")
