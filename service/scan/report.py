@@ -52,13 +52,6 @@ class ReportData:
             self.member_rows[rid] = (float(rec["score"]), str(rec.get("verdict", "")),
                                      str(crawl.get("duplicate_of") or ""))
 
-    @classmethod
-    def of(cls, records: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> ReportData:
-        data = cls(members={str(m) for c in clusters for m in c.get("members", [])})
-        for r in records:
-            data.add(r)
-        return data
-
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
