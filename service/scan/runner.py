@@ -7,7 +7,8 @@ is never half-written; the journal is removed once the output is complete.
 
 Memory: records are not held. The journal is the store: the run keeps, per document, its key, its place
 in the input order and where its record starts in the journal, plus (for the crawl-level signals) its
-sketch, a few KB whatever the text's size. The output is written by reading the records back from the
+sketch, a few KB whatever the text's size. Sketches are not journaled: a resumed run computes those of
+the journaled records again, from the journal, in the worker pool before it scores what is left. The output is written by reading the records back from the
 journal in input order, one at a time; the summary and the report are counted on the way.
 
 Workers are forked from a parent that has already loaded, verified and warmed the model, so each one
@@ -47,6 +48,7 @@ JOURNAL_SUFFIX = ".journal"
 JOURNAL_VERSION = 1
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
+RESKETCH_CHUNK = 32  # resumed records per sketching task (a sketch costs a few ms; scoring, ten times that)
 _PRIVATE = ("_key", "_order", "_crawl", "_sketch")
 
 _MODEL: Model | None = None  # the worker's model: set in the parent before forking
@@ -202,23 +204,27 @@ class _Journal:
             tmp = self.path.with_name(self.path.name + ".tmp")
             with self.path.open("rb") as src:
                 if _header_of(src.readline()) == self.header:
-                    with tmp.open("wb") as dst:
-                        dst.write(head)
-                        self.size = len(head)
-                        for line in src:
-                            if not line.endswith(b"\n"):
-                                break  # the write a kill interrupted
-                            try:
-                                rec = _decode_line(line)
-                            except ValueError:
-                                break
-                            if rec["_key"] in self.index:
-                                continue
-                            dst.write(line)
-                            self.index[rec["_key"]] = (tuple(rec["_order"]), self.size)
-                            self.size += len(line)
-                            on_record(rec)
-                    os.replace(tmp, self.path)
+                    try:
+                        with tmp.open("wb") as dst:
+                            dst.write(head)
+                            self.size = len(head)
+                            for line in src:
+                                if not line.endswith(b"\n"):
+                                    break  # the write a kill interrupted
+                                try:
+                                    rec = _decode_line(line)
+                                except ValueError:
+                                    break
+                                if rec["_key"] in self.index:
+                                    continue
+                                dst.write(line)
+                                self.index[rec["_key"]] = (tuple(rec["_order"]), self.size)
+                                self.size += len(line)
+                                on_record(rec)
+                        os.replace(tmp, self.path)
+                    except BaseException:  # Ctrl-C while reading: the journal is untouched, the copy goes
+                        tmp.unlink(missing_ok=True)
+                        raise
                     self.fh = self.path.open("ab")
                     return len(self.index)
         self.fh = self.path.open("wb")
@@ -288,13 +294,20 @@ def run_scan(
     sketches: dict[str, Any] = {}  # key -> DocSketch, for the crawl-level signals
     pool_of_words: dict[str, str] = {}
 
+    resketch: list[str] = []  # keys of journaled records whose sketches are computed again (not journaled)
+
     def keep_sketch(r: dict[str, Any]) -> None:
         sketch = r.pop("_sketch", None)
         if not opts.crawl_signals or "error" in r or not r.get("_crawl"):
             return
-        if sketch is None:  # a record read back from the journal: its sketch is computed again here
-            sketch = _sketch_of(r)
-        sketches[r["_key"]] = sketch.pooled(pool_of_words)
+        if sketch is None:  # a record read back from the journal: its sketch is computed again, in the pool
+            resketch.append(r["_key"])
+            return
+        keep_sketches([sketch])
+
+    def keep_sketches(batch: list[Any]) -> None:
+        for sketch in batch:
+            sketches[sketch.key] = sketch.pooled(pool_of_words)
 
     resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
 
@@ -319,15 +332,18 @@ def run_scan(
             progress(finished, total)
 
     todo = (d for d in documents() if d.key not in journal.index)
+    # The resumed records' sketches are computed first, by the same workers, while the progress shows
+    # the resumed documents as done (they are: only their crawl-level fields wait for the sketches).
+    jobs = _jobs(_resketch_chunks(journal, resketch), keep_sketches, todo, opts, record)
     if opts.workers > 1:
         warm_up(model)  # load the vocabulary and dictionaries once, before forking: the workers share them
     _MODEL = model
     try:
         if opts.workers <= 1:
-            for doc in todo:
-                record([score_document(doc, model, opts.explain, opts.crawl_signals)])
+            for fn, args, done in jobs:
+                done(fn(*args))
         else:
-            _run_pool(todo, opts, record)
+            _run_pool(jobs, opts.workers)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -360,31 +376,66 @@ def run_scan(
                       interrupted=interrupted, clusters=clusters, counts=counts, report=report)
 
 
-def _run_pool(todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[list[dict[str, Any]]], None]) -> None:
+_Job = tuple[Callable[..., Any], tuple[Any, ...], Callable[[Any], None]]  # function, arguments, what takes its result
+
+
+def _resketch_chunks(journal: _Journal, keys: list[str]) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """What :func:`_sketch_chunk` needs of the journaled records ``keys``, read back a chunk at a time."""
+    chunk: list[tuple[str, str, dict[str, Any]]] = []
+    for rec in journal.records(keys):
+        chunk.append((rec["_key"], str(rec["id"]), rec["_crawl"]))
+        if len(chunk) >= RESKETCH_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _sketch_chunk(items: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
+    from service.scan.crawl import doc_sketch
+
+    return [doc_sketch(key, doc_id, crawl["text"], site=crawl["site"], full_text=crawl.get("full"))
+            for key, doc_id, crawl in items]
+
+
+def _jobs(resketch: Iterable[list[tuple[str, str, dict[str, Any]]]], keep_sketches: Callable[[list[Any]], None],
+          todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[list[dict[str, Any]]], None]) -> Iterator[_Job]:
+    """The run's work in order: the resumed records' sketches, then the documents not yet scored, a chunk
+    at a time. A document that is already an error record is recorded here, in order with the rest."""
+    for items in resketch:
+        yield _sketch_chunk, (items,), keep_sketches
+    chunk: list[RawDocument] = []
+    for doc in todo:
+        if doc.error is not None:
+            record([score_document(doc, _MODEL, opts.explain)])  # type: ignore[arg-type]
+            continue
+        chunk.append(doc)
+        if len(chunk) >= CHUNK:
+            yield _score_chunk, (chunk, opts.explain, opts.crawl_signals), record
+            chunk = []
+    if chunk:
+        yield _score_chunk, (chunk, opts.explain, opts.crawl_signals), record
+
+
+def _run_pool(jobs: Iterator[_Job], workers: int) -> None:
+    """Run ``jobs`` on ``workers`` forked processes, at most four per worker in flight, handing each
+    result to its callback in the parent as it finishes."""
     ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker)
-    pending: set[Future[list[dict[str, Any]]]] = set()
-    limit = opts.workers * 4
-    try:
-        chunk: list[RawDocument] = []
-        for doc in todo:
-            if doc.error is not None:  # nothing to compute: record it here, in order with the rest
-                record([score_document(doc, _MODEL, opts.explain)])  # type: ignore[arg-type]
-                continue
-            chunk.append(doc)
-            if len(chunk) >= CHUNK:
-                pending.add(pool.submit(_score_chunk, chunk, opts.explain, opts.crawl_signals))
-                chunk = []
-            while len(pending) >= limit:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    record(f.result())
-        if chunk:
-            pending.add(pool.submit(_score_chunk, chunk, opts.explain, opts.crawl_signals))
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+    pending: dict[Future[Any], Callable[[Any], None]] = {}
+    limit = workers * 4
+
+    def drain(until: int) -> None:
+        while len(pending) > until:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
-                record(f.result())
+                pending.pop(f)(f.result())
+
+    try:
+        for fn, args, done in jobs:
+            pending[pool.submit(fn, *args)] = done
+            drain(limit - 1)
+        drain(0)
     except BaseException:
         for f in pending:
             f.cancel()

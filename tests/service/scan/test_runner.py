@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -134,3 +135,42 @@ def test_parquet_row_groups_are_bounded_by_bytes_and_an_empty_output_is_valid(tm
     with OutputWriter(empty, "parquet"):
         pass
     assert pq.read_table(empty).num_rows == 0 and pq.read_table(empty).column_names[0] == "id"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_resumed_run_recomputes_the_journaled_sketches_and_equals_a_whole_run(tmp_path, tiny_model, workers):
+    """Sketches are not journaled: on --resume those of the journaled records are computed again (in the
+    pool when there is one). Copies among the journaled and the new documents must still be found."""
+    from pathlib import Path
+
+    from service.scan.runner import ScanOptions, journal_path, run_scan
+
+    fixtures = Path(__file__).resolve().parents[3] / "training" / "fixtures" / "reliable_a.jsonl"
+    texts = [json.loads(line)["text"] for line in fixtures.read_text(encoding="utf-8").splitlines()[:14]]
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    for i, t in enumerate(texts):
+        (crawl / f"a{i:02d}.txt").write_text(t, encoding="utf-8")
+        (crawl / f"b{i:02d}.txt").write_text(t.replace(".", ". Indeed", 1), encoding="utf-8")  # a light edit
+
+    def run(out: Path, resume: bool = False, stop_after: int | None = None) -> Any:
+        def progress(done: int, total: int | None) -> None:
+            if stop_after is not None and done >= stop_after:
+                raise KeyboardInterrupt
+        opts = ScanOptions(out=out, workers=workers, resume=resume, explain=False)
+        return run_scan([crawl], tiny_model, opts, progress=progress)
+
+    whole = run(tmp_path / "whole.jsonl")
+    out = tmp_path / "out.jsonl"
+    first = run(out, stop_after=9)
+    assert first.interrupted and journal_path(out).is_file()
+    done = journal_path(out).read_bytes().count(b"\n") - 1
+    assert 9 <= done < 28
+    again = run(out, resume=True)
+    assert not again.interrupted and again.resumed == done and again.scored_now == 28 - done
+    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    want = [json.loads(line) for line in (tmp_path / "whole.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["score"], r["crawl"]) for r in got] == [(r["id"], r["score"], r["crawl"]) for r in want]
+    assert sum(r["crawl"]["duplicate_of"] is not None for r in got) == 14  # every b copy found its a
+    assert whole.clusters == again.clusters
+    assert not journal_path(out).exists() and not list(tmp_path.glob("*.tmp"))
