@@ -10,10 +10,22 @@ once, atomically, in input order; :mod:`service.scan.report` summarises them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RawDocument", "CrawlDoc"]
+__all__ = ["RawDocument", "CrawlDoc", "folder_site"]
+
+_ROOT_PREFIX_RE = re.compile(r"\d+:")
+
+
+def folder_site(key: str) -> str:
+    """The site of a document without a URL: the top folder of its path under the scanned root (its
+    key, less the ``N:`` a scan of several roots puts first); "." for a file right at a root."""
+    m = _ROOT_PREFIX_RE.match(key)
+    rel = key[m.end():] if m else key
+    top, sep, _ = rel.partition("/")
+    return top if sep and top not in ("", ".") else "."
 
 
 @dataclass(frozen=True)

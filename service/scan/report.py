@@ -11,18 +11,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.scan import folder_site
+
 __all__ = ["write_report", "site_of", "ReportData"]
 
 
 def site_of(rec: dict[str, Any]) -> str:
-    """The site a record belongs to: its URL's host when it has one, else its top folder."""
+    """The site a record belongs to: the one its crawl-level signals used (its URL's host, else the top
+    folder of its path under the scanned root); for an error record, its URL's host or top folder."""
     from urllib.parse import urlsplit
 
+    crawl = rec.get("_crawl")
+    if isinstance(crawl, dict) and crawl.get("site"):
+        return str(crawl["site"])
     rid = str(rec.get("id") or "")
     if rid.startswith(("http://", "https://")):
         host = urlsplit(rid).hostname
         if host:
             return host.removeprefix("www.")
+    if rec.get("_key"):
+        return folder_site(str(rec["_key"]))
     parts = Path(str(rec.get("path") or "")).parts
     return parts[-2] if len(parts) > 1 else "."
 

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from scipy.special import expit
 
 from service.model import Model
-from service.scan import RawDocument
+from service.scan import RawDocument, folder_site
 from service.scan.report import ReportData
 from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
 from service.surrogates import utf8_safe
@@ -151,12 +151,12 @@ def _sketch_of(rec: dict[str, Any]) -> Any:
 
 
 def _site(doc: RawDocument) -> str:
+    """A document's site: its URL's host, else the top folder of its path under the scanned root."""
     if doc.url:
         host = urlsplit(doc.url).hostname
         if host:
             return host.removeprefix("www.")
-    parts = Path(doc.path).parts
-    return parts[0] if len(parts) > 1 else "."
+    return folder_site(doc.key)
 
 
 def _init_worker() -> None:
@@ -309,17 +309,9 @@ def run_scan(
         for sketch in batch:
             sketches[sketch.key] = sketch.pooled(pool_of_words)
 
-    resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
-
-    def documents() -> Iterator[RawDocument]:
-        return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes)
-
-    total = sum(1 for _ in documents())
-    finished = resumed
-    scored_now = 0
+    finished = scored_now = resumed = 0
+    total: int | None = None
     interrupted = False
-    if progress:
-        progress(finished, total)
 
     def record(recs: list[dict[str, Any]]) -> None:
         nonlocal finished, scored_now
@@ -331,14 +323,30 @@ def run_scan(
         if progress:
             progress(finished, total)
 
-    todo = (d for d in documents() if d.key not in journal.index)
-    # The resumed records' sketches are computed first, by the same workers, while the progress shows
-    # the resumed documents as done (they are: only their crawl-level fields wait for the sketches).
-    jobs = _jobs(_resketch_chunks(journal, resketch), keep_sketches, todo, opts, record)
-    if opts.workers > 1:
-        warm_up(model)  # load the vocabulary and dictionaries once, before forking: the workers share them
-    _MODEL = model
+    def documents() -> Iterator[RawDocument]:
+        return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes)
+
+    # Everything from here on stops cleanly on Ctrl-C, counting and warming up included: the output is
+    # written with what the journal holds, and the journal is kept for --resume.
     try:
+        try:
+            resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
+        except KeyboardInterrupt:  # while the journal was read: it is untouched, and this run has nothing
+            journal.index.clear()
+            resketch.clear()
+            sketches.clear()
+            raise
+        finished = resumed
+        total = sum(1 for _ in documents())
+        if progress:
+            progress(finished, total)
+        todo = (d for d in documents() if d.key not in journal.index)
+        # The resumed records' sketches are computed first, by the same workers, while the progress shows
+        # the resumed documents as done (they are: only their crawl-level fields wait for the sketches).
+        jobs = _jobs(_resketch_chunks(journal, resketch), keep_sketches, todo, opts, record)
+        if opts.workers > 1:
+            warm_up(model)  # load the vocabulary and dictionaries once, before forking: the workers share them
+        _MODEL = model
         if opts.workers <= 1:
             for fn, args, done in jobs:
                 done(fn(*args))
@@ -458,14 +466,17 @@ def apply_crawl_fields(rec: dict[str, Any], fields: dict[str, Any], text: str, t
     extra = crawl_reasons(f)
     if not extra:
         return
-    rec["document_score"] = rec["score"]
+    # in the scorer's order (largest effect first); a reason of no weight (near_duplicate) is information
+    rec["reasons"] = sorted(rec["reasons"] + extra, key=lambda x: (-abs(x["contribution"]), x["code"]))
     delta = sum(x["contribution"] for x in extra)
+    if delta == 0:  # the score stands as the text alone gave it: no document_score, nothing recomputed
+        return
+    rec["document_score"] = rec["score"]
     logit = float(rec["explanation"]["logit"]) + delta
     score = 100.0 * float(expit(logit))
     rec["score"] = float(f"{score:.10g}")
     rec["verdict"] = verdict_for(score, thresholds)
     rec["explanation"] = {**rec["explanation"], "logit": round(logit, 4)}
-    rec["reasons"] = sorted(rec["reasons"] + extra, key=lambda x: x["contribution"])
 
 
 # ------------------------------------------------------------------------------------------- output

@@ -634,7 +634,8 @@ class _Scan:
         self.text_field = text_field
         self.max_bytes = max_bytes
         self.stats = stats
-        self.visited: set[tuple[int, int]] = set()  # real directories walked so far
+        self.visited: dict[tuple[int, int], str] = {}  # real directories walked so far -> the path walked
+        self.root_files: dict[tuple[int, int], str] = {}  # files given as roots -> the path given
         self.unit = -1
 
     # --- records
@@ -683,13 +684,33 @@ class _Scan:
                     prefix + ".",
                     _display(path),
                     "already_scanned",
-                    "this directory was already scanned (the same as an earlier root)",
+                    f"the same directory as {_display(self.visited[ident])}, already scanned; not scanned twice",
                 )
                 return
-            self.visited.add(ident)
+            self.visited[ident] = path
             yield from self.walk(path, prefix, ident)
         else:
-            yield from self.entry(path, prefix + name, st)
+            ident = (st.st_dev, st.st_ino)
+            same, folder = self.root_files.get(ident), self._walked_parent(path)
+            if same is not None or folder is not None:
+                where = f"the same file as {_display(same)}" if same is not None else f"a file in {_display(folder or '')}"
+                yield self.entry_error(prefix + name, _display(path), "already_scanned",
+                                       f"{where}, already scanned; not scanned twice")
+                return
+            self.root_files[ident] = path
+            yield from self.entry(path, prefix + name, st, root=True)
+
+    def _walked_parent(self, path: str) -> str | None:
+        """The folder already walked that holds the file ``path``, if any."""
+        for parent in Path(os.path.realpath(path)).parents:
+            try:
+                st = os.stat(parent)
+            except OSError:
+                return None
+            earlier = self.visited.get((st.st_dev, st.st_ino))
+            if earlier is not None:
+                return earlier
+        return None
 
     def stat_error(self, key: str, path: str, exc: OSError) -> RawDocument:
         shown = _display(path)
@@ -752,21 +773,26 @@ class _Scan:
                     f"a symbolic link to {target}, a directory that contains it; not followed",
                 )
             elif ident in self.visited:
-                target = _display(os.path.realpath(entry.path))
                 yield self.entry_error(
                     key,
                     _display(entry.path),
                     "already_scanned",
-                    f"the same directory as {target}, already scanned; not scanned twice",
+                    f"the same directory as {_display(self.visited[ident])}, already scanned; not scanned twice",
                 )
             else:
-                self.visited.add(ident)
+                self.visited[ident] = entry.path
                 failed = enter(entry.path, child_rel, ancestors | {ident})
                 if failed:
                     yield failed
 
-    def entry(self, path: str, key: str, st: os.stat_result) -> Iterator[RawDocument | FileUnit]:
+    def entry(self, path: str, key: str, st: os.stat_result, *, root: bool = False) -> Iterator[RawDocument | FileUnit]:
         shown = _display(path)
+        if not root and self.root_files:
+            earlier = self.root_files.get((st.st_dev, st.st_ino))
+            if earlier is not None:  # given as a root before its folder: scanned there already
+                yield self.entry_error(key, shown, "already_scanned",
+                                       f"the same file as {_display(earlier)}, already scanned; not scanned twice")
+                return
         if not stat.S_ISREG(st.st_mode):
             yield self.entry_error(
                 key, shown, "special_file", "a FIFO, socket or device, not a regular file; not read"

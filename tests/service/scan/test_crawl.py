@@ -8,7 +8,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -333,8 +332,9 @@ def test_same_output_in_another_process_with_another_hash_seed():
 
 
 @pytest.mark.slow
-def test_five_thousand_documents_well_under_a_minute():
-    """Synthetic crawl: each document two thirds of one article and a third of another, shuffled."""
+def test_five_thousand_documents_each_get_their_fields_and_mixes_form_no_giant_story():
+    """Synthetic crawl: each document two thirds of one article and a third of another, shuffled. (Its
+    speed is measured in bench/scan.py, not here: a timed test fails on a busy machine.)"""
     paras = [[ln for ln in t.split("\n") if ln.strip()] for _, t in english_articles()]
     rng = random.Random(7)
     docs = []
@@ -344,8 +344,7 @@ def test_five_thousand_documents_well_under_a_minute():
         lines += rng.sample(paras[y], max(1, len(paras[y]) // 3))
         rng.shuffle(lines)
         docs.append(CrawlDoc(key=str(n), id=f"d{n}", text="\n".join(lines), site=f"site{n % 40}"))
-    start = time.perf_counter()
     fields = crawl_signals(docs)
-    elapsed = time.perf_counter() - start
-    assert len(fields) == 5000
-    assert elapsed < 60, f"{elapsed:.1f} s"
+    assert set(fields) == {d.key for d in docs}
+    sizes = [f["story_size"] or 0 for f in fields.values()]
+    assert max(sizes) < 1000, "documents mixing two articles must not chain the crawl into one story"

@@ -174,3 +174,51 @@ def test_a_resumed_run_recomputes_the_journaled_sketches_and_equals_a_whole_run(
     assert sum(r["crawl"]["duplicate_of"] is not None for r in got) == 14  # every b copy found its a
     assert whole.clusters == again.clusters
     assert not journal_path(out).exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_crawl_reason_of_no_weight_leaves_the_score_as_it_was_and_keeps_the_reasons_order(tiny_model):
+    from service.scan.crawl import _empty_fields
+    from service.scan.runner import apply_crawl_fields
+    from service.scoring import score_text
+
+    text = "Harbour reopens\n\nThe harbour reopened on Monday after three weeks of repairs, the council said."
+    rec = score_text(text, model=tiny_model, explain=False)
+    before = json.loads(json.dumps(rec))
+    apply_crawl_fields(rec, {**_empty_fields(), "duplicate_of": "other", "duplicate_similarity": 0.93}, text,
+                       tiny_model.thresholds)
+    assert rec["score"] == before["score"] and rec["verdict"] == before["verdict"]
+    assert "document_score" not in rec and rec["explanation"] == before["explanation"]
+    assert [r["code"] for r in rec["reasons"] if r["code"] != "near_duplicate"] == [r["code"] for r in before["reasons"]]
+    assert "near_duplicate" in [r["code"] for r in rec["reasons"]]
+    order = [(-abs(r["contribution"]), r["code"]) for r in rec["reasons"]]
+    assert order == sorted(order)
+
+    # a weighed crawl reason moves the score, and document_score keeps the text's own
+    rec = json.loads(json.dumps(before))
+    lines = [{"offset": 0, "documents": 40, "scope": "site"}]
+    apply_crawl_fields(rec, {**_empty_fields(), "crawl_repeated_lines": lines}, text, tiny_model.thresholds)
+    assert rec["document_score"] == before["score"] and rec["score"] < before["score"]
+    assert rec["crawl"]["crawl_repeated_lines"][0]["line"] == "Harbour reopens"
+
+
+def test_ctrl_c_before_the_first_document_is_scored_still_stops_cleanly(tmp_path, tiny_model):
+    """A Ctrl-C while the documents are counted or the model warms up (before anything is scored) is an
+    interruption like any other: a valid, empty output, the journal kept for --resume."""
+    from service.scan.runner import ScanOptions, journal_path, run_scan
+
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    for i in range(3):
+        (crawl / f"a{i}.txt").write_text(f"Story {i}\n\nThe council met on Tuesday to talk about item {i}.", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+
+    def progress(done: int, total: int | None) -> None:
+        raise KeyboardInterrupt  # at the first report, before any document is scored
+
+    result = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=2), progress=progress)
+    assert result.interrupted and result.scored_now == 0
+    assert out.read_text(encoding="utf-8") == ""
+    assert journal_path(out).is_file()
+    again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True))
+    assert not again.interrupted and again.scored_now == 3
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3

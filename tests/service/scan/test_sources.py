@@ -517,3 +517,47 @@ def _warc_bytes(pages: list[tuple[str, bytes]], *, compress: bool = True) -> byt
             writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
         )
     return buf.getvalue()
+
+
+def test_a_file_given_twice_or_inside_a_folder_given_is_scanned_once(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.txt").write_text("An article about the harbour.", encoding="utf-8")
+    (site / "b.txt").write_text("An article about the council.", encoding="utf-8")
+    f = site / "a.txt"
+
+    docs = walk([f, f])
+    assert [d.error for d in docs][0] is None
+    assert docs[1].error is not None and docs[1].error[0] == "already_scanned"
+    assert str(f) in docs[1].error[1]
+
+    docs = walk([site, f])  # the folder first: the file was read there
+    assert [d.error is None for d in docs] == [True, True, False]
+    assert docs[2].error is not None and docs[2].error[0] == "already_scanned" and str(site) in docs[2].error[1]
+
+    docs = walk([f, site])  # the file first: its folder skips it
+    assert sum(d.error is None for d in docs) == 2 and len(docs) == 3
+    assert [d.error[0] for d in docs if d.error] == ["already_scanned"]
+
+
+def test_a_folder_reached_again_through_a_link_names_the_path_it_was_scanned_under(tmp_path):
+    real = tmp_path / "crawl" / "real"
+    real.mkdir(parents=True)
+    (real / "a.txt").write_text("An article about the harbour.", encoding="utf-8")
+    (tmp_path / "crawl" / "alias").symlink_to(real, target_is_directory=True)  # walked first: "alias" < "real"
+    docs = walk([tmp_path / "crawl"])
+    errors = [d for d in docs if d.error]
+    assert len(errors) == 1 and errors[0].error[0] == "already_scanned"
+    assert errors[0].path.endswith("real") and "alias" in errors[0].error[1]
+
+
+def test_the_site_of_a_document_without_url_is_its_top_folder_under_the_root(tmp_path):
+    from service.scan import folder_site
+    from service.scan.runner import _site
+
+    for name in ("site-a/2025/10/a.txt", "site-b/b.txt", "top.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("Some words of an article.", encoding="utf-8")
+    assert [_site(d) for d in walk([tmp_path])] == ["site-a", "site-b", "."]
+    assert [_site(d) for d in walk([tmp_path, tmp_path / "site-b"])][:3] == ["site-a", "site-b", "."]
+    assert folder_site("1:site-b/x.jsonl#3") == "site-b" and folder_site("0:top.jsonl#2") == "."
