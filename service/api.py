@@ -7,6 +7,9 @@ Request bodies are read here, not by FastAPI's body parsing, so that every way a
 its own code and status: too large 413, not UTF-8 400, malformed JSON 400, wrong types or empty text
 422, other media types 415. A body may come gzipped or deflated (``Content-Encoding``): it is decompressed
 here, within the same size limit; another encoding is 415, a corrupt stream 400. Scoring runs in a small thread pool, never on the event loop.
+
+There is no ``/docs`` or ``/redoc`` page: FastAPI's would load Swagger UI and ReDoc from a CDN, blank
+offline. The schema is served at ``/openapi.json``; ``/docs`` answers 404 saying so.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.metrics import CONTENT_TYPE, Metrics
@@ -59,6 +63,7 @@ log = logging.getLogger("thresher.api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SCORING_THREADS = 1  # CPU-bound work under the GIL: a second thread only interleaves (measured: +20 % CPU per document)
+SCORING_ROUTES = frozenset({"/v1/score", "/v1/score/batch"})  # where a 4xx refuses a document
 
 
 class ApiError(Exception):
@@ -247,6 +252,19 @@ def _score(article: ScoreRequest, model: Model, explain: bool) -> dict[str, Any]
 # ------------------------------------------------------------------------------------------- middleware
 
 
+def _route_template(scope: Scope, routes: list[BaseRoute]) -> str:
+    """The template of the route that answers ``scope`` (a mount by its prefix, a wrong method by the route
+    it missed), or ``unmatched``: the label stays bounded whatever paths clients send."""
+    partial = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+        if match is Match.PARTIAL and partial is None:
+            partial = str(getattr(route, "path", "unmatched"))
+    return partial or "unmatched"
+
+
 class MetricsMiddleware:
     """Counts every answer by route template and status, and times it."""
 
@@ -259,6 +277,7 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        asked = dict(scope)  # as it came: the router adds to scope (a mount changes root_path)
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -270,8 +289,9 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None)
-            if route is None:
-                route = "/static" if str(scope.get("path", "")).startswith("/static/") else "unmatched"
+            if route is None:  # FastAPI sets it for its own routes only: /openapi.json, the mount, 404s
+                app = scope.get("app")
+                route = _route_template(asked, list(getattr(app, "routes", ())))
             self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
 
@@ -359,6 +379,8 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         summary="How reliable is this crawled news text, and why.",
         lifespan=lifespan,
         responses=_ERRORS,
+        docs_url=None,  # Swagger UI and ReDoc come from a CDN: blank offline. See the /docs route below.
+        redoc_url=None,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     bearer = HTTPBearer(auto_error=False, description="One of THRESHER_API_KEYS, when that is set.")
@@ -378,11 +400,17 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
             raise ApiError(503, "not_ready", "the model is still loading; try again shortly")
         return slot.model
 
+    def count_rejected(request: Request, exc: ApiError) -> None:
+        """A scoring request refused with a client error counts one rejected document, by its code.
+        Auth failures do not: the body was never read."""
+        route = getattr(request.scope.get("route"), "path", None)
+        if route in SCORING_ROUTES and 400 <= exc.status < 500 and exc.status not in (401, 403):
+            metrics.reject(exc.code)
+
     # -- errors: one shape everywhere
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        if exc.status in (413, 422) and exc.code in ("too_large", "empty"):
-            metrics.scoring_errors.labels(exc.code).inc()
+        count_rejected(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return _error_response(exc, headers)
 
@@ -390,7 +418,9 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['message']}" for e in errors)
-        return _error_response(ApiError(422, "invalid", f"the request is invalid: {detail}", errors=errors))
+        error = ApiError(422, "invalid", f"the request is invalid: {detail}", errors=errors)
+        count_rejected(request, error)
+        return _error_response(error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -478,7 +508,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         results = await run_scoring(run_all)
         for r in results:
             if "error" in r:
-                metrics.scoring_errors.labels(r["error"]["code"]).inc()
+                metrics.reject(r["error"]["code"])
             else:
                 metrics.observe_score(r["score"], r["verdict"], m.version)
         return JSONResponse({"results": results, "elapsed_ms": round((time.perf_counter() - start) * 1000, 3)})
@@ -530,6 +560,12 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/docs", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False)
+    async def no_docs() -> Response:
+        raise ApiError(404, "not_found", "this server has no interactive docs page (it would need a CDN, and "
+                       "Thresher works offline); the OpenAPI schema is at /openapi.json")
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -3,7 +3,9 @@
 Each app has its own registry, so several apps in one process (tests) do not share counts. When
 ``thresher serve`` runs several worker processes it sets ``PROMETHEUS_MULTIPROC_DIR``; then every
 worker writes its counts there and ``/metrics`` adds up all workers (prometheus_client's multiprocess
-mode), so a scrape sees the whole server, not the one worker that answered it.
+mode), so a scrape sees the whole server, not the one worker that answered it. No series gains a
+``pid`` label in that mode: the model gauges are combined over the live workers (``thresher_model_info``
+by max, ``thresher_model_workers`` by sum), so a scrape looks the same with one worker or several.
 """
 
 from __future__ import annotations
@@ -45,22 +47,35 @@ class Metrics:
             "thresher_verdicts", "Verdicts given, by verdict and model version.", ("verdict", "model_version"),
             registry=r,
         )
-        self.scoring_errors = Counter(
-            "thresher_rejected_documents", "Documents refused, by error code.", ("code",), registry=r,
+        self.rejected = Counter(
+            "thresher_rejected_documents",
+            "Documents refused with a client error (4xx) by /v1/score and /v1/score/batch, by error code: a "
+            "refused request counts once, each refused batch item once. Auth failures (401, 403) are not "
+            "counted: no document was read (see thresher_http_requests_total by status).",
+            ("code",), registry=r,
         )
         self.model_info = Gauge(
-            "thresher_model_info", "The model being served (value 1), by name and version.",
-            ("name", "version"), registry=r, multiprocess_mode="liveall",
+            "thresher_model_info", "The model being served (value 1), by name and version; 0 (or absent) for a "
+            "version no longer served.", ("name", "version"), registry=r, multiprocess_mode="livemax",
+        )
+        self.model_workers = Gauge(
+            "thresher_model_workers", "Worker processes serving the model, by name and version.",
+            ("name", "version"), registry=r, multiprocess_mode="livesum",
         )
         self.reloads = Counter("thresher_model_reloads", "Model reloads, by outcome.", ("outcome",), registry=r)
 
     def set_model(self, name: str, version: str, previous: tuple[str, str] | None = None) -> None:
         if previous is not None and previous != (name, version):
-            try:
-                self.model_info.remove(*previous)
-            except KeyError:
-                pass
+            for gauge in (self.model_info, self.model_workers):
+                # A worker's values live on in its multiprocess file, where remove() cannot reach: zero them.
+                gauge.labels(*previous).set(0)
+                if _multiprocess_dir() is None:
+                    gauge.remove(*previous)
         self.model_info.labels(name, version).set(1)
+        self.model_workers.labels(name, version).set(1)
+
+    def reject(self, code: str) -> None:
+        self.rejected.labels(code).inc()
 
     def observe_score(self, score: float, verdict: str, version: str) -> None:
         self.scores.labels(version).observe(score)

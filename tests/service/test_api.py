@@ -287,6 +287,78 @@ def test_metrics_count_requests_scores_and_model(client, shipped_model):
     assert _metric(text, "thresher_model_info", version=v, name=shipped_model.name) == 1
 
 
+def test_every_rejected_document_is_counted_once_by_its_code(client):
+    import gzip
+
+    def counts() -> dict[str, float]:
+        text = client.get("/metrics").text
+        found = re.findall(r'^thresher_rejected_documents_total\{code="([^"]+)"\} (\S+)$', text, re.M)
+        return {code: float(value) for code, value in found}
+
+    json_headers = {"content-type": "application/json"}
+    before = counts()
+    # single requests, one of each code a document can be refused with
+    _error(client.post("/v1/score", json={"text": " "}), 422, "empty")
+    _error(client.post("/v1/score", json={"text": 3}), 422, "invalid")
+    _error(client.post("/v1/score", params={"explain": "perhaps"}, json={"text": CLEAN}), 422, "invalid")
+    _error(client.post("/v1/score", content=b'{"text": "caf\xe9"}', headers=json_headers), 400, "not_utf8")
+    _error(client.post("/v1/score", content=b"PK\x03\x04\x00", headers={"content-type": "text/plain"}), 400, "binary")
+    _error(client.post("/v1/score", content=b"{", headers=json_headers), 400, "bad_json")
+    _error(client.post("/v1/score", content=b"not gzip", headers={**json_headers, "content-encoding": "gzip"}),
+           400, "bad_encoding")
+    _error(client.post("/v1/score", content=b"{}", headers={**json_headers, "content-encoding": "br"}),
+           415, "unsupported_encoding")
+    _error(client.post("/v1/score", content=b"x", headers={"content-type": "text/html"}), 415, "unsupported_media_type")
+    _error(client.post("/v1/score", content=gzip.compress(b"word " * 60_000),
+                       headers={"content-type": "text/plain", "content-encoding": "gzip"}), 413, "too_large")
+    # batches: each bad item once; a batch refused as a whole once
+    items = client.post("/v1/score/batch", json={"articles": [{"text": CLEAN}, {"text": ""}, {"text": 5}, "junk"]})
+    assert [r.get("error", {}).get("code") for r in items.json()["results"]] == [None, "empty", "invalid", "invalid"]
+    _error(client.post("/v1/score/batch", content=b"[", headers=json_headers), 400, "bad_json")
+    _error(client.post("/v1/score/batch", json={"articles": [{"text": CLEAN}] * 9}), 422, "too_many_articles")
+    # not documents: no route, wrong method, a scored article
+    _error(client.post("/v1/nothing", json={"text": CLEAN}), 404, "not_found")
+    _error(client.get("/v1/score"), 405, "method_not_allowed")
+    assert client.post("/v1/score", json={"text": CLEAN}).status_code == 200
+
+    after = counts()
+    delta = {code: after[code] - before.get(code, 0.0) for code in after if after[code] != before.get(code, 0.0)}
+    assert delta == {"empty": 2, "invalid": 4, "not_utf8": 1, "binary": 1, "bad_json": 2, "bad_encoding": 1,
+                     "unsupported_encoding": 1, "unsupported_media_type": 1, "too_large": 1,
+                     "too_many_articles": 1}, delta
+    help_line = next(line for line in client.get("/metrics").text.splitlines()
+                     if line.startswith("# HELP thresher_rejected_documents_total"))
+    assert "401" in help_line and "not" in help_line
+
+
+def test_schema_and_docs_routes_are_labelled_and_need_no_cdn(client):
+    before = client.get("/metrics").text
+    # first: a file's answer can reach the client just before the server has counted it
+    assert client.get("/static/app.js").status_code == 200
+    schema = client.get("/openapi.json")
+    assert schema.status_code == 200 and "/v1/score" in schema.json()["paths"]
+    for path in ("/docs", "/redoc"):
+        err = _error(client.get(path), 404, "not_found")
+        assert "/openapi.json" in err["message"]
+    _error(client.get("/docs/oauth2-redirect"), 404, "not_found")
+    text = client.get("/metrics").text
+
+    def delta(**labels: str) -> float:
+        return _metric(text, "thresher_http_requests_total", **labels) - _metric(before, "thresher_http_requests_total", **labels)
+
+    assert delta(route="/openapi.json", status="200") == 1
+    assert delta(route="/docs", status="404") == 1
+    assert delta(route="/redoc", status="404") == 1
+    assert delta(route="/static", status="200") == 1
+    assert delta(route="unmatched", status="404") == 1  # /docs/oauth2-redirect: there is no such route
+    assert delta(route="unmatched", status="200") == 0
+    # nothing the server sends points at the docs page or a CDN
+    for path in ("/", "/static/app.js", "/openapi.json"):
+        body = client.get(path).text
+        assert '"/docs' not in body and "'/docs" not in body and "href=\"/docs" not in body, path
+        assert "cdn." not in body, path
+
+
 def test_scoring_does_not_stall_the_event_loop(live_server):
     """While a batch is being scored in the worker threads, /healthz still answers at once."""
     done = threading.Event()
@@ -328,6 +400,9 @@ def test_api_keys_guard_v1_but_not_health(tmp_path, shipped_model_dir):
             assert c.post("/v1/score", json={"text": CLEAN}, headers={"authorization": "Bearer k2"}).status_code == 200
             assert c.get("/v1/model", headers={"authorization": "Bearer k1"}).status_code == 200
             _error(c.get("/v1/model"), 401, "unauthorized")
+            _error(c.post("/v1/score", content=b"{", headers={"content-type": "application/json"}), 401, "unauthorized")
+            # no document was read: an auth failure is not a rejected document
+            assert "thresher_rejected_documents_total{" not in c.get("/metrics").text
             assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
             # No admin token on this server: reload is disabled, whatever the caller sends.
             _error(c.post("/v1/model/reload", headers={"authorization": "Bearer k1"}), 403, "reload_disabled")
@@ -459,12 +534,18 @@ def test_two_workers_share_metrics_and_reload_together(tmp_path, shipped_model_d
                     assert one.get("/healthz").status_code == 200
             text = c.get("/metrics").text
             assert _metric(text, "thresher_http_requests_total", route="/healthz", status="200") == 12
+            shipped_version = json.loads((shipped_model_dir / "manifest.json").read_text())["version"]
             # /readyz answered once one worker was ready; the other may still be loading its model.
             deadline = time.monotonic() + 180
-            while len(set(re.findall(r'thresher_model_info\{[^}]*pid="(\d+)"', text))) < 2:
+            while _metric(text, "thresher_model_workers", version=shipped_version) < 2:
                 assert time.monotonic() < deadline, text
                 time.sleep(0.5)
                 text = c.get("/metrics").text
+            # the workers are added up: no pid label, and the info gauge is 1 as with one worker
+            assert "pid=" not in text, [line for line in text.splitlines() if "pid=" in line]
+            assert _metric(text, "thresher_model_workers", version=shipped_version) == 2
+            assert _metric(text, "thresher_model_info", version=shipped_version) == 1
+            assert len(re.findall(r"^thresher_model_info\{", text, re.M)) == 1, text
 
             _replace_model(serving, tiny_model_dir)
             resp = c.post("/v1/model/reload", headers={"authorization": f"Bearer {admin_token}"})
@@ -482,5 +563,17 @@ def test_two_workers_share_metrics_and_reload_together(tmp_path, shipped_model_d
                     break
                 time.sleep(1)
             assert versions == {tiny_version}, versions
+            deadline = time.monotonic() + 60  # the replaced workers' gauges go with them
+            while True:
+                text = c.get("/metrics").text
+                now = (_metric(text, "thresher_model_info", version=tiny_version),
+                       _metric(text, "thresher_model_workers", version=tiny_version),
+                       _metric(text, "thresher_model_info", version=shipped_version),
+                       _metric(text, "thresher_model_workers", version=shipped_version))
+                if now == (1, 2, 0, 0) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert now == (1, 2, 0, 0), text
+            assert "pid=" not in text
     finally:
         stop_server(server)
