@@ -17,9 +17,20 @@ from training.lexicons import CATEGORIES, CATEGORY_LABELS
 
 __all__ = ["REASON_CODES", "feature_group", "build_reasons"]
 
+_PLURAL_LABELS = {"related", "meta"}  # "related or recommended links", "page metadata (...)": no "a"
+
+
+def _category_phrase(cat: str) -> str:
+    """A category's label with its article: "a cookie or consent banner", "an author box", "related ... links"."""
+    label = CATEGORY_LABELS[cat]
+    if cat in _PLURAL_LABELS:
+        return label
+    return ("an " if label[0] in "aeiou" else "a ") + label
+
+
 # Reason code -> what it means (README documents the same table).
 REASON_CODES: dict[str, str] = {
-    **{f"boilerplate_{c}": f"lines that are a {CATEGORY_LABELS[c]}" for c in CATEGORIES},
+    **{f"boilerplate_{c}": f"lines that are {_category_phrase(c)}" for c in CATEGORIES},
     "boilerplate_none": "no boilerplate lines: the text is article content",
     "title_repeated": "the title is repeated in the text",
     "cut_off": "the article stops mid-sentence (a teaser or a paywall)",
@@ -73,6 +84,7 @@ _GROUPS = {
     "repetition_stopword_frac": "text_statistics",
     "repetition_mean_word_length": "text_statistics",
     "repetition_log_words": "length",
+    "repetition_short_text": "length",
 }
 
 
@@ -95,9 +107,7 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
         lines = [e for e in ev.get("boilerplate_lines", []) if e["category"] == cat]
         share = extra.get("boilerplate_chars_by_category", {}).get(cat, 0.0) / max(extra.get("n_chars", 1), 1)
         where = sorted({e["position"] for e in lines})
-        label = CATEGORY_LABELS[cat]
-        article = "an" if label[0] in "aeiou" else "a"
-        return f"{len(lines)} line(s) look like {article} {label} ({_pct(share)} of the text, at the {'/'.join(where)})."
+        return f"{len(lines)} line(s) look like {_category_phrase(cat)} ({_pct(share)} of the text, at the {'/'.join(where)})."
     if code == "boilerplate_none":
         return "No line looks like boilerplate: the text reads as article content throughout."
     if code == "title_repeated":
@@ -154,7 +164,10 @@ def _message(code: str, values: dict[str, float], ev: dict[str, list[dict[str, A
         sw_txt = f"{_pct(sw)} stop words, " if not math.isnan(sw) else ""
         return f"{sw_txt}mean word length {values['repetition_mean_word_length']:.1f}."
     if code == "length":
-        return f"{extra.get('n_words', 0)} words."
+        n = extra.get("n_words", 0)
+        if values.get("repetition_short_text", 0.0) > 0:
+            return f"{n} words: a fragment (a headline, a teaser, an error page) rather than an article."
+        return f"{n} words."
     return REASON_CODES.get(code, code)
 
 

@@ -23,15 +23,21 @@ from pathlib import Path
 
 from training.document import WORD_RE
 
-__all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS"]
+__all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS",
+           "EXTRA_UNRELIABLE_KINDS"]
 
 UNRELIABLE_KINDS = (
     "scraped", "inline", "inline_light", "dump", "flattened", "spun", "truncated", "stuffed", "repeated",
 )
 RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2")
+# Drawn apart from the others (so adding it left every other article's kinds as they were): about half
+# of the articles also give a fragment.
+FRAGMENT_SHARE = 0.5
+EXTRA_UNRELIABLE_KINDS = ("fragment",)
 # Kinds that only make sense for an English article (the spinner; a tail from the English pool).
 ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2")
 
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_])")
 _SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
 _DOMAINS = (
     "harbor-daily-news.example.com", "newswire24.example.net", "the-morning-ledger.example.org",
@@ -345,6 +351,28 @@ def stuffed(lines: list[str], pool: dict[str, list[str]], rng: random.Random) ->
     return _interleave(page.lines, inserts, rng).add([f"{kw.upper()} {kw.upper()} {kw}"], "spam")
 
 
+def fragment(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """A few words of the article where the article should be: its headline alone, a sentence or two (a
+    teaser, a snippet), sometimes under a "Read more" line; what a crawl holds when extraction fails."""
+    head, body = _split(lines)
+    sentences = [s for ln in body for s in _SENTENCE_SPLIT_RE.split(ln) if s.strip()]
+    roll = rng.random()
+    if roll < 0.3 and head:
+        out = [head[0]]
+    else:
+        start = rng.randrange(max(1, len(sentences)))
+        out = [" ".join(sentences[start : start + rng.randint(1, 2)])] if sentences else list(lines[:1])
+        if rng.random() < 0.4 and head:
+            out.insert(0, head[0])
+    words = " ".join(out).split()
+    if len(words) > 30 or len(" ".join(out)) > 170:  # a fragment: a few words, far short of an article
+        out = [" ".join(words[: rng.randint(8, 30)])[: rng.randint(80, 170)].rsplit(" ", 1)[0]]
+    page = _Page(out, "content")
+    if rng.random() < 0.3:
+        page.add(_pick(pool, "related", rng, 1), "related")
+    return page
+
+
 def repeated(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
     head, body = _split(lines)
     dupes = rng.sample(body, min(len(body), rng.randint(2, 4)))
@@ -378,7 +406,7 @@ def light_tail(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
 
 _FUNCS = {
     "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "flattened": flattened, "truncated": truncated, "stuffed": stuffed,
-    "repeated": repeated, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail,
+    "repeated": repeated, "fragment": fragment, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail,
 }
 
 
@@ -421,7 +449,8 @@ def generate(
     common_words: Sequence[str] = (),
     other_language: Collection[str] = (),
 ) -> list[Example]:
-    """For each reliable (id, text): the benign variants and ``per_article`` corrupted ones.
+    """For each reliable (id, text): the benign variants, ``per_article`` corrupted ones and, for about half
+    of the articles (``FRAGMENT_SHARE``), a fragment of it.
 
     ``other_language``: ids of articles not in English. They get only the kinds that do not depend on
     English: no spun copy (the spinner's synonyms and the misspelling signals are English) and no
@@ -435,5 +464,7 @@ def generate(
             kinds += rng.sample(pool_kinds, min(per_article, len(pool_kinds)))
         else:
             kinds = list(RELIABLE_KINDS) + rng.sample(UNRELIABLE_KINDS, min(per_article, len(UNRELIABLE_KINDS)))
+        if _rng(seed, art_id, "fragment").random() < FRAGMENT_SHARE:
+            kinds += EXTRA_UNRELIABLE_KINDS
         out.extend(variants(art_id, text, pool, kinds=kinds, seed=seed, common_words=common_words))
     return out

@@ -214,20 +214,44 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], bool]:
     return out, markdown or bool(breaks)
 
 
+_HEADLINE_MAX_WORDS = 20
+_TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", ": ", " · ")
+
+
+def _has_headline(clean: str, title: str) -> bool:
+    """Whether the text already starts with a headline, so that ``title`` is not added above it: its first
+    line is the title (or the title followed by a separator and a site name, "Title | Site"), or is
+    itself headline-like (at most 20 words, not ending as a sentence or a clause does)."""
+    first = next((" ".join(ln.split()) for ln in clean.split("\n") if ln.strip()), "")
+    if not first:
+        return False
+    a, b = first.casefold(), title.casefold()
+    if a == b or a.startswith(tuple(b + sep.casefold() for sep in _TITLE_SEPARATORS)):
+        return True
+    return len(first.split()) <= _HEADLINE_MAX_WORDS and not first.endswith((".", "!", "?", ",", ";", ":", "…"))
+
+
 def parse(text: str, *, title: str | None = None, url: str | None = None) -> Document:
     """Parse ``text`` into a :class:`Document`.
+
+    ``title`` (a page's title or headline, given apart from the text) is added as the first line when the
+    text does not start with a headline of its own (see :func:`_has_headline`); its line is numbered 0,
+    so the text's lines keep their numbers in the evidence.
 
     Raises :class:`EmptyDocumentError` when nothing visible remains after normalisation.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
     clean = normalise(text)
+    titled = False
     if title:
-        title = normalise(title).strip() or None
-        if title and not clean.lstrip().startswith(title):
-            clean = f"{title}\n\n{clean}"
+        title = " ".join(normalise(title).split()) or None
+        if title and not _has_headline(clean, title):
+            clean, titled = f"{title}\n\n{clean}", True
     findall = WORD_RE.findall
     logical, rewritten = _logical_lines(clean)
+    if titled:  # the text's lines keep their own numbers; the title's line is line 0
+        logical = [(max(0, number - 2), span, line) for number, span, line in logical]
     lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical]
     if not lines:
         raise EmptyDocumentError("the text is empty or only whitespace; expected at least one visible character")

@@ -99,6 +99,14 @@ def _plots(scores: array, by_site: dict[str, Counter[str]]) -> tuple[str, str]:
     return hist, bars
 
 
+_HEADLINE = (  # (what the page calls it, the summary's key)
+    ("documents", "documents"), ("scored", "scored"), ("error records", "errors"),
+    ("story clusters", "stories"), ("near-duplicates", "near_duplicates"),
+    ("records made by this run (error records included)", "scored_now"), ("taken from the journal", "resumed"),
+    ("seconds", "elapsed_s"), ("documents/s", "docs_per_s"),
+)
+
+
 def write_report(path: Path, data: ReportData, summary: dict[str, Any],
                  clusters: list[dict[str, Any]], title: str = "Thresher scan") -> None:
     esc = html.escape
@@ -112,8 +120,9 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
         "text-align:left;vertical-align:top}th{background:#f3f3f3}.n{text-align:right}"
         "code{background:#f5f5f5;padding:0 3px}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        "<p>" + ", ".join(f"{esc(str(k))}: <b>{esc(str(v))}</b>" for k, v in summary.items()
-                          if k not in ("verdicts", "error_codes", "top_reasons")) + "</p>",
+        "<p>" + ", ".join(f"{label}: <b>{esc(str(summary[k]))}</b>" for label, k in _HEADLINE if k in summary)
+        + (" — <b>interrupted</b>: the output holds what was done; <code>--resume</code> finishes it"
+           if summary.get("interrupted") else "") + "</p>",
         "<h2>Verdicts</h2><table><tr><th>verdict</th><th>documents</th></tr>",
         *(f"<tr><td>{esc(str(k))}</td><td class=n>{v}</td></tr>" for k, v in sorted(summary["verdicts"].items())),
         "</table>",

@@ -96,3 +96,13 @@ def test_no_reason_message_prints_nan_for_a_non_english_text():
     messages = {r["code"]: r["message"] for r in build_reasons(contrib, values, evidence, extra)}
     assert not [m for m in messages.values() if "nan" in m.lower()]
     assert "not applicable" in messages["readability"]
+
+
+def test_category_sentences_take_the_right_article():
+    import re
+
+    for code, meaning in REASON_CODES.items():
+        assert not re.search(r"\ba [aeiou]", meaning), (code, meaning)
+        assert not re.search(r"\ba \w+ or \w+ links\b", meaning), (code, meaning)
+    assert REASON_CODES["boilerplate_author"] == "lines that are an author box"
+    assert REASON_CODES["boilerplate_related"] == "lines that are related or recommended links"

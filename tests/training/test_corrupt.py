@@ -5,6 +5,7 @@ from resources import CLEAN, CLEAN_TITLE, SPUN
 
 from training.corrupt import (
     _SECTIONS,
+    EXTRA_UNRELIABLE_KINDS,
     RELIABLE_KINDS,
     UNRELIABLE_KINDS,
     generate,
@@ -16,7 +17,7 @@ from training.dataset import FIXTURES_DIR, POOL_FILE
 from training.document import parse
 from training.linemodel import CLASSES
 
-ALL_KINDS = RELIABLE_KINDS + UNRELIABLE_KINDS
+ALL_KINDS = RELIABLE_KINDS + UNRELIABLE_KINDS + EXTRA_UNRELIABLE_KINDS
 # Kinds whose page has no usable line structure, so they carry no per-line labels (documented in corrupt.py).
 NO_LINE_LABELS = {"flattened"}
 COMMON = ("scent", "carrot", "harbour", "pellet", "trees", "voice", "tower")
@@ -50,12 +51,28 @@ def test_different_seed_different_output(pool):
 
 def test_generate_gives_both_benign_kinds_and_per_article_corrupted(pool):
     out = generate(ARTICLES, pool, seed=0, per_article=3, common_words=COMMON)
-    assert len(out) == len(ARTICLES) * (len(RELIABLE_KINDS) + 3)
     for art_id, _ in ARTICLES:
         kinds = [e.tags[0] for e in out if e.source_id == art_id]
         n_benign = len(RELIABLE_KINDS)
         assert kinds[:n_benign] == list(RELIABLE_KINDS)
-        assert len(set(kinds[n_benign:])) == 3 and set(kinds[n_benign:]) <= set(UNRELIABLE_KINDS)
+        drawn = kinds[n_benign:n_benign + 3]
+        assert len(set(drawn)) == 3 and set(drawn) <= set(UNRELIABLE_KINDS)
+        assert kinds[n_benign + 3:] in ([], list(EXTRA_UNRELIABLE_KINDS))
+
+
+def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
+    from resources import CLEAN
+
+    arts = [(f"a{i}", CLEAN) for i in range(60)]
+    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON)
+    frags = [e for e in out if e.tags == ["fragment"]]
+    assert 18 <= len(frags) <= 42
+    assert all(e.label == "unreliable" and len(e.text.split()) <= 40 for e in frags)
+    # the fragment comes on top of the drawn kinds, never instead of one
+    rest = [e for e in out if e.tags != ["fragment"]]
+    for art_id, _ in arts[:5]:
+        kinds = [e.tags[0] for e in rest if e.source_id == art_id]
+        assert len(kinds) == len(RELIABLE_KINDS) + 3
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

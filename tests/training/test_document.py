@@ -38,9 +38,28 @@ def test_title_is_prepended_as_first_line():
     doc = parse("The body starts here.\nAnd goes on.", title="  A Headline  ")
     assert doc.title == "A Headline"
     assert doc.lines[0].text == "A Headline"
-    assert doc.lines[0].number == 1
-    assert doc.lines[1].text == "The body starts here."
+    assert doc.lines[0].number == 0  # the title's line; the text's lines keep their own numbers
+    assert (doc.lines[1].text, doc.lines[1].number) == ("The body starts here.", 1)
+    assert (doc.lines[2].text, doc.lines[2].number) == ("And goes on.", 2)
     assert doc.paragraphs[0] == "A Headline"
+
+
+@pytest.mark.parametrize("title", [
+    "T",  # only a prefix of the first word
+    "Hello",  # another headline: the text starts with a headline of its own, a second is not put above it
+    "Harbour reopens | Coast Times",
+    "harbour REOPENS",
+])
+def test_a_title_is_not_added_above_the_texts_own_headline(title):
+    doc = parse("Harbour reopens\n\nThe harbour reopened on Monday after repairs.", title=title)
+    assert [(ln.number, ln.text) for ln in doc.lines] == [
+        (1, "Harbour reopens"), (3, "The harbour reopened on Monday after repairs.")]
+
+
+def test_a_title_that_is_only_a_prefix_of_the_first_sentence_is_added():
+    doc = parse("Trump met the press on Monday. He spoke for an hour.", title="T")
+    assert [ln.text for ln in doc.lines][:1] == ["T"]
+    assert doc.lines[1].number == 1
 
 
 def test_title_already_at_the_start_is_not_repeated():

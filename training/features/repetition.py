@@ -33,9 +33,11 @@ FEATURES = (
     "repetition_exclamation_per_1k",
     "repetition_promo_per_1k",
     "repetition_log_words",
+    "repetition_short_text",
 )
 # Repeats, symbols, ellipses, exclamations and promotional phrases can only lower the score; word
-# length, capitals, bullets, stop words and length are two-sided and left free.
+# length, capitals, bullets, stop words and length are two-sided and left free; being a fragment
+# (short_text) only lowers it.
 DIRECTIONS = {
     "repetition_dup_line_frac": -1,
     "repetition_dup_para_frac": -1,
@@ -49,7 +51,12 @@ DIRECTIONS = {
     "repetition_ellipsis_line_frac": -1,
     "repetition_exclamation_per_1k": -1,
     "repetition_promo_per_1k": -1,
+    "repetition_short_text": -1,
 }
+# Under this many characters in words (letters and digits; about 30 English words) a text is a fragment (a
+# headline, a teaser, an error page), not an article. Characters, not words: a Japanese or Chinese
+# sentence is one "word" to the word pattern.
+SHORT_TEXT_CHARS = 150
 _BULLETS = ("-", "•", "*", "·", "▪", "►", "–")
 _TEXT_RE = re.compile(r"[^\W_]")  # a letter or a digit: a line without one (a table rule, "* * *") is layout
 
@@ -153,6 +160,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
     promo = promo_hits(doc.text)
     caps = [w for w in filter(str.isupper, doc.words) if len(w) >= 2]
+    word_chars = sum(map(len, words))
     values = {
         "repetition_dup_line_frac": dup_line,
         "repetition_dup_para_frac": dup_para,
@@ -168,11 +176,13 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "repetition_stopword_frac": (
             sum(map(STOP_WORDS.__contains__, words)) / max(n_words, 1) if context.english else math.nan
         ),
-        "repetition_mean_word_length": min(sum(map(len, words)) / max(n_words, 1), 20.0),
+        "repetition_mean_word_length": min(word_chars / max(n_words, 1), 20.0),
         "repetition_caps_word_frac": len(caps) / max(n_words, 1),
         "repetition_exclamation_per_1k": doc.text.count("!") * per_1k,
         "repetition_promo_per_1k": len(promo) * per_1k,
         "repetition_log_words": math.log1p(n_words),
+        # 1 for nothing, 0 from SHORT_TEXT_CHARS on: how far short of an article's length the text is
+        "repetition_short_text": max(0.0, 1.0 - word_chars / SHORT_TEXT_CHARS),
     }
     evidence = {
         "duplicate_lines": [{"text": d[:300]} for d in dict.fromkeys(dup_lines)][:20],

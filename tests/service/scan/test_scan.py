@@ -78,6 +78,8 @@ def test_every_format_gives_one_record_per_document(tmp_path):
     assert not list(tmp_path.glob("out.jsonl.journal")), "the journal must be gone after a complete scan"
     page = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "Errors" in page and "http" not in page.split("<body>")[0]
+    assert f"error records: <b>{len(errors)}</b>" in page and f"scored: <b>{len(scored)}</b>" in page
+    assert "scored_now" not in page and "interrupted" not in page  # worded for a reader, not the summary's keys
     assert "scan summary" in proc.stderr and "documents" in proc.stderr
 
 
