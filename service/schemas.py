@@ -36,7 +36,9 @@ class ScoreRequest(BaseModel):
         "with 422 code 'empty' (checked by the route, so that it gets its own code).",
         json_schema_extra={"minLength": 1, "pattern": r"\S"},
     )
-    title: str | None = Field(None, description="The page title, when it is not the text's first line.")
+    title: str | None = Field(None, description=(
+        "The article's headline or page title. Read as the text's first line (line 0 in the evidence) only "
+        "when the text does not start with a headline of its own."))
     url: str | None = Field(None, description="Where the text was crawled from.")
     lang: str | None = Field(
         None,
