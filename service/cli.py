@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import gzip
 import json
 import logging
 import os
+import socket
 import sys
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text
@@ -20,7 +26,29 @@ from training.document import EmptyDocumentError
 if TYPE_CHECKING:
     from training.labels import LabeledSet
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Thresher: how reliable is this crawled text, and why.")
+
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    """Typer's help shows a type beside every option, ``--help <bool>`` and ``--force <bool>`` included,
+    though an on/off flag takes no value: an empty metavar leaves the flags' type column blank."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True,
+                  help="Thresher: how reliable is this crawled text, and why.")
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -85,24 +113,73 @@ def _emit(record: dict[str, Any], out: Any) -> None:
     out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-@app.command()
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _check_out_file(out: Path, option: str = "--out", example: str = "scored.jsonl") -> None:
+    """Refuse, before any work, an output path that cannot be a file: an existing folder, or a path under
+    a file. Missing parent folders are fine: they are created."""
+    if out.is_dir():
+        raise _usage_error(f"{option} {out} is a folder; give a file path, e.g. {out / example}")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise _usage_error(f"{option} {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
+
+
+def _check_out_folder(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output folder path that is an existing file."""
+    if out.exists() and not out.is_dir():
+        raise _usage_error(f"{option} {out} is a file; give a folder path (it is created)")
+
+
+def _open_jsonl(path: Path) -> IO[bytes]:
+    """``path`` for reading bytes; a gzip-compressed file (``.jsonl.gz``: told by its magic number) is read
+    decompressed."""
+    raw = path.open("rb")
+    if raw.peek(2)[:2] == b"\x1f\x8b":  # peek, not seek: a pipe (--jsonl <(cat ...)) works too
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # raw: see _jsonl_lines
+    return raw
+
+
+@app.command(cls=_Command)
 def score(
     files: Annotated[list[str] | None, typer.Argument(help="Text files to score; '-' reads standard input.")] = None,
-    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'id' and 'text'.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output.")] = None,
+    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'id' and 'text' "
+                                               "(gzip-compressed .jsonl.gz is read as well).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output "
+                                             "(missing parent folders are created).")] = None,
     model: ModelOpt = None,
     text_field: Annotated[str, typer.Option("--text-field", help="JSONL field holding the text.")] = "text",
-    max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", min=1, help="Largest document accepted, in bytes.")
+                         ] = DEFAULT_MAX_BYTES,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Include evidence and line labels.")] = True,
 ) -> None:
-    """Score documents: one JSON object per document, in input order. Unscorable ones get an 'error'."""
+    """Score documents: one JSON object per document, in input order. Unscorable ones get an 'error'.
+
+    Exit code 0 when every document was scored, 1 when any got an error record, 2 on a usage or model error, 130 when interrupted."""
     if not files and jsonl is None:
-        typer.echo("error: give FILE... or '-' or --jsonl IN.jsonl", err=True)
-        raise typer.Exit(2)
+        raise _usage_error("give FILE... or '-' or --jsonl IN.jsonl")
+    if out is not None:
+        _check_out_file(out)
+    if jsonl is not None and (jsonl.is_dir() or not jsonl.exists()):
+        raise _usage_error(f"cannot open {jsonl}: {'it is a folder' if jsonl.is_dir() else 'no such file'}")
     m = _load(model)
     failures = 0
     total = 0
-    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            sink: IO[str] = out.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise _usage_error(f"cannot write {out}: {exc.strerror or exc}") from exc
+    else:
+        sink = sys.stdout
     try:
         for name in files or []:
             total += 1
@@ -118,42 +195,71 @@ def score(
             _emit(rec, sink)
         if jsonl is not None:
             try:
-                handle = jsonl.open("rb")
+                handle = _open_jsonl(jsonl)
             except OSError as exc:
-                typer.echo(f"error: cannot open {jsonl}: {exc.strerror or exc}", err=True)
-                raise typer.Exit(2) from exc
-            with handle:
-                for lineno, raw in enumerate(handle, start=1):
-                    if not raw.strip():
-                        continue
+                raise _usage_error(f"cannot open {jsonl}: {exc.strerror or exc}") from exc
+            for lineno, raw in _jsonl_lines(handle):
+                if raw is None:  # a damaged gzip stream: nothing more can be read
                     total += 1
-                    rid = f"{jsonl}:{lineno}"
+                    failures += 1
+                    _emit(_error_record(f"{jsonl}:{lineno}", InputError(
+                        "bad_archive", f"the gzip stream breaks off at line {lineno}; lines before it were read")
+                    ), sink)
+                    break
+                if not raw.strip():
+                    continue
+                total += 1
+                rid = f"{jsonl}:{lineno}"
+                try:
+                    line = decode_bytes(raw, max_bytes=max_bytes)
                     try:
-                        line = decode_bytes(raw, max_bytes=max_bytes)
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            raise InputError("bad_json", f"line {lineno} is not valid JSON: {exc.msg}") from exc
-                        if not isinstance(row, dict):
-                            raise InputError("bad_record", f"line {lineno} is not a JSON object")
-                        rid = utf8_safe(str(row.get("id", rid)))
-                        text = row.get(text_field)
-                        if not isinstance(text, str):
-                            raise InputError("no_text", f"record has no string field '{text_field}'")
-                        if has_lone_surrogate(text):
-                            raise InputError("not_utf8", f"'{text_field}' holds an unpaired surrogate "
-                                             "(\\ud800-\\udfff): not valid Unicode")
-                        rec = _score_one(text, model=m, doc_id=rid, explain=explain)
-                    except InputError as exc:
-                        rec = _error_record(rid, exc)
-                    failures += "error" in rec
-                    _emit(rec, sink)
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:  # the whole message: what, and where in the line
+                        raise InputError("bad_json", f"line {lineno} is not valid JSON: {exc}") from exc
+                    except RecursionError as exc:
+                        raise InputError("bad_json", f"line {lineno} is not valid JSON: nested too deeply") from exc
+                    if not isinstance(row, dict):
+                        raise InputError("bad_record", f"line {lineno} is not a JSON object")
+                    rid = utf8_safe(str(row.get("id", rid)))
+                    text = row.get(text_field)
+                    if not isinstance(text, str):
+                        raise InputError("no_text", f"record has no string field '{text_field}'")
+                    if has_lone_surrogate(text):
+                        raise InputError("not_utf8", f"'{text_field}' holds an unpaired surrogate "
+                                         "(\\ud800-\\udfff): not valid Unicode")
+                    rec = _score_one(text, model=m, doc_id=rid, explain=explain)
+                except InputError as exc:
+                    rec = _error_record(rid, exc)
+                failures += "error" in rec
+                _emit(rec, sink)
     finally:
-        if out:
+        if out is not None:
             sink.close()
     if failures:
         typer.echo(f"{failures} of {total} document(s) could not be scored (see their 'error' field)", err=True)
         raise typer.Exit(1)
+
+
+def _jsonl_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) of an open JSONL file, then closes it; a damaged gzip stream ends the lines
+    with (its line number, None)."""
+    raw = getattr(handle, "fileobj", None)
+    lineno = 0
+    try:
+        while True:
+            try:
+                line = handle.readline()
+            except (EOFError, gzip.BadGzipFile, zlib.error):
+                yield lineno + 1, None
+                return
+            if not line:
+                return
+            lineno += 1
+            yield lineno, line
+    finally:
+        handle.close()
+        if raw is not None:
+            raw.close()
 
 
 def _read_labeled(paths: list[Path]) -> LabeledSet:
@@ -171,7 +277,7 @@ def _read_labeled(paths: list[Path]) -> LabeledSet:
     return labeled
 
 
-@app.command()
+@app.command(cls=_Command)
 def train(
     out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/mine.")] = Path("models/default"),
     name: Annotated[str | None, typer.Option("--name", help="Model name (default: the folder's name).")] = None,
@@ -182,19 +288,21 @@ def train(
     names: Annotated[Path | None, typer.Option("--names", help="Extra entity names, one per line.")] = None,
     base: Annotated[Path | None, typer.Option("--base", help="Model to beat: refuse a new model that is worse.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write the model even when the gate refuses it.")] = False,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    cv: Annotated[int, typer.Option("--cv", help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated fixtures, the folds and the fits.")] = 0,
+    cv: Annotated[int, typer.Option("--cv", min=2, help="Cross-validation folds.")] = 5,
     shuffle_labels: Annotated[bool, typer.Option(
         "--shuffle-labels", help="A control: fit the classifier to permuted labels (metrics and the gate still "
         "use the true ones). The gate must refuse the result.")] = False,
     line_model_from: Annotated[Path | None, typer.Option(
         "--line-model-from", help="Use this model's line model as it is instead of fitting one (most of the "
         "training time): for retraining on document-level labels, e.g. --line-model-from models/default.")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Processes for featurising and scoring (default: all "
-                                          "cores). Results do not depend on it.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, show_default=False, help="Processes for featurising "
+                                          "and scoring; 0 (the default): all cores. Results do not depend on it.")
+                       ] = 0,
 ) -> None:
-    """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated
-    metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder."""
+    """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder.
+
+    Exit code 0 when the model is written, 2 on a usage, fixture or model error, 3 when the --base gate refuses the new model (nothing written without --force)."""
     from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
     from training.evaluation import evaluate, gate, metrics_json, write_report
     from training.features import FEATURE_NAMES
@@ -203,6 +311,7 @@ def train(
     from training.train import train as run_training
     from training.vocabulary import EntityLexicon, LexiconError
 
+    _check_out_folder(out)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     examples = [] if no_builtin else builtin_examples(seed=seed)
     sources: dict[str, str] = {}
@@ -274,17 +383,28 @@ def train(
         f"metrics: {out / METRICS_FILE})\n"
         f"documents {metrics['documents']} (reliable {metrics['reliable']}, unreliable {metrics['unreliable']}); "
         f"cross-validated ROC AUC {metrics['roc_auc']}, PR AUC {metrics['pr_auc']}, Brier {metrics['brier']}, "
-        f"verdict accuracy {metrics['verdict_accuracy']}; line model macro F1 "
-        f"{metrics['line_model']['macro_f1']}"  # type: ignore[index]
+        f"verdict accuracy {metrics['verdict_accuracy']}; {_line_model_summary(metrics['line_model'], line_model_from)}"
     )
 
 
-@app.command("eval")
+def _line_model_summary(lm: Any, reused_from: Path | None) -> str:
+    """The line model's figures as training measured them: cross-validated when it was fitted here; when it
+    was reused (--line-model-from), scored on documents it may have been fitted on, so in-sample."""
+    if lm.get("fitted", True):
+        return f"line model macro F1 {lm['macro_f1']} (cross-validated)"
+    if not lm.get("lines"):
+        return f"line model reused from {reused_from}, not fitted here (no labeled lines to score it on)"
+    return (f"line model reused from {reused_from} (not fitted here): macro F1 {lm['macro_f1']} in-sample, not "
+            "cross-validated (it may have been fitted on these documents)")
+
+
+@app.command("eval", cls=_Command)
 def eval_(
     fixtures: Annotated[list[Path], typer.Option("--fixtures", help="Labeled fixtures (same forms as train).")],
     model: ModelOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for report.html and metrics.json.")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Processes for scoring (default: all cores).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, show_default=False,
+                                          help="Processes for scoring; 0 (the default): all cores.")] = 0,
 ) -> None:
     """Evaluate an existing model on other labels: the same metrics and report as training writes."""
     from service.evaluation import evaluate_model
@@ -308,7 +428,7 @@ def eval_(
                f"{metrics['verdict_accuracy']}; report {folder / 'report.html'}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     seeds: Annotated[Path, typer.Option("--seeds", help="Folder of .txt files to score.")] = Path("../shared/seeds"),
     model: ModelOpt = None,
@@ -333,26 +453,30 @@ def demo(
     Console().print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of crawled documents (walked recursively).")],
-    out: Annotated[Path, typer.Option("--out", help="Output file: one record per document, in input order.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file: one record per document, in input order "
+                                      "(missing parent folders are created; OUT.journal is written beside it).")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scoring processes (default: all cores; "
                                                 "with --address, the cluster's CPUs).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan of the same inputs.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan of the same inputs, "
+                                         "options and model from OUT.journal.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")] = None,
     model: ModelOpt = None,
     text_field: Annotated[str, typer.Option("--text-field", help="JSON/JSONL field holding the text.")] = "text",
-    max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", min=1, help="Largest document accepted, in bytes.")
+                         ] = DEFAULT_MAX_BYTES,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Include evidence and line labels.")] = True,
     engine: Annotated[str, typer.Option("--engine", help="local (processes on this machine) or ray (Ray Data; "
                                         "OUT is then a folder of shards).")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="With --engine ray: the cluster (auto, "
                                                 "ray://host:port); default: start a local Ray.")] = None,
 ) -> None:
-    """Score every document under PATHS in parallel; add near-duplicates, story clusters and spelling
-    consensus across the crawl; write one record per document (errors included) and a summary."""
+    """Score every document under PATHS in parallel; add near-duplicates, story clusters and spelling consensus across the crawl; write one record per document (errors included) and a summary.
+
+    Exit code 0 when the scan completed (documents that could not be scored are error records in OUT), 2 on a usage or model error, 130 when interrupted (OUT holds what was scored; --resume finishes it)."""
     from service.scan.runner import OUTPUT_FORMATS, ScanOptions, run_scan, summarise
 
     if fmt not in OUTPUT_FORMATS:
@@ -371,9 +495,13 @@ def scan(
     if engine == "ray":
         _scan_on_ray(paths, out, fmt, workers, resume, report, model, text_field, max_bytes, explain, address)
         return
+    _check_out_file(out)
+    if report is not None:
+        _check_out_file(report, "--report", "report.html")
     m = _load(model)
     opts = ScanOptions(out=out, fmt=fmt, workers=workers or (os.cpu_count() or 1), resume=resume,
                        text_field=text_field, max_bytes=max_bytes, explain=explain)
+    _tell_journal(list(paths), m, opts)
     with _scan_progress() as progress:
         result = run_scan(list(paths), m, opts, progress=progress)
     summary = summarise(result)
@@ -388,6 +516,32 @@ def scan(
         typer.echo(f"interrupted: {out} holds the {summary['documents']} documents scored so far; "
                    "run the same command with --resume to finish", err=True)
         raise typer.Exit(130)
+
+
+def _tell_journal(paths: list[Path], model: Model, opts: Any) -> None:
+    """One line on stderr about OUT.journal when it matters: what --resume will (not) continue, or that
+    an interrupted run's journal is about to be replaced. run_scan decides the same way, silently."""
+    from service.scan.runner import _header_of, _journal_header, journal_path
+
+    path = journal_path(opts.out)
+    if not path.is_file():
+        if opts.resume:
+            typer.echo(f"no journal at {path}: scoring from the start", err=True)
+        return
+    if not opts.resume:
+        typer.echo(f"an interrupted run's journal is at {path}; it is replaced (use --resume to continue it)",
+                   err=True)
+        return
+    try:
+        with path.open("rb") as fh:
+            header = _header_of(fh.readline())
+    except OSError as exc:
+        raise _usage_error(f"cannot read the journal {path}: {exc.strerror or exc}") from exc
+    if header == _journal_header(model, paths, opts):
+        typer.echo(f"resuming from the journal at {path}", err=True)
+    else:
+        typer.echo(f"the journal at {path} was written by another run (other inputs, options or model): "
+                   "scoring from the start", err=True)
 
 
 def _scan_on_ray(paths: list[Path], out: Path, fmt: str, workers: int | None, resume: bool, report: Path | None,
@@ -488,7 +642,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     console.print(table)
 
 
-models_app = typer.Typer(no_args_is_help=True, help="List and inspect model folders.")
+models_app = typer.Typer(cls=_Group, no_args_is_help=True, help="List and inspect model folders.")
 app.add_typer(models_app, name="models")
 
 
@@ -504,7 +658,7 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-@models_app.command("list")
+@models_app.command("list", cls=_Command)
 def models_list(
     root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: models/).")] = None,
 ) -> None:
@@ -537,7 +691,7 @@ def models_list(
     Console().print(table)
 
 
-@models_app.command("show")
+@models_app.command("show", cls=_Command)
 def models_show(
     name: Annotated[str, typer.Argument(help="A folder name under the models root, or a path to a model folder.")],
     root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: models/).")] = None,
@@ -556,15 +710,18 @@ def models_show(
     typer.echo(json.dumps({"folder": str(folder), **man}, indent=2, ensure_ascii=False))
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default $THRESHER_HOST, else 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default $THRESHER_PORT, else 8000).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=0, max=65535,
+                                             help="Port (default $THRESHER_PORT, else 8000; 0: any free port).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Worker processes (default $THRESHER_WORKERS, else 1).")] = None,
     model: ModelOpt = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
-    """Run the HTTP service (uvicorn). Every THRESHER_* setting applies; options here override them."""
+    """Run the HTTP service (uvicorn). Every THRESHER_* setting applies; options here override them.
+
+    Exit code 2 on a bad setting or model, 3 when the address cannot be bound (e.g. the port is in use) or a worker fails to start."""
     import tempfile
 
     import uvicorn
@@ -581,6 +738,7 @@ def serve(
     except ValidationError as exc:
         typer.echo(f"error: bad THRESHER_* setting: {exc}", err=True)
         raise typer.Exit(2) from exc
+    _check_bindable(settings.host, settings.port)  # before the model: loading and warming it takes ~10 s
     os.environ["THRESHER_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
     _load(Path(settings.model_dir))  # refuse to start on a missing or tampered model, with its message
     if settings.workers > 1:
@@ -599,6 +757,23 @@ def serve(
         timeout_worker_healthcheck=120,  # a worker loads and warms its model (~10 s here) before it is ready
         timeout_graceful_shutdown=30,
     )
+
+
+BIND_FAILURE = 3  # uvicorn's exit code when it cannot bind (STARTUP_FAILURE)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Bind host:port as uvicorn will (SO_REUSEADDR), then let it go: a port in use, an address not of this
+    machine or a privileged port fails here at once, not after the model is loaded and warmed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        hint = " (is another server running there? choose another --port)" if exc.errno == errno.EADDRINUSE else ""
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}{hint}", err=True)
+        raise typer.Exit(BIND_FAILURE) from exc
 
 
 def main() -> None:

@@ -244,3 +244,154 @@ def test_models_list_and_show(runner, tiny_model_dir, tmp_path):
     assert missing.exit_code == 2
     empty = runner.invoke(app, ["models", "list", "--root", str(tmp_path / "none")])
     assert empty.exit_code == 1
+
+
+def _thresher(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    return subprocess.run([*_command(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_score_out_a_folder_is_a_usage_error_before_any_work(inputs, tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    # a model folder that does not exist: had the model been loaded first, the error would be about it
+    proc = _thresher("score", str(inputs["good"]), "--out", str(folder), "--model", str(tmp_path / "no-model"),
+                     cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"--out {folder} is a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr and "manifest" not in proc.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_score_out_under_a_file_is_a_usage_error(runner, inputs, tiny_model_dir):
+    res = runner.invoke(app, ["score", str(inputs["good"]), "--out", str(inputs["good"] / "o.jsonl"),
+                              "--model", str(tiny_model_dir)])
+    assert res.exit_code == 2
+    assert "is a file, not a folder" in res.stderr
+
+
+def test_score_out_creates_missing_parent_folders(inputs, tmp_path, tiny_model_dir):
+    out = tmp_path / "new" / "dir" / "o.jsonl"
+    proc = _thresher("score", str(inputs["good"]), "--out", str(out), "--model", str(tiny_model_dir),
+                     "--no-explain", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = _records(out.read_text(encoding="utf-8"))
+    assert rec["id"] == str(inputs["good"]) and 0 <= rec["score"] <= 100
+
+
+def test_score_reads_gzip_jsonl(runner, tmp_path, tiny_model, tiny_model_dir):
+    import gzip
+
+    from service.scoring import score_text
+
+    rows = [json.dumps({"id": "a", "text": CLEAN}), json.dumps({"id": "b", "text": SPUN})]
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(rows) + "\n")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 0, res.output
+    recs = _records(res.stdout)
+    assert [r["id"] for r in recs] == ["a", "b"]
+    assert [r["score"] for r in recs] == [score_text(t, model=tiny_model)["score"] for t in (CLEAN, SPUN)]
+
+
+def test_score_gzip_cut_short_ends_with_an_error_record(runner, tmp_path, tiny_model_dir):
+    import gzip
+
+    rows = [json.dumps({"id": f"r{i}", "text": CLEAN}) for i in range(3)]
+    whole = gzip.compress(("\n".join(rows) + "\n").encode("utf-8"))
+    src = tmp_path / "cut.jsonl.gz"
+    src.write_bytes(whole[:-30])  # the last bytes of the deflate stream and the trailer are missing
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 1, res.output
+    recs = _records(res.stdout)
+    assert recs[-1]["error"]["code"] == "bad_archive"
+    assert all("error" not in r for r in recs[:-1])
+    assert len(recs) <= 3
+
+
+def test_bad_json_message_keeps_the_position(runner, tmp_path, tiny_model_dir):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": CLEAN}) + "\n" + '{"id": "b", "text": "tab\there"}\n'
+                   + "[" * 100_000 + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 1
+    _, bad, deep = _records(res.stdout)
+    assert bad["error"]["code"] == "bad_json"
+    want = "line 2 is not valid JSON: Invalid control character at: line 1 column 25 (char 24)"
+    assert bad["error"]["message"] == want
+    assert deep["error"] == {"code": "bad_json", "message": "line 3 is not valid JSON: nested too deeply"}
+
+
+@pytest.mark.parametrize("args", [
+    ["score", "--max-bytes", "0"],
+    ["score", "--max-bytes", "-5"],
+    ["scan", "--out", "o.jsonl", "--max-bytes", "0"],
+    ["scan", "--out", "o.jsonl", "--workers", "0"],
+    ["train", "--cv", "1"],
+    ["train", "--workers", "-1"],
+    ["eval", "--fixtures", "x.jsonl", "--workers", "-1"],
+    ["serve", "--port", "70000"],
+])
+def test_numeric_options_below_their_minimum_are_usage_errors(runner, inputs, args):
+    if args[0] in ("score", "scan"):
+        args = [args[0], str(inputs["good"]), *args[1:]]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    option = next(a for a in args if a.startswith("--") and a != "--out" and a != "--fixtures")
+    assert f"Invalid value for '{option}'" in res.output
+
+
+def test_help_shows_no_type_for_flags_and_says_what_workers_0_means(runner):
+    for args in (["--help"], ["train", "--help"], ["score", "--help"], ["models", "--help"]):
+        res = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        assert "<bool>" not in res.output, args
+        assert "--help" in res.output
+    train_help = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    workers = next(line for line in train_help.splitlines() if "--workers" in line)
+    assert "0 (the default): all cores" in workers and "[default: 0]" not in workers
+    assert "<path>" in train_help  # options that take a value still show its type
+
+
+def test_serve_on_a_port_in_use_fails_at_once_before_loading_the_model(tmp_path):
+    import socket
+    import time
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        start = time.monotonic()
+        # a model folder that does not exist: had the model been loaded first, the exit code would be 2
+        proc = _thresher("serve", "--host", "127.0.0.1", "--port", str(port), "--model", str(tmp_path / "no-model"),
+                         cwd=tmp_path, timeout=120)
+        elapsed = time.monotonic() - start
+    assert proc.returncode == 3, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+    assert "manifest" not in proc.stderr and "Traceback" not in proc.stderr
+    assert elapsed < 60
+
+
+def test_train_with_a_reused_line_model_says_its_score_is_in_sample(tmp_path, tiny_model_dir):
+    fixtures = REPO / "training" / "fixtures"
+    rel = [json.loads(x) for f in sorted(fixtures.glob("reliable_*.jsonl")) for x in f.read_text().splitlines() if x]
+    unrel = [json.loads(x) for x in (fixtures / "unreliable_written.jsonl").read_text().splitlines() if x]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "label": r["label"]}) + "\n"
+                              for r in rel[-8:] + unrel[-8:]), encoding="utf-8")
+    out = tmp_path / "m"
+    proc = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--cv", "2", "--line-model-from",
+                     str(tiny_model_dir), "--out", str(out), "--workers", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line_model = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["line_model"]
+    assert line_model["fitted"] is False and line_model["lines"] > 0
+    assert f"line model reused from {tiny_model_dir} (not fitted here): macro F1 {line_model['macro_f1']} " \
+           "in-sample, not cross-validated" in proc.stdout, proc.stdout
+    assert "(cross-validated)" not in proc.stdout
+
+
+def test_train_out_a_file_is_a_usage_error_before_training(runner, inputs):
+    res = runner.invoke(app, ["train", "--out", str(inputs["good"])])
+    assert res.exit_code == 2
+    assert "is a file; give a folder path" in res.stderr

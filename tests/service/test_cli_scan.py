@@ -1,0 +1,159 @@
+"""`thresher scan` command-line checks, as users run it (real files, real processes, the tiny model): an
+output path that cannot be written is refused before any work, and what happens to OUT.journal is told."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scan_cmd(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "service.cli", "scan", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+
+
+def _scan(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(_scan_cmd(args), cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
+
+
+def _crawl(root: Path, n: int) -> Path:
+    """n of the project's own articles, one .txt file each."""
+    rows = [json.loads(x) for f in sorted((REPO / "training" / "fixtures").glob("reliable_*.jsonl"))
+            for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert len(rows) >= n
+    crawl = root / "crawl"
+    crawl.mkdir()
+    for i, r in enumerate(rows[:n]):
+        (crawl / f"a{i:03d}.txt").write_text(r["text"], encoding="utf-8")
+    return crawl
+
+
+def _from_journal(stderr: str) -> int:
+    summary = re.sub(r"[\s│|]+", " ", stderr)  # the summary table, its cells and wraps undone
+    found = re.search(r"; (\d+) from the journal", summary)
+    assert found, summary[-800:]
+    return int(found.group(1))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_out_an_existing_folder_is_refused_before_any_work(tmp_path, fmt):
+    crawl = _crawl(tmp_path, 2)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    # a model folder that does not exist: had the model been loaded first, the error would be about it
+    proc = _scan([str(crawl), "--out", str(folder), "--format", fmt, "--model", str(tmp_path / "no-model")], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"--out {folder} is a folder; give a file path" in proc.stderr
+    assert "Traceback" not in proc.stderr and "manifest" not in proc.stderr
+    assert not (tmp_path / "results.journal").exists()
+    assert list(folder.iterdir()) == []
+
+
+def test_out_under_a_file_and_report_a_folder_are_refused(tmp_path, tiny_model_dir):
+    crawl = _crawl(tmp_path, 2)
+    proc = _scan([str(crawl), "--out", str(crawl / "a000.txt" / "o.jsonl"), "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr, proc.stderr[-2000:]
+    proc = _scan([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path),
+                  "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 2 and f"--report {tmp_path} is a folder" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.jsonl.journal").exists()
+
+
+def test_resume_without_a_journal_says_it_starts_over(tmp_path, tiny_model_dir):
+    crawl = _crawl(tmp_path, 3)
+    out = tmp_path / "out" / "o.jsonl"  # a missing parent folder is created
+    proc = _scan([str(crawl), "--out", str(out), "--resume", "--workers", "1", "--model", str(tiny_model_dir)],
+                 tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"no journal at {out}.journal: scoring from the start" in proc.stderr
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory, tiny_model_dir) -> dict[str, Path]:
+    """A crawl and the journal of a real scan of it interrupted by Ctrl-C (SIGINT), kept aside."""
+    root = tmp_path_factory.mktemp("interrupted")
+    crawl = _crawl(root, 100)
+    out = root / "o.jsonl"
+    journal = root / "o.jsonl.journal"
+    p = subprocess.Popen(_scan_cmd([str(crawl), "--out", str(out), "--workers", "1", "--no-explain",
+                                    "--model", str(tiny_model_dir)]),
+                         cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (journal.is_file() and journal.read_bytes().count(b"\n") > 6):
+        assert p.poll() is None, "the scan ended before it could be interrupted: make the crawl bigger"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err[-3000:]
+    kept = root / "kept.journal"
+    shutil.copy(journal, kept)
+    return {"crawl": crawl, "kept": kept, "root": root}
+
+
+def _with_journal(interrupted: dict[str, Path], tmp_path: Path) -> tuple[Path, int]:
+    """OUT in tmp_path with the interrupted run's journal beside it; and how many records the journal holds."""
+    out = tmp_path / "o.jsonl"
+    shutil.copy(interrupted["kept"], tmp_path / "o.jsonl.journal")
+    return out, interrupted["kept"].read_bytes().count(b"\n") - 1
+
+
+def test_resume_of_the_same_run_says_it_resumes(interrupted, tmp_path, tiny_model_dir):
+    out, journaled = _with_journal(interrupted, tmp_path)
+    proc = _scan([str(interrupted["crawl"]), "--out", str(out), "--workers", "1", "--no-explain", "--resume",
+                  "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"resuming from the journal at {out}.journal" in proc.stderr
+    assert "scoring from the start" not in proc.stderr
+    assert _from_journal(proc.stderr) == journaled > 0
+
+
+def test_resume_of_a_journal_for_other_options_says_it_starts_over(interrupted, tmp_path, tiny_model_dir):
+    out, journaled = _with_journal(interrupted, tmp_path)
+    # the same inputs and model, but with evidence (--explain): the journaled records cannot be reused
+    proc = _scan([str(interrupted["crawl"]), "--out", str(out), "--workers", "1", "--resume",
+                  "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (f"the journal at {out}.journal was written by another run (other inputs, options or model): "
+            "scoring from the start") in proc.stderr
+    assert _from_journal(proc.stderr) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 100
+
+
+def test_without_resume_an_interrupted_runs_journal_is_replaced_and_said_so(interrupted, tmp_path,
+                                                                            tiny_model_dir):
+    out, journaled = _with_journal(interrupted, tmp_path)
+    proc = _scan([str(interrupted["crawl"]), "--out", str(out), "--workers", "1", "--no-explain",
+                  "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (f"an interrupted run's journal is at {out}.journal; it is replaced (use --resume to continue it)"
+            in proc.stderr)
+    assert _from_journal(proc.stderr) == 0
+
+
+def test_error_records_do_not_change_the_exit_code(tmp_path, tiny_model_dir):
+    """README: scan exits 0 when it completed, error records included (they are part of the output)."""
+    crawl = _crawl(tmp_path, 2)
+    (crawl / "empty.txt").write_text("  \n", encoding="utf-8")
+    (crawl / "binary.txt").write_bytes(b"\x00\x01binary")
+    out = tmp_path / "o.jsonl"
+    proc = _scan([str(crawl), "--out", str(out), "--workers", "1", "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["error"]["code"] for r in recs if "error" in r) == ["binary", "empty"]
+    assert len(recs) == 4
