@@ -885,7 +885,7 @@ class _Scan:
             value = json.loads(text)
         except (ValueError, RecursionError) as exc:
             yield self.error(
-                key, (unit, 0), path, "bad_json", f"not valid JSON: {getattr(exc, 'msg', exc)}", fmt="json"
+                key, (unit, 0), path, "bad_json", f"not valid JSON: {exc}", fmt="json"
             )
             return
         if isinstance(value, dict):
@@ -1093,7 +1093,8 @@ class _Scan:
             row = json.loads(text)
         except json.JSONDecodeError as exc:
             return self.error(
-                key, order, path, "bad_json", f"{where} is not valid JSON: {exc.msg}", fmt="jsonl", doc_id=rid
+                key, order, path, "bad_json", f"{where} is not valid JSON: {exc.msg} (column {exc.colno})", fmt="jsonl",
+                doc_id=rid
             )
         except (ValueError, RecursionError) as exc:
             return self.error(

@@ -561,3 +561,12 @@ def test_the_site_of_a_document_without_url_is_its_top_folder_under_the_root(tmp
     assert [_site(d) for d in walk([tmp_path])] == ["site-a", "site-b", "."]
     assert [_site(d) for d in walk([tmp_path, tmp_path / "site-b"])][:3] == ["site-a", "site-b", "."]
     assert folder_site("1:site-b/x.jsonl#3") == "site-b" and folder_site("0:top.jsonl#2") == "."
+
+
+def test_a_broken_json_record_says_where_it_breaks(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "fine"}\n{"text": "tab\tinside"}\n', encoding="utf-8")
+    (tmp_path / "b.json").write_text('{"text": "unclosed', encoding="utf-8")
+    docs = {d.key: d for d in walk([tmp_path])}
+    assert docs["a.jsonl#2"].error == ("bad_json", "line 2 is not valid JSON: Invalid control character at (column 14)")
+    code, message = docs["b.json"].error
+    assert code == "bad_json" and "line 1 column 10 (char 9)" in message
