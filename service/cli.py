@@ -105,6 +105,22 @@ def _score_one(text: str, *, model: Model, doc_id: str, explain: bool) -> dict[s
         raise InputError("too_large", str(exc)) from exc
 
 
+def _score_html(html: str, *, model: Model, doc_id: str, explain: bool) -> dict[str, Any]:
+    """A page scored as ``thresher scan`` scores it: its main text (trafilatura), its title, and what was
+    measured of the page (``html``: how much of its visible text is boilerplate)."""
+    from service.scan.sources import extract_html
+
+    text, title, page = extract_html(html)
+    try:
+        rec = score_text(text, model=model, doc_id=doc_id, explain=explain, title=title)
+    except EmptyDocumentError as exc:
+        raise InputError("empty", "no text to score: no visible text could be extracted from the HTML") from exc
+    except TextTooLargeError as exc:
+        raise InputError("too_large", str(exc)) from exc
+    rec["html"] = page
+    return rec
+
+
 def _error_record(doc_id: str, err: InputError) -> dict[str, Any]:
     return {"id": doc_id, "error": {"code": err.code, "message": str(err)}}
 
@@ -185,7 +201,11 @@ def score(
             total += 1
             try:
                 data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-                rec = _score_one(decode_bytes(data, max_bytes=max_bytes), model=m, doc_id=name, explain=explain)
+                body = decode_bytes(data, max_bytes=max_bytes)
+                if name.lower().endswith((".html", ".htm")):  # the page's main text, as thresher scan reads it
+                    rec = _score_html(body, model=m, doc_id=name, explain=explain)
+                else:
+                    rec = _score_one(body, model=m, doc_id=name, explain=explain)
                 rec["path"] = name
             except InputError as exc:
                 rec = _error_record(name, exc)

@@ -395,3 +395,21 @@ def test_train_out_a_file_is_a_usage_error_before_training(runner, inputs):
     res = runner.invoke(app, ["train", "--out", str(inputs["good"])])
     assert res.exit_code == 2
     assert "is a file; give a folder path" in res.stderr
+
+
+def test_score_an_html_page_scores_its_main_text_as_scan_does(runner, tmp_path, tiny_model_dir):
+    paras = "".join(f"<p>{p}</p>" for p in CLEAN.split("\n") if p.strip())
+    nav = "".join(f"<li><a href='/s{i}'>Section {i}</a></li>" for i in range(12))
+    page = (f"<html><head><title>Flood barrier opens | Coast Times</title></head><body><nav><ul>{nav}</ul></nav>"
+            f"<article>{paras}</article><footer>Copyright 2025 Coast Times. All rights reserved.</footer></body></html>")
+    (tmp_path / "page.html").write_text(page, encoding="utf-8")
+    (tmp_path / "page.txt").write_text(page, encoding="utf-8")  # the same bytes, read as text
+    (tmp_path / "blank.htm").write_text("<html><body><script>var x = 1;</script></body></html>", encoding="utf-8")
+    res = runner.invoke(app, ["score", str(tmp_path / "page.html"), str(tmp_path / "page.txt"),
+                              str(tmp_path / "blank.htm"), "--model", str(tiny_model_dir)])
+    html_rec, txt_rec, blank = _records(res.stdout)
+    assert html_rec["html"]["main_text_chars"] < html_rec["html"]["page_text_chars"]
+    assert "<p>" not in html_rec["cleaned_text"] and "Section 3" not in html_rec["cleaned_text"]
+    assert "html" not in txt_rec and txt_rec["score"] < html_rec["score"]  # markup read as text is no article
+    assert blank["error"]["code"] == "empty" and "HTML" in blank["error"]["message"]
+    assert res.exit_code == 1
