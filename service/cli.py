@@ -524,6 +524,10 @@ def scan(
     _tell_journal(list(paths), m, opts)
     with _scan_progress() as progress:
         result = run_scan(list(paths), m, opts, progress=progress)
+    if not result.output_written:
+        typer.echo(f"interrupted while the journal was read: nothing was written, {out} and its journal are as "
+                   "they were; run the same command with --resume to finish", err=True)
+        raise typer.Exit(130)
     summary = summarise(result)
     _print_summary(summary, out)
     if report is not None:

@@ -97,4 +97,21 @@ def score_text(
     if explain:
         result["lines"] = extra.get("line_labels", [])
         result["cleaned_text"] = extra.get("cleaned_text", "")
+    if doc.title_lines:
+        _renumber(result, doc.title_lines)
     return result
+
+
+def _renumber(result: dict[str, Any], above: int) -> None:
+    """Line numbers as the caller's text has them: parse() put a title (and a blank line) above the text,
+    ``above`` lines; the title becomes line 0. Evidence items and line labels are new dicts: the feature
+    families' evidence is not changed in place."""
+    def shift(item: dict[str, Any]) -> dict[str, Any]:
+        line = item.get("line")
+        return {**item, "line": max(0, line - above)} if isinstance(line, int) else item
+
+    for reason in result["reasons"]:
+        if reason.get("evidence"):
+            reason["evidence"] = [shift(e) if isinstance(e, dict) else e for e in reason["evidence"]]
+    if "lines" in result:
+        result["lines"] = [shift(x) for x in result["lines"]]

@@ -464,7 +464,7 @@ def generate(
             kinds += rng.sample(pool_kinds, min(per_article, len(pool_kinds)))
         else:
             kinds = list(RELIABLE_KINDS) + rng.sample(UNRELIABLE_KINDS, min(per_article, len(UNRELIABLE_KINDS)))
-        if _rng(seed, art_id, "fragment").random() < FRAGMENT_SHARE:
+        if _rng(seed, art_id, "fragment-share").random() < FRAGMENT_SHARE:  # not the variant's own stream
             kinds += EXTRA_UNRELIABLE_KINDS
         out.extend(variants(art_id, text, pool, kinds=kinds, seed=seed, common_words=common_words))
     return out

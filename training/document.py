@@ -49,6 +49,9 @@ class Document:
     title: str | None = None
     url: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    # Lines put above the text by parse(): 2 when a separate title was added (the title and a blank line).
+    # Line numbers count them (they index ``text``); what is shown to a user subtracts them.
+    title_lines: int = 0
 
     @property
     def n_words(self) -> int:
@@ -215,28 +218,47 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], bool]:
 
 
 _HEADLINE_MAX_WORDS = 20
+_HEADLINE_MAX_CHARS = 160  # a CJK paragraph is one "word"
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", ": ", " · ")
+_SENTENCE_END = (".", "!", "?", ",", ";", ":", "…", "。", "！", "？", "，", "；", "：")
+_CLOSERS = "\"'”’»)]」』】"
+_NOT_A_HEADLINE_RE = re.compile(
+    r"^(?:by\s|photo\b|image\b|credit\b|updated\b|published\b|posted\b|"
+    r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d|\d{1,4}[./-]\d{1,2}[./-]\d{1,4})",
+    re.IGNORECASE,
+)
 
 
 def _has_headline(clean: str, title: str) -> bool:
     """Whether the text already starts with a headline, so that ``title`` is not added above it: its first
     line is the title (or the title followed by a separator and a site name, "Title | Site"), or is
-    itself headline-like (at most 20 words, not ending as a sentence or a clause does)."""
-    first = next((" ".join(ln.split()) for ln in clean.split("\n") if ln.strip()), "")
-    if not first:
+    itself headline-like: at most 20 words and 160 characters, not ending as a sentence or a clause does
+    (closing quotes and brackets looked through), not a byline, a photo credit or a date, and not the
+    first line of a hard-wrapped paragraph (a line right below it that goes on in lower case)."""
+    lines = clean.split("\n")
+    i = next((k for k, ln in enumerate(lines) if ln.strip()), None)
+    if i is None:
         return False
+    first = " ".join(lines[i].split())
     a, b = first.casefold(), title.casefold()
     if a == b or a.startswith(tuple(b + sep.casefold() for sep in _TITLE_SEPARATORS)):
         return True
-    return len(first.split()) <= _HEADLINE_MAX_WORDS and not first.endswith((".", "!", "?", ",", ";", ":", "…"))
+    if len(first.split()) > _HEADLINE_MAX_WORDS or len(first) > _HEADLINE_MAX_CHARS:
+        return False
+    if first.rstrip(_CLOSERS).endswith(_SENTENCE_END) or _NOT_A_HEADLINE_RE.match(first):
+        return False
+    below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    return not (below[:1].islower())
 
 
 def parse(text: str, *, title: str | None = None, url: str | None = None) -> Document:
     """Parse ``text`` into a :class:`Document`.
 
     ``title`` (a page's title or headline, given apart from the text) is added as the first line when the
-    text does not start with a headline of its own (see :func:`_has_headline`); its line is numbered 0,
-    so the text's lines keep their numbers in the evidence.
+    text does not start with a headline of its own (see :func:`_has_headline`), above a blank line;
+    ``title_lines`` then says so (2), and the scorer shows the title as line 0 and the text's lines with
+    their own numbers.
 
     Raises :class:`EmptyDocumentError` when nothing visible remains after normalisation.
     """
@@ -250,8 +272,6 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
             clean, titled = f"{title}\n\n{clean}", True
     findall = WORD_RE.findall
     logical, rewritten = _logical_lines(clean)
-    if titled:  # the text's lines keep their own numbers; the title's line is line 0
-        logical = [(max(0, number - 2), span, line) for number, span, line in logical]
     lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical]
     if not lines:
         raise EmptyDocumentError("the text is empty or only whitespace; expected at least one visible character")
@@ -267,4 +287,5 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         sentences=split_sentences("\n".join(ln.text for ln in lines) if rewritten else clean),
         title=title,
         url=url,
+        title_lines=2 if titled else 0,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = ["RawDocument", "CrawlDoc", "folder_site"]
 
@@ -22,10 +23,10 @@ _ROOT_PREFIX_RE = re.compile(r"\d+:")
 def folder_site(key: str) -> str:
     """The site of a document without a URL: the top folder of its path under the scanned root (its
     key, less the ``N:`` a scan of several roots puts first); "." for a file right at a root."""
-    m = _ROOT_PREFIX_RE.match(key)
+    m = _ROOT_PREFIX_RE.match(key)  # a name's own ":" is escaped in keys (%3A): this is the root's prefix
     rel = key[m.end():] if m else key
     top, sep, _ = rel.partition("/")
-    return top if sep and top not in ("", ".") else "."
+    return unquote(top) if sep and top not in ("", ".") else "."
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class ScanResult:
     clusters: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, Counter[str]] = field(default_factory=lambda: tally(()))
     report: ReportData | None = None
+    output_written: bool = True  # False: interrupted while the journal was read; OUT was left as it was
 
     @property
     def docs_per_s(self) -> float:
@@ -329,13 +330,12 @@ def run_scan(
     # Everything from here on stops cleanly on Ctrl-C, counting and warming up included: the output is
     # written with what the journal holds, and the journal is kept for --resume.
     try:
-        try:
-            resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
-        except KeyboardInterrupt:  # while the journal was read: it is untouched, and this run has nothing
-            journal.index.clear()
-            resketch.clear()
-            sketches.clear()
-            raise
+        resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
+    except KeyboardInterrupt:  # while the journal was read: it is untouched, and so is OUT (nothing is written)
+        journal.close()
+        return ScanResult(scored_now=0, resumed=0, elapsed_s=time.perf_counter() - start, interrupted=True,
+                          output_written=False)
+    try:
         finished = resumed
         total = sum(1 for _ in documents())
         if progress:
@@ -363,6 +363,11 @@ def run_scan(
     fields: dict[str, dict[str, Any]] = {}
     if opts.crawl_signals:
         from service.scan.crawl import analyse_sketches
+
+        # A Ctrl-C before the pool had sketched every resumed record: the rest are sketched here, so that
+        # the output keeps the crawl fields the records had before.
+        for items in _resketch_chunks(journal, [k for k in resketch if k not in sketches]):
+            keep_sketches(_sketch_chunk(items))
 
         analysis = analyse_sketches([sketches[k] for k in keys if k in sketches])
         sketches.clear()

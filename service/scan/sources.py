@@ -610,7 +610,7 @@ def _read_warc_record(stream: IO[bytes], limit: int) -> _WarcRecord | None:
 
 def _key_part(name: str) -> str:
     safe = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return safe.replace("%", "%25").replace("#", "%23")
+    return safe.replace("%", "%25").replace("#", "%23").replace(":", "%3A")  # ":" only in a root's "N:" prefix
 
 
 def _display(path: str) -> str:
@@ -636,6 +636,9 @@ class _Scan:
         self.stats = stats
         self.visited: dict[tuple[int, int], str] = {}  # real directories walked so far -> the path walked
         self.root_files: dict[tuple[int, int], str] = {}  # files given as roots -> the path given
+        # Files met while walking folders, remembered only when some root is a file (it may be one of them)
+        self.track_files = False
+        self.walked_files: dict[tuple[int, int], str] = {}
         self.unit = -1
 
     # --- records
@@ -691,26 +694,13 @@ class _Scan:
             yield from self.walk(path, prefix, ident)
         else:
             ident = (st.st_dev, st.st_ino)
-            same, folder = self.root_files.get(ident), self._walked_parent(path)
-            if same is not None or folder is not None:
-                where = f"the same file as {_display(same)}" if same is not None else f"a file in {_display(folder or '')}"
+            earlier = self.root_files.get(ident) or self.walked_files.get(ident)
+            if earlier is not None:
                 yield self.entry_error(prefix + name, _display(path), "already_scanned",
-                                       f"{where}, already scanned; not scanned twice")
+                                       f"the same file as {_display(earlier)}, already scanned; not scanned twice")
                 return
             self.root_files[ident] = path
             yield from self.entry(path, prefix + name, st, root=True)
-
-    def _walked_parent(self, path: str) -> str | None:
-        """The folder already walked that holds the file ``path``, if any."""
-        for parent in Path(os.path.realpath(path)).parents:
-            try:
-                st = os.stat(parent)
-            except OSError:
-                return None
-            earlier = self.visited.get((st.st_dev, st.st_ino))
-            if earlier is not None:
-                return earlier
-        return None
 
     def stat_error(self, key: str, path: str, exc: OSError) -> RawDocument:
         shown = _display(path)
@@ -787,12 +777,15 @@ class _Scan:
 
     def entry(self, path: str, key: str, st: os.stat_result, *, root: bool = False) -> Iterator[RawDocument | FileUnit]:
         shown = _display(path)
-        if not root and self.root_files:
-            earlier = self.root_files.get((st.st_dev, st.st_ino))
-            if earlier is not None:  # given as a root before its folder: scanned there already
-                yield self.entry_error(key, shown, "already_scanned",
-                                       f"the same file as {_display(earlier)}, already scanned; not scanned twice")
-                return
+        if not root:
+            if self.root_files:
+                earlier = self.root_files.get((st.st_dev, st.st_ino))
+                if earlier is not None:  # given as a root before its folder: scanned there already
+                    yield self.entry_error(key, shown, "already_scanned",
+                                           f"the same file as {_display(earlier)}, already scanned; not scanned twice")
+                    return
+            if self.track_files:
+                self.walked_files.setdefault((st.st_dev, st.st_ino), path)
         if not stat.S_ISREG(st.st_mode):
             yield self.entry_error(
                 key, shown, "special_file", "a FIFO, socket or device, not a regular file; not read"
@@ -1183,6 +1176,7 @@ def iter_units(
     formats, symbolic link loops, directories already scanned), in walk order. ``read_unit`` each unit, in
     any process, and the documents are those of :func:`iter_documents`, with the same keys and orders."""
     scan = _Scan(text_field="text", max_bytes=DEFAULT_MAX_BYTES, stats=stats if stats is not None else ScanStats())
+    scan.track_files = any(not Path(p).is_dir() for p in paths)
     several = len(paths) > 1
     for index, root in enumerate(paths):
         yield from scan.root(index, Path(root), f"{index}:" if several else "")
@@ -1219,6 +1213,7 @@ def iter_documents(
     scan = _Scan(
         text_field=text_field, max_bytes=max_bytes, stats=stats if stats is not None else ScanStats()
     )
+    scan.track_files = any(not Path(p).is_dir() for p in paths)
     several = len(paths) > 1
     for index, root in enumerate(paths):
         for item in scan.root(index, Path(root), f"{index}:" if several else ""):

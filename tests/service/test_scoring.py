@@ -208,3 +208,22 @@ def test_markdown_does_not_change_the_verdict(tiny_model):
         lo, hi = sorted((a["score"], b["score"]))
         assert hi - lo < 2 and any(lo < t <= hi for t in tiny_model.thresholds.values()), (a["score"], b["score"])
     assert b["signals"]["boilerplate_urls_per_1k"] == a["signals"]["boilerplate_urls_per_1k"] == 0.0
+
+
+def test_evidence_names_the_callers_lines_with_or_without_a_separate_title(tiny_model):
+    body = ("The council met in Brusels on Tuesday to agree the budget for the coming year.\n\n"
+            "Members said the plan would be published in Brusels next month after a consultation.\n\n"
+            "Share this article\nFacebook\nTwitter")
+    plain = score_text(body, model=tiny_model)
+    titled = score_text(body, model=tiny_model, title="Council agrees its budget")
+
+    def lines_of(r):
+        ev = [(x["code"], e["line"]) for x in r["reasons"] for e in x.get("evidence", []) if "line" in e]
+        return sorted(ev), [x["line"] for x in r["lines"]]
+
+    ev_plain, labels_plain = lines_of(plain)
+    ev_titled, labels_titled = lines_of(titled)
+    assert labels_titled == [0, *labels_plain]  # the title is line 0, the body's lines keep their numbers
+    assert {line for code, line in ev_titled if code.startswith("misspell")} == \
+        {line for code, line in ev_plain if code.startswith("misspell")}
+    assert any(code.startswith("misspell") for code, _ in ev_plain), "the test needs a misspelling to look at"

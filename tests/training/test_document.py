@@ -38,9 +38,9 @@ def test_title_is_prepended_as_first_line():
     doc = parse("The body starts here.\nAnd goes on.", title="  A Headline  ")
     assert doc.title == "A Headline"
     assert doc.lines[0].text == "A Headline"
-    assert doc.lines[0].number == 0  # the title's line; the text's lines keep their own numbers
-    assert (doc.lines[1].text, doc.lines[1].number) == ("The body starts here.", 1)
-    assert (doc.lines[2].text, doc.lines[2].number) == ("And goes on.", 2)
+    # numbers index doc.text, title and blank line included; title_lines says how many were put above
+    assert [ln.number for ln in doc.lines] == [1, 3, 4] and doc.title_lines == 2
+    assert doc.text.split("\n")[doc.lines[1].number - 1] == "The body starts here."
     assert doc.paragraphs[0] == "A Headline"
 
 
@@ -54,12 +54,13 @@ def test_a_title_is_not_added_above_the_texts_own_headline(title):
     doc = parse("Harbour reopens\n\nThe harbour reopened on Monday after repairs.", title=title)
     assert [(ln.number, ln.text) for ln in doc.lines] == [
         (1, "Harbour reopens"), (3, "The harbour reopened on Monday after repairs.")]
+    assert doc.title_lines == 0
 
 
 def test_a_title_that_is_only_a_prefix_of_the_first_sentence_is_added():
     doc = parse("Trump met the press on Monday. He spoke for an hour.", title="T")
     assert [ln.text for ln in doc.lines][:1] == ["T"]
-    assert doc.lines[1].number == 1
+    assert doc.title_lines == 2
 
 
 def test_title_already_at_the_start_is_not_repeated():
@@ -311,3 +312,16 @@ def test_what_may_continue_a_wrapped_line_after_markdown(line, joined):
 
     prev = "the lines break in the middle of its sentences, as converters write plain text for a"
     assert _continues(prev, line, False) is joined
+
+
+@pytest.mark.parametrize("text", [
+    "By Jane Smith\n\nThe harbour reopened on Monday after repairs.",
+    "March 3, 2024\n\nThe harbour reopened on Monday after repairs.",
+    "Photo: Getty Images\n\nThe harbour reopened on Monday after repairs.",
+    'The harbour reopened on Monday, the mayor said: "at last."\n\nMore followed.',
+    "The harbour reopened on Monday after three weeks of\nrepairs that cost the town more than it had planned.",
+    "港は月曜日に再開した。修理には三週間かかった。",
+])
+def test_a_title_is_added_above_a_byline_a_date_a_sentence_or_a_wrapped_paragraph(text):
+    doc = parse(text, title="Harbour reopens")
+    assert doc.lines[0].text == "Harbour reopens" and doc.title_lines == 2

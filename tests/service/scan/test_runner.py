@@ -222,3 +222,64 @@ def test_ctrl_c_before_the_first_document_is_scored_still_stops_cleanly(tmp_path
     again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True))
     assert not again.interrupted and again.scored_now == 3
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def _small_crawl(tmp_path, n=12):
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[3] / "training" / "fixtures" / "reliable_a.jsonl"
+    texts = [json.loads(line)["text"] for line in fixtures.read_text(encoding="utf-8").splitlines()[:n]]
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    for i, t in enumerate(texts):
+        (crawl / f"a{i:02d}.txt").write_text(t, encoding="utf-8")
+        (crawl / f"b{i:02d}.txt").write_text(t.replace(".", ". Indeed", 1), encoding="utf-8")
+    return crawl
+
+
+def _stop_at(n):
+    def progress(done, total):
+        if done >= n:
+            raise KeyboardInterrupt
+    return progress
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_early_in_a_resumed_run_keeps_the_resumed_records_crawl_fields(tmp_path, tiny_model, workers):
+    from service.scan.runner import ScanOptions, run_scan
+
+    crawl, out = _small_crawl(tmp_path), tmp_path / "out.jsonl"
+    first = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=workers, explain=False), progress=_stop_at(12))
+    before = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert first.interrupted and len(before) >= 12 and all("crawl" in r for r in before)
+    # stopped at its first progress report: before the pool could sketch the journaled records again
+    again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=workers, resume=True, explain=False),
+                     progress=_stop_at(0))
+    after = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert again.interrupted and [r["id"] for r in after] == [r["id"] for r in before]
+    assert [r["crawl"] for r in after] == [r["crawl"] for r in before]
+
+
+def test_ctrl_c_while_the_journal_is_read_leaves_the_output_and_the_journal_as_they_were(tmp_path, tiny_model,
+                                                                                          monkeypatch):
+    from service.scan import runner
+    from service.scan.runner import ScanOptions, journal_path, run_scan
+
+    crawl, out = _small_crawl(tmp_path, 6), tmp_path / "out.jsonl"
+    run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, explain=False), progress=_stop_at(5))
+    output, journal = out.read_bytes(), journal_path(out).read_bytes()
+    assert output and journal
+    calls = []
+    real = runner._decode_line
+
+    def decode(line):  # the user presses Ctrl-C while the third journaled record is read
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(line)
+
+    monkeypatch.setattr(runner, "_decode_line", decode)
+    result = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True, explain=False))
+    assert result.interrupted and not result.output_written
+    assert out.read_bytes() == output and journal_path(out).read_bytes() == journal
+    assert not list(tmp_path.glob("*.tmp"))

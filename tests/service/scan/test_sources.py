@@ -570,3 +570,26 @@ def test_a_broken_json_record_says_where_it_breaks(tmp_path):
     assert docs["a.jsonl#2"].error == ("bad_json", "line 2 is not valid JSON: Invalid control character at (column 14)")
     code, message = docs["b.json"].error
     assert code == "bad_json" and "line 1 column 10 (char 9)" in message
+
+
+def test_the_site_of_odd_folder_names_is_the_name_itself(tmp_path):
+    from service.scan.runner import _site
+
+    for name in ("12:30/a.txt", "2024:archive/b.txt", "C# news/c.txt", "100%/d.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("Some words of an article.", encoding="utf-8")
+    sites = [_site(d) for d in walk([tmp_path])]
+    assert sites == ["100%", "12:30", "2024:archive", "C# news"]
+    assert [_site(d) for d in walk([tmp_path, tmp_path])][:4] == sites
+
+
+def test_a_file_reached_through_a_link_and_given_by_its_path_is_scanned_exactly_once(tmp_path):
+    crawl, elsewhere = tmp_path / "crawl", tmp_path / "elsewhere"
+    crawl.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "x.txt").write_text("An article about the harbour.", encoding="utf-8")
+    (crawl / "link.txt").symlink_to(elsewhere / "x.txt")
+    for roots in ([crawl, crawl / "link.txt"], [crawl, elsewhere / "x.txt"], [elsewhere / "x.txt", crawl]):
+        docs = walk(roots)
+        assert sum(d.error is None for d in docs) == 1, roots
+        assert [d.error[0] for d in docs if d.error] == ["already_scanned"], roots
