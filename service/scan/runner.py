@@ -45,7 +45,7 @@ __all__ = ["ScanOptions", "ScanResult", "run_scan", "JOURNAL_SUFFIX", "OUTPUT_FO
 log = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".journal"
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: keys escape ':', a site without URL is the top folder
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
 RESKETCH_CHUNK = 32  # resumed records per sketching task (a sketch costs a few ms; scoring, ten times that)
@@ -405,10 +405,17 @@ def _resketch_chunks(journal: _Journal, keys: list[str]) -> Iterator[list[tuple[
 
 
 def _sketch_chunk(items: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
+    """The sketches of journaled records; one that fails is left out (its record keeps no crawl fields),
+    as :func:`score_document` does: a bug must not stop the run."""
     from service.scan.crawl import doc_sketch
 
-    return [doc_sketch(key, doc_id, crawl["text"], site=crawl["site"], full_text=crawl.get("full"))
-            for key, doc_id, crawl in items]
+    out = []
+    for key, doc_id, crawl in items:
+        try:
+            out.append(doc_sketch(key, doc_id, crawl["text"], site=crawl["site"], full_text=crawl.get("full")))
+        except Exception:
+            log.exception("sketching %s failed; it gets no crawl-level fields", key)
+    return out
 
 
 def _jobs(resketch: Iterable[list[tuple[str, str, dict[str, Any]]]], keep_sketches: Callable[[list[Any]], None],
