@@ -96,11 +96,13 @@ def decode_bytes(data: bytes, *, max_bytes: int) -> str:
         raise InputError("not_utf8", f"document is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from exc
 
 
-def _score_one(text: str, *, model: Model, doc_id: str, explain: bool) -> dict[str, Any]:
+def _score_one(text: str, *, model: Model, doc_id: str, explain: bool, title: str | None = None,
+               empty: str | None = None) -> dict[str, Any]:
+    """score_text, with empty or too large text as an InputError (``empty``: the message for an empty one)."""
     try:
-        return score_text(text, model=model, doc_id=doc_id, explain=explain)
+        return score_text(text, model=model, doc_id=doc_id, explain=explain, title=title)
     except EmptyDocumentError as exc:
-        raise InputError("empty", str(exc)) from exc
+        raise InputError("empty", empty or str(exc)) from exc
     except TextTooLargeError as exc:
         raise InputError("too_large", str(exc)) from exc
 
@@ -111,12 +113,8 @@ def _score_html(html: str, *, model: Model, doc_id: str, explain: bool) -> dict[
     from service.scan.sources import extract_html
 
     text, title, page = extract_html(html)
-    try:
-        rec = score_text(text, model=model, doc_id=doc_id, explain=explain, title=title)
-    except EmptyDocumentError as exc:
-        raise InputError("empty", "no text to score: no visible text could be extracted from the HTML") from exc
-    except TextTooLargeError as exc:
-        raise InputError("too_large", str(exc)) from exc
+    rec = _score_one(text, model=model, doc_id=doc_id, explain=explain, title=title,
+                     empty="no text to score: no visible text could be extracted from the HTML")
     rec["html"] = page
     return rec
 

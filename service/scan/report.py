@@ -29,10 +29,7 @@ def site_of(rec: dict[str, Any]) -> str:
         host = urlsplit(rid).hostname
         if host:
             return host.removeprefix("www.")
-    if rec.get("_key"):
-        return folder_site(str(rec["_key"]))
-    parts = Path(str(rec.get("path") or "")).parts
-    return parts[-2] if len(parts) > 1 else "."
+    return folder_site(str(rec.get("_key") or ""))
 
 
 @dataclass
