@@ -542,24 +542,21 @@ def scan(
 
 def _tell_journal(paths: list[Path], model: Model, opts: Any) -> None:
     """One line on stderr about OUT.journal when it matters: what --resume will (not) continue, or that
-    an interrupted run's journal is about to be replaced. run_scan decides the same way, silently."""
-    from service.scan.runner import _header_of, _journal_header, journal_path
+    an interrupted run's journal is about to be replaced."""
+    from service.scan.runner import journal_path, journal_state
 
     path = journal_path(opts.out)
-    if not path.is_file():
-        if opts.resume:
-            typer.echo(f"no journal at {path}: scoring from the start", err=True)
-        return
-    if not opts.resume:
-        typer.echo(f"an interrupted run's journal is at {path}; it is replaced (use --resume to continue it)",
-                   err=True)
-        return
     try:
-        with path.open("rb") as fh:
-            header = _header_of(fh.readline())
+        state = journal_state(paths, model, opts) if opts.resume else ("found" if path.is_file() else None)
     except OSError as exc:
         raise _usage_error(f"cannot read the journal {path}: {exc.strerror or exc}") from exc
-    if header == _journal_header(model, paths, opts):
+    if state is None:
+        if opts.resume:
+            typer.echo(f"no journal at {path}: scoring from the start", err=True)
+    elif state == "found":
+        typer.echo(f"an interrupted run's journal is at {path}; it is replaced (use --resume to continue it)",
+                   err=True)
+    elif state == "same":
         typer.echo(f"resuming from the journal at {path}", err=True)
     else:
         typer.echo(f"the journal at {path} was written by another run (other inputs, options or model): "

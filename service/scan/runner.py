@@ -264,6 +264,18 @@ class _Journal:
                 yield _decode_line(fh.readline())
 
 
+def journal_state(paths: list[Path], model: Model, opts: ScanOptions) -> str | None:
+    """What :func:`run_scan` will find at ``OUT.journal``: None (no journal), "same" (written for these
+    inputs, options and model: ``--resume`` continues it) or "other" (``--resume`` starts over). Raises
+    OSError when the journal cannot be read."""
+    path = journal_path(opts.out)
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        header = _header_of(fh.readline())
+    return "same" if header == _journal_header(model, paths, opts) else "other"
+
+
 def _decode_line(line: bytes) -> Any:
     return json.loads(line.decode("utf-8", "surrogatepass"))
 
@@ -392,11 +404,14 @@ def run_scan(
 _Job = tuple[Callable[..., Any], tuple[Any, ...], Callable[[Any], None]]  # function, arguments, what takes its result
 
 
-def _resketch_chunks(journal: _Journal, keys: list[str]) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
-    """What :func:`_sketch_chunk` needs of the journaled records ``keys``, read back a chunk at a time."""
-    chunk: list[tuple[str, str, dict[str, Any]]] = []
+_Stub = dict[str, Any]  # what _sketch_of reads of a record: its _key, id and _crawl
+
+
+def _resketch_chunks(journal: _Journal, keys: list[str]) -> Iterator[list[_Stub]]:
+    """What :func:`_sketch_of` needs of the journaled records ``keys``, read back a chunk at a time."""
+    chunk: list[_Stub] = []
     for rec in journal.records(keys):
-        chunk.append((rec["_key"], str(rec["id"]), rec["_crawl"]))
+        chunk.append({"_key": rec["_key"], "id": rec["id"], "_crawl": rec["_crawl"]})
         if len(chunk) >= RESKETCH_CHUNK:
             yield chunk
             chunk = []
@@ -404,21 +419,19 @@ def _resketch_chunks(journal: _Journal, keys: list[str]) -> Iterator[list[tuple[
         yield chunk
 
 
-def _sketch_chunk(items: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
+def _sketch_chunk(items: list[_Stub]) -> list[Any]:
     """The sketches of journaled records; one that fails is left out (its record keeps no crawl fields),
     as :func:`score_document` does: a bug must not stop the run."""
-    from service.scan.crawl import doc_sketch
-
     out = []
-    for key, doc_id, crawl in items:
+    for rec in items:
         try:
-            out.append(doc_sketch(key, doc_id, crawl["text"], site=crawl["site"], full_text=crawl.get("full")))
+            out.append(_sketch_of(rec))
         except Exception:
-            log.exception("sketching %s failed; it gets no crawl-level fields", key)
+            log.exception("sketching %s failed; it gets no crawl-level fields", rec["_key"])
     return out
 
 
-def _jobs(resketch: Iterable[list[tuple[str, str, dict[str, Any]]]], keep_sketches: Callable[[list[Any]], None],
+def _jobs(resketch: Iterable[list[_Stub]], keep_sketches: Callable[[list[Any]], None],
           todo: Iterator[RawDocument], opts: ScanOptions, record: Callable[[list[dict[str, Any]]], None]) -> Iterator[_Job]:
     """The run's work in order: the resumed records' sketches, then the documents not yet scored, a chunk
     at a time. A document that is already an error record is recorded here, in order with the rest."""

@@ -60,7 +60,7 @@ import re
 import stat
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -672,6 +672,13 @@ class _Scan:
 
     # --- walking
 
+    def roots(self, paths: Sequence[Path | str]) -> Iterator[RawDocument | FileUnit]:
+        """Walk every root in turn; keys start with ``N:`` (the root's index) when there are several."""
+        self.track_files = any(not Path(p).is_dir() for p in paths)  # a root file may be met in a walk
+        several = len(paths) > 1
+        for index, root in enumerate(paths):
+            yield from self.root(index, Path(root), f"{index}:" if several else "")
+
     def root(self, index: int, root: Path, prefix: str) -> Iterator[RawDocument | FileUnit]:
         path = os.fspath(root)
         name = _key_part(root.name or path)
@@ -1176,10 +1183,7 @@ def iter_units(
     formats, symbolic link loops, directories already scanned), in walk order. ``read_unit`` each unit, in
     any process, and the documents are those of :func:`iter_documents`, with the same keys and orders."""
     scan = _Scan(text_field="text", max_bytes=DEFAULT_MAX_BYTES, stats=stats if stats is not None else ScanStats())
-    scan.track_files = any(not Path(p).is_dir() for p in paths)
-    several = len(paths) > 1
-    for index, root in enumerate(paths):
-        yield from scan.root(index, Path(root), f"{index}:" if several else "")
+    yield from scan.roots(paths)
 
 
 def read_unit(
@@ -1213,11 +1217,8 @@ def iter_documents(
     scan = _Scan(
         text_field=text_field, max_bytes=max_bytes, stats=stats if stats is not None else ScanStats()
     )
-    scan.track_files = any(not Path(p).is_dir() for p in paths)
-    several = len(paths) > 1
-    for index, root in enumerate(paths):
-        for item in scan.root(index, Path(root), f"{index}:" if several else ""):
-            if isinstance(item, FileUnit):
-                yield from scan.read(item)
-            else:
-                yield item
+    for item in scan.roots(paths):
+        if isinstance(item, FileUnit):
+            yield from scan.read(item)
+        else:
+            yield item
