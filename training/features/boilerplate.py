@@ -81,6 +81,13 @@ def _running_text(words: tuple[str, ...], stop: frozenset[str]) -> bool:
     return len(words) >= PARAGRAPH_WORDS and sum(w.lower() in stop for w in words) >= 0.25 * len(words)
 
 
+def _not_a_title(line: Line, stop: frozenset[str]) -> bool:
+    """A line that cannot be a title with the site's name: prose, or longer than any headline (a whole
+    article flattened onto one line whose list of names dilutes its stop words), unless it ends in
+    "| Site" or "- Site"."""
+    return (len(line.words) > TITLE_MAX_WORDS or _is_prose(line.text, line.words, stop)) and not _site_suffix(line)
+
+
 def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WORDS) -> bool:
     """Sentences, not a title: enough stop words, and either long or holding a sentence boundary."""
     if not _running_text(words, stop):
@@ -187,8 +194,7 @@ def _classify_lines(
     # whole article on one line is not left near zero.
     stop = stop_words(context.language)
     for i in np.flatnonzero(best == _TITLE_SITE):
-        ln = doc.lines[i]
-        if _is_prose(ln.text, ln.words, stop) and not _site_suffix(ln):
+        if _not_a_title(doc.lines[i], stop):
             row = proba[i].copy()
             row[_TITLE_SITE] = 0.0
             rest = row.sum()
@@ -227,10 +233,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         labels[0] == "title_site"
         or _site_suffix(first_line)
         # a domain names the site in a title, not in a first line of prose that mentions a website
-        or (
-            bool(_DOMAIN_RE.search(first_line.text))
-            and not _is_prose(first_line.text, first_line.words, stop)
-        )
+        or (bool(_DOMAIN_RE.search(first_line.text)) and not _not_a_title(first_line, stop))
     )
     if layout is not None:
         # The line model has searched every line for an e-mail address, a phone number and a URL (a

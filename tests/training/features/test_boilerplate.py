@@ -227,6 +227,12 @@ def test_a_prose_line_is_never_a_site_title(resources):
     out, ctx, _ = _run(flattened, resources)
     assert ctx.line_categories == ["content"]
     assert out.values["boilerplate_soft_char_ratio"] < 0.2
+    # Flattened with a list of places and names: too few stop words to read as prose, far longer than a headline.
+    venues = " ".join(f"June {d} -- Harbour Hall Arena, Port Calder, NB" for d in range(1, 25))
+    listed = " ".join(_LEAD.split()) + f" Tickets go on sale at Eastbrook-Tickets.com. Tour dates: {venues}"
+    out, ctx, _ = _run(listed, resources)
+    assert ctx.line_categories[0] != "title_site"
+    assert out.values["boilerplate_site_title"] == 0.0
     out, _, _ = _run("Council approves school budget | Eastbrook Gazette\n\n" + _LEAD, resources)
     assert out.values["boilerplate_site_title"] == 1.0
     long_title = "Council approves the new budget for the schools and the roads of the town on Tuesday"
