@@ -84,16 +84,35 @@ def _load(option: Path | None) -> Model:
         raise typer.Exit(2) from exc
 
 
-def decode_bytes(data: bytes, *, max_bytes: int) -> str:
-    """Bytes to text, or :class:`InputError` with a code: ``too_large``, ``binary``, ``not_utf8``."""
+def _check_size(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise InputError("too_large", f"document has {len(data)} bytes; the limit is {max_bytes} (--max-bytes)")
+
+
+def decode_document(data: bytes, *, max_bytes: int, html: bool = False) -> tuple[str, str]:
+    """A file's or standard input's bytes to (text, encoding), decoded as ``thresher scan`` decodes them: a
+    byte-order mark, else UTF-8, else (``html``) the page's declared charset, else the detected encoding.
+    :class:`InputError` with a code: ``too_large``, ``binary``, ``not_utf8`` (no encoding decodes it)."""
+    from service.scan.sources import ReadProblem, decode_text, html_declared_charset
+
+    _check_size(data, max_bytes)
+    try:
+        return decode_text(data, declared=html_declared_charset(data) if html else None)
+    except ReadProblem as exc:
+        raise InputError(exc.code, str(exc)) from exc  # the message thresher scan gives the same bytes
+
+
+def decode_json_line(data: bytes, *, max_bytes: int) -> str:
+    """A JSONL line to text: JSON is UTF-8, so no other encoding is guessed. :class:`InputError` with a
+    code: ``too_large``, ``binary``, ``not_utf8``."""
+    _check_size(data, max_bytes)
     if b"\x00" in data[:8192]:
         raise InputError("binary", "document looks binary (it contains NUL bytes); expected text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError("not_utf8", f"document is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from exc
+        raise InputError("not_utf8", f"line is not valid UTF-8 (byte {exc.start}); JSONL is JSON, which is "
+                         "always UTF-8: re-encode the file as UTF-8") from exc
 
 
 def _score_one(text: str, *, model: Model, doc_id: str, explain: bool, title: str | None = None,
@@ -199,12 +218,15 @@ def score(
             total += 1
             try:
                 data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-                body = decode_bytes(data, max_bytes=max_bytes)
-                if name.lower().endswith((".html", ".htm")):  # the page's main text, as thresher scan reads it
+                is_html = name.lower().endswith((".html", ".htm"))
+                body, encoding = decode_document(data, max_bytes=max_bytes, html=is_html)
+                if is_html:  # the page's main text, as thresher scan reads it
                     rec = _score_html(body, model=m, doc_id=name, explain=explain)
                 else:
                     rec = _score_one(body, model=m, doc_id=name, explain=explain)
                 rec["path"] = name
+                if encoding != "utf-8":  # as in thresher scan's records
+                    rec["input"] = {"encoding": encoding}
             except InputError as exc:
                 rec = _error_record(name, exc)
             except OSError as exc:
@@ -229,7 +251,7 @@ def score(
                 total += 1
                 rid = f"{jsonl}:{lineno}"
                 try:
-                    line = decode_bytes(raw, max_bytes=max_bytes)
+                    line = decode_json_line(raw, max_bytes=max_bytes)
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as exc:  # the whole message: what, and where in the line

@@ -72,9 +72,11 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "ERROR_CODES",
     "FileUnit",
+    "ReadProblem",
     "ScanStats",
     "decode_text",
     "extract_html",
+    "html_declared_charset",
     "iter_documents",
     "iter_units",
     "read_unit",
@@ -154,6 +156,9 @@ class _Problem(Exception):
         self.code = code
 
 
+ReadProblem = _Problem  # the public name, for callers of decode_text (thresher score)
+
+
 def source_format(name: str) -> str | None:
     """The format of a file name (``txt``, ``md``, ``html``, ``json``, ``jsonl``, ``warc``), or None."""
     lower = name.lower()
@@ -208,7 +213,7 @@ def _detect(data: bytes) -> str | None:
 
 def decode_text(data: bytes, *, declared: str | None = None, check_binary: bool = True) -> tuple[str, str]:
     """Bytes to (text, encoding): a byte-order mark, else UTF-8, else the ``declared`` charset (an HTML
-    meta tag or an HTTP header), else charset-normalizer's detection. Raises ``_Problem`` with code
+    meta tag or an HTTP header), else charset-normalizer's detection. Raises ``ReadProblem`` with code
     ``binary`` (NUL bytes in the first 8 KB) or ``not_utf8`` (nothing decodes it)."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
@@ -241,6 +246,9 @@ def _encoding_meta(enc: str) -> dict[str, Any]:
 def _html_declared_charset(data: bytes) -> str | None:
     m = _META_CHARSET.search(data[:4096])
     return m.group(1).decode("ascii", "replace") if m else None
+
+
+html_declared_charset = _html_declared_charset  # the public name: an HTML file's ``declared`` for decode_text
 
 
 _TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from service.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 ERROR_CODES = {"empty", "binary", "not_utf8", "unreadable"}
+# bytes that no encoding decodes (charset-normalizer finds none): not_utf8, in thresher score as in scan
+UNDECODABLE = b"\x81\x8d\x8f\x90\x9d" + bytes(b for b in random.Random(7).randbytes(4000) if b) + b"\xff\xfe\xfd"
 
 
 @pytest.fixture
@@ -32,25 +35,27 @@ def inputs(tmp_path):
         "empty": tmp_path / "empty.txt",
         "binary": tmp_path / "binary.bin",
         "latin1": tmp_path / "latin1.txt",
+        "noise": tmp_path / "noise.txt",
         "missing": tmp_path / "missing.txt",
         "good2": tmp_path / "good2.txt",
     }
     files["good"].write_text(CLEAN, encoding="utf-8")
     files["empty"].write_text("  \n\n ", encoding="utf-8")
     files["binary"].write_bytes(b"PK\x03\x04\x00\x00binary\x00payload")
-    files["latin1"].write_bytes("Café crème à Zürich, naïve façade.\n".encode("latin-1"))
+    files["latin1"].write_bytes("Café crème à Zürich, naïve façade.\n".encode("latin-1"))  # detected, as scan does
+    files["noise"].write_bytes(UNDECODABLE)
     files["good2"].write_bytes(b"\xef\xbb\xbf" + SPUN.encode("utf-8"))  # UTF-8 with a BOM is fine
     return files
 
 
 def test_score_files_one_record_per_input_in_order(runner, inputs, tiny_model_dir):
-    order = ["good", "empty", "binary", "latin1", "missing", "good2"]
+    order = ["good", "empty", "binary", "latin1", "noise", "missing", "good2"]
     args = ["score", *[str(inputs[k]) for k in order], "--model", str(tiny_model_dir)]
     res = runner.invoke(app, args)
     assert res.exit_code == 1, res.output
     recs = _records(res.stdout)
     assert [r["id"] for r in recs] == [str(inputs[k]) for k in order]
-    expected = {"empty": "empty", "binary": "binary", "latin1": "not_utf8", "missing": "unreadable"}
+    expected = {"empty": "empty", "binary": "binary", "noise": "not_utf8", "missing": "unreadable"}
     for key, rec in zip(order, recs, strict=True):
         if key in expected:
             assert rec["error"]["code"] == expected[key], rec
@@ -61,7 +66,7 @@ def test_score_files_one_record_per_input_in_order(runner, inputs, tiny_model_di
             assert "error" not in rec
             assert 0.0 <= rec["score"] <= 100.0
             assert rec["path"] == str(inputs[key])
-    assert "4 of 6 document(s) could not be scored" in res.stderr
+    assert "4 of 7 document(s) could not be scored" in res.stderr
 
 
 def test_all_good_files_exit_zero(runner, inputs, tiny_model_dir):
@@ -413,3 +418,78 @@ def test_score_an_html_page_scores_its_main_text_as_scan_does(runner, tmp_path, 
     assert "html" not in txt_rec and txt_rec["score"] < html_rec["score"]  # markup read as text is no article
     assert blank["error"]["code"] == "empty" and "HTML" in blank["error"]["message"]
     assert res.exit_code == 1
+
+
+LATIN_ARTICLE = (
+    "Le conseil municipal a approuvé mardi la rénovation du marché couvert, fermé depuis l'été dernier.\n"
+    "« Les travaux dureront dix-huit mois », a précisé l'adjointe chargée de l'urbanisme, Hélène Dubois.\n"
+    "Les commerçants, déplacés place de l'Église, espèrent rouvrir avant les fêtes de fin d'année.\n"
+)
+
+
+def test_score_decodes_other_encodings_as_scan_does(runner, tmp_path, tiny_model_dir):
+    from service.scan.sources import decode_text
+
+    cp1252 = tmp_path / "cp1252.txt"
+    cp1252.write_bytes((LATIN_ARTICLE + "Coût total : 4,2 millions d’euros – financés par la région.\n").encode("cp1252"))
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes(LATIN_ARTICLE.encode("latin-1"))
+    utf8 = tmp_path / "utf8.txt"
+    utf8.write_text(LATIN_ARTICLE, encoding="utf-8")
+    res = runner.invoke(app, ["score", str(cp1252), str(latin1), str(utf8), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    recs = _records(res.stdout)
+    for path, rec in zip((cp1252, latin1), recs[:2], strict=True):
+        assert "error" not in rec and 0.0 <= rec["score"] <= 100.0, rec
+        assert rec["input"] == {"encoding": decode_text(path.read_bytes())[1]} == {"encoding": "cp1252"}
+        assert "Hélène Dubois" in rec["cleaned_text"] and "Ã" not in rec["cleaned_text"]
+    assert "d’euros – financés" in recs[0]["cleaned_text"]
+    assert "error" not in recs[2] and "input" not in recs[2]  # UTF-8: no encoding field
+    assert recs[1]["score"] == recs[2]["score"]  # the same text, however it was encoded
+
+    stdin = runner.invoke(app, ["score", "-", "--model", str(tiny_model_dir)], input=LATIN_ARTICLE.encode("latin-1"))
+    assert stdin.exit_code == 0, stdin.output
+    (rec,) = _records(stdin.stdout)
+    assert rec["input"] == {"encoding": "cp1252"} and rec["score"] == recs[2]["score"]
+
+
+def test_score_an_html_page_in_its_declared_charset(runner, tmp_path, tiny_model_dir):
+    russian = ("Правительство объявило в понедельник о новых мерах поддержки фермеров, пострадавших от засухи. "
+               "Министр сельского хозяйства заявил, что выплаты начнутся в следующем месяце.")
+    page = (f"<html><head><meta charset='windows-1251'><title>Новости</title></head>"
+            f"<body><article><p>{russian}</p><p>{russian}</p></article></body></html>")
+    (tmp_path / "page.html").write_bytes(page.encode("cp1251"))
+    res = runner.invoke(app, ["score", str(tmp_path / "page.html"), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 0, res.output
+    (rec,) = _records(res.stdout)
+    assert rec["input"] == {"encoding": "cp1251"} and "Министр" in rec["cleaned_text"]
+
+
+def test_score_undecodable_and_binary_input_are_still_error_records(runner, tmp_path, tiny_model_dir):
+    bad_bom = tmp_path / "bad-bom.txt"
+    bad_bom.write_bytes(b"\xff\xfe" + b"abc")  # a UTF-16 byte-order mark before an odd number of bytes
+    noise = tmp_path / "noise.txt"
+    noise.write_bytes(UNDECODABLE)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"PK\x03\x04\x00\x00binary\x00payload")
+    res = runner.invoke(app, ["score", str(bad_bom), str(noise), str(binary), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 1, res.output
+    recs = _records(res.stdout)
+    assert [r["error"]["code"] for r in recs] == ["not_utf8", "not_utf8", "binary"]
+    assert all("score" not in r and "input" not in r and r["error"]["message"] for r in recs)
+    assert "re-encode it as UTF-8" in recs[1]["error"]["message"]
+    stdin = runner.invoke(app, ["score", "-", "--model", str(tiny_model_dir)], input=UNDECODABLE)
+    assert stdin.exit_code == 1
+    (rec,) = _records(stdin.stdout)
+    assert rec["id"] == "-" and rec["error"]["code"] == "not_utf8"
+
+
+def test_score_jsonl_stays_utf8_only(runner, tmp_path, tiny_model_dir):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(json.dumps({"id": "latin", "text": LATIN_ARTICLE}, ensure_ascii=False).encode("latin-1")
+                    + b"\n" + json.dumps({"id": "ok", "text": LATIN_ARTICLE}, ensure_ascii=False).encode() + b"\n")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 1, res.output
+    bad, good = _records(res.stdout)
+    assert bad["error"]["code"] == "not_utf8" and "JSONL is JSON" in bad["error"]["message"]
+    assert "error" not in good and "input" not in good
