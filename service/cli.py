@@ -319,7 +319,8 @@ def _read_labeled(paths: list[Path]) -> LabeledSet:
 
 @app.command(cls=_Command)
 def train(
-    out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/mine.")] = Path("models/default"),
+    out: Annotated[Path | None, typer.Option("--out", show_default=False, help="Model folder to write, e.g. "
+                                             "models/mine (required).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Model name (default: the folder's name).")] = None,
     fixtures: Annotated[list[Path] | None, typer.Option(
         "--fixtures", help="Labeled fixtures: JSONL, CSV, a folder with reliable/ and unreliable/, or scan output "
@@ -343,6 +344,10 @@ def train(
     """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder.
 
     Exit code 0 when the model is written, 2 on a usage, fixture or model error, 3 when the --base gate refuses the new model (nothing written without --force)."""
+    if out is None:  # no default: it would be models/default, and training would overwrite the shipped model
+        raise _usage_error("--out is required: the folder to write the model to, e.g. --out models/mine "
+                           "(the shipped models/default is rebuilt by make model)")
+
     from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
     from training.evaluation import evaluate, gate, metrics_json, write_report
     from training.features import FEATURE_NAMES

@@ -493,3 +493,14 @@ def test_score_jsonl_stays_utf8_only(runner, tmp_path, tiny_model_dir):
     bad, good = _records(res.stdout)
     assert bad["error"]["code"] == "not_utf8" and "JSONL is JSON" in bad["error"]["message"]
     assert "error" not in good and "input" not in good
+
+
+def test_train_without_out_is_a_usage_error_that_touches_nothing(runner, tmp_path, monkeypatch):
+    shipped = REPO / "models" / "default"
+    before = {p: p.stat().st_mtime_ns for p in shipped.iterdir()} if shipped.is_dir() else {}
+    monkeypatch.chdir(tmp_path)  # the old default, models/default, was relative to the working folder
+    res = runner.invoke(app, ["train"])
+    assert res.exit_code == 2, res.output
+    assert "--out is required" in res.stderr and "--out models/mine" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert ({p: p.stat().st_mtime_ns for p in shipped.iterdir()} if shipped.is_dir() else {}) == before
