@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import zlib
@@ -775,6 +776,11 @@ def serve(
 
     from service.settings import Settings
 
+    # SIGTERM (docker stop, systemd) stops the server gracefully and the command then exits 0: uvicorn
+    # drains and shuts down on it, then raises the signal again with the handler it found, and Python's
+    # default one would end the process by the signal (exit status 143). Before uvicorn runs (the model
+    # is being verified), the handler stops the command at once.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The options become THRESHER_* variables: worker processes build their app from the environment.
     for key, value in (("MODEL_DIR", model), ("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
@@ -806,6 +812,19 @@ def serve(
 
 
 BIND_FAILURE = 3  # uvicorn's exit code when it cannot bind (STARTUP_FAILURE)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """Exit 0 at once, without the interpreter's teardown (seconds of garbage collection with a model in
+    memory), as the default handler ended the process: uvicorn raises SIGTERM again only once it has shut
+    down, and before it runs there is nothing to clean up."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 def _check_bindable(host: str, port: int) -> None:

@@ -504,3 +504,24 @@ def test_train_without_out_is_a_usage_error_that_touches_nothing(runner, tmp_pat
     assert "--out is required" in res.stderr and "--out models/mine" in res.stderr
     assert list(tmp_path.iterdir()) == []
     assert ({p: p.stat().st_mtime_ns for p in shipped.iterdir()} if shipped.is_dir() else {}) == before
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_stops_cleanly_on_sigterm(tmp_path, tiny_model_dir, workers):
+    import os
+    import signal
+    import time
+
+    from liveserver import start_server, stop_server
+
+    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(tiny_model_dir)}, workers=workers)
+    try:
+        os.kill(server.proc.pid, signal.SIGTERM)  # to the command only, as docker stop and systemd send it
+        start = time.monotonic()
+        code = server.proc.wait(timeout=20)
+        elapsed = time.monotonic() - start
+    finally:
+        stop_server(server)
+    assert code == 0, server.log_text()[-3000:]
+    assert elapsed < 10, elapsed
+    assert "Traceback" not in server.log_text()
