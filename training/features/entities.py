@@ -4,7 +4,9 @@ A token is suspicious when it is *not* a word of the language (unknown to wordfr
 lexicon) and yet a small edit away from one that is known: a name in the lexicon, another spelling in
 the same document, or a common word. Rare but real names (a small town, a new minister) are unknown
 too, but they are near no known word, or the text spells them the same way several times; neither is
-flagged. Spinners also swap a name for a real word ("Scott Scent"): a common word right after a known
+flagged. Nor are shapes a spinner or a typo does not make: acronyms and products with capitals inside
+("PKIs", "SwiftUI"), names with letters outside English's alphabet ("Kristrún"), and two frequent words
+run together ("Workfront"). Spinners also swap a name for a real word ("Scott Scent"): a common word right after a known
 first name, close in spelling to that first name's known surname, is flagged as a name-slot swap.
 
 Only for English text: on other languages every value is NaN ("not applicable").
@@ -40,6 +42,23 @@ CONSISTENT_SPELLING = 3  # an unknown token spelled this way this many times is 
 KNOWN_ZIPF = 1.0  # wordfreq zipf at or above which a token is a word of the language
 NAME_SLOT_SIMILARITY = 60.0  # rapidfuzz ratio between the word and the first name's known surname
 MAX_CANDIDATES = 40  # unknown tokens examined per document at most
+COMPOUND_PART_ZIPF = 3.5  # each part of a word written as two known words is at least this frequent
+COMPOUND_MIN_PART = 3  # letters in each part of such a compound at least
+
+
+def _not_misspelled_shape(token: str, zipf: dict[str, float]) -> bool:
+    """A token that a spinner or a typo does not make in English text, however near a known word it is: a
+    capital after the first letter (an acronym "DOCN", "PKIs", a product "SwiftUI", "iSpring",
+    "PartnerRe"), a letter outside English's alphabet (a name "Kristrún", "Löbel", a word of another
+    script), or two frequent words run together ("Notebank", "Workfront", "offboarding": a brand or a
+    coinage, not "Jemenskyy")."""
+    if token[1:] != token[1:].lower() or not token.isascii():
+        return True
+    low = token.lower()
+    for i in range(COMPOUND_MIN_PART, len(low) - COMPOUND_MIN_PART + 1):
+        if zipf.get(low[:i], 0.0) >= COMPOUND_PART_ZIPF and zipf.get(low[i:], 0.0) >= COMPOUND_PART_ZIPF:
+            return True
+    return False
 
 
 def _match_case(word: str, like: str, surface: dict[str, str]) -> str:
@@ -182,6 +201,8 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         key=lambda w: (first_line.get(w, 0), w),
     )[:MAX_CANDIDATES]
     for w in candidates:
+        if _not_misspelled_shape(surface.get(w, w), vocab.zipf):
+            continue
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
         doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w

@@ -100,6 +100,42 @@ def test_garbled_common_word_is_found_from_the_vocabulary(resources):
     assert hits == [("goverrnment", "government", "vocabulary")]
 
 
+@pytest.mark.parametrize(
+    "token",
+    ["iSpring", "PartnerRe", "DOCN", "PKIs", "Notebank", "Workfront", "Kristrún"],
+)
+def test_acronyms_products_compounds_and_other_scripts_are_not_misspellings(token, resources):
+    """Near a known word ("SwiftUI" ~ Swift, "DOCN" ~ Doch, "Notebank" ~ Notebook), but a spinner or a
+    typo does not write a capital after the first letter, two frequent words run together, or a word of
+    another script: products, acronyms and coinages in real articles are no evidence of a spun copy."""
+    text = (
+        f"The company said on Tuesday that {token} would be part of the new plan for the schools in the "
+        "county, and the council agreed to pay for it over the next three years.\n"
+    )
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+
+
+def test_a_word_of_another_script_is_not_a_misspelling(resources):
+    # "Москвы" is one letter from "Москва", written twice in the text, but it is Russian, not a spun name.
+    text = (
+        "The sign read Москва in large letters. Visitors to Москва often ask about the road signs, and one "
+        "of them, for the centre of Москвы, was painted again last year by the city council.\n"
+    )
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+
+
+def test_a_mangled_name_between_two_short_words_is_still_found(resources):
+    # "Sessent" reads as "ses" + "sent": the first part is not frequent enough to make it a compound.
+    text = (
+        "Treasury Secretary Scott Bessent met the envoy on Monday. Later Sessent told reporters that the "
+        "talks had gone well and would continue in the spring.\n"
+    )
+    out, _ = _run(text, resources)
+    assert [(f["found"], f["intended"]) for f in out.evidence["misspellings"]] == [("Sessent", "Bessent")]
+
+
 def test_possessive_counts_as_the_name(resources):
     text = (
         "Quillfeather's plan was approved. Quillfeather spoke first.\n"
