@@ -37,7 +37,10 @@ from training.linemodel import CLASSES, LineModel
 from training.parallel import fork_map, forks
 from training.vocabulary import EntityLexicon
 
-__all__ = ["TrainResult", "train", "save_model", "DEFAULT_THRESHOLDS", "MODEL_FILE", "LEXICON_FILE", "MANIFEST_FILE"]
+__all__ = [
+    "TrainResult", "train", "save_model", "model_version", "DEFAULT_THRESHOLDS", "MODEL_FILE", "LEXICON_FILE",
+    "MANIFEST_FILE", "MANIFEST_FORMAT", "METRICS_FILE", "UNBOUND_FIELDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ DEFAULT_THRESHOLDS = {"reliable": 70.0, "suspect": 40.0}  # score >= 70 reliable
 MODEL_FILE = "model.joblib"
 LEXICON_FILE = "lexicon.json"
 MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = 2  # 2: model.joblib holds the manifest's fields too (1: it did not)
+UNBOUND_FIELDS = ("files", "version", "created")  # the manifest's fields that model.joblib does not hold
 METRICS_FILE = "metrics.json"
 _WARM_UP = "Warm-up. The council met on Tuesday and said it would publish the report. Read more"
 
@@ -257,22 +262,18 @@ def save_model(
     fixture_sources: dict[str, str],
     thresholds: dict[str, float] | None = None,
 ) -> dict[str, object]:
-    """Write ``model.joblib``, ``lexicon.json``, ``metrics.json`` and ``manifest.json`` into ``out_dir``."""
+    """Write ``model.joblib``, ``lexicon.json``, ``metrics.json`` and ``manifest.json`` into ``out_dir``.
+
+    ``model.joblib`` also holds the manifest's fields but ``files`` and ``version`` (derived from the files)
+    and ``created`` (the version must not depend on the time), so that loading refuses a manifest edited
+    afterwards (format 2)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"classifier": result.classifier, "line_model": result.line_model}, out_dir / MODEL_FILE, compress=3)
-    (out_dir / LEXICON_FILE).write_text(json.dumps(result.lexicon.to_json(), indent=1, sort_keys=True) + "\n")
-    (out_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
-    files = {f: _sha256(out_dir / f) for f in (MODEL_FILE, LEXICON_FILE, METRICS_FILE)}
-    version = hashlib.sha256("".join(files[f] for f in sorted(files)).encode()).hexdigest()[:12]
-    manifest: dict[str, object] = {
+    bound: dict[str, object] = {
         "name": name,
-        "version": version,
-        "created": created_at(),
-        "format": 1,
-        "files": files,
+        "format": MANIFEST_FORMAT,
         "feature_names": list(FEATURE_NAMES),
         "line_classes": list(CLASSES),
-        "thresholds": thresholds or DEFAULT_THRESHOLDS,
+        "thresholds": {k: float(v) for k, v in (thresholds or DEFAULT_THRESHOLDS).items()},
         "libraries": library_versions(),
         "fixtures": fixture_sources,
         "fixture_counts": {
@@ -283,5 +284,18 @@ def save_model(
         },
         "metrics": result.metrics,
     }
+    bound = json.loads(json.dumps(bound, sort_keys=True))  # as manifest.json reads back
+    joblib.dump({"classifier": result.classifier, "line_model": result.line_model, "manifest": bound},
+                out_dir / MODEL_FILE, compress=3)
+    (out_dir / LEXICON_FILE).write_text(json.dumps(result.lexicon.to_json(), indent=1, sort_keys=True) + "\n")
+    (out_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
+    files = {f: _sha256(out_dir / f) for f in (MODEL_FILE, LEXICON_FILE, METRICS_FILE)}
+    manifest: dict[str, object] = {**bound, "version": model_version(files), "created": created_at(), "files": files}
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def model_version(files: dict[str, str]) -> str:
+    """The content-addressed version: the first 12 hex digits of the sha256 of the files' sha256s, in
+    name order."""
+    return hashlib.sha256("".join(str(files[f]) for f in sorted(files)).encode()).hexdigest()[:12]

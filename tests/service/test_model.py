@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
+import joblib
 import pytest
 
 from service.model import Model, ModelError, load_model
 from training.classifier import ReliabilityModel
 from training.features import FEATURE_NAMES
 from training.linemodel import LineModel
+from training.train import model_version
 
 
 def _edit_manifest(path, **changes):
@@ -121,3 +124,71 @@ def test_shipped_manifest_matches_code(shipped_model_dir):
 def test_shipped_model_loads(shipped_model_dir):
     model = load_model(shipped_model_dir)
     assert model.manifest["feature_names"] == list(FEATURE_NAMES)
+
+
+# ------------------------------------------------------------------- the manifest is bound to model.joblib
+
+
+@pytest.mark.parametrize("changes", [
+    {"name": "hacked"},
+    {"thresholds": {"reliable": 90.0, "suspect": 10.0}},
+    {"metrics": {"roc_auc": 0.999}},
+    {"fixtures": {"builtin": "0" * 64}},
+    {"format": 1},
+    {"note": "added after training"},
+])
+def test_an_edited_manifest_is_refused_naming_the_field(model_copy, changes):
+    _edit_manifest(model_copy, **changes)
+    with pytest.raises(ModelError, match="edited") as info:
+        load_model(model_copy)
+    assert next(iter(changes)) in str(info.value)
+
+
+def test_an_edited_version_is_refused(model_copy):
+    _edit_manifest(model_copy, version="0123456789ab")
+    with pytest.raises(ModelError, match="version '0123456789ab'.*edited"):
+        load_model(model_copy)
+
+
+def test_created_may_change_and_the_model_reports_what_it_uses(model_copy):
+    _edit_manifest(model_copy, created="2020-01-01T00:00:00+00:00")
+    model = load_model(model_copy)
+    bound = joblib.load(model_copy / "model.joblib")["manifest"]
+    assert model.name == bound["name"] == "tiny"
+    assert model.thresholds == bound["thresholds"]
+    assert model.manifest["created"] == "2020-01-01T00:00:00+00:00"
+
+
+def _as_format_1(path):
+    """Rewrite a model folder as training wrote it before model.joblib held the manifest."""
+    bundle = joblib.load(path / "model.joblib")
+    del bundle["manifest"]
+    joblib.dump(bundle, path / "model.joblib", compress=3)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["model.joblib"] = hashlib.sha256((path / "model.joblib").read_bytes()).hexdigest()
+    manifest.update(format=1, version=model_version(manifest["files"]))
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_format_1_model_still_loads_but_its_checkable_fields_are_checked(model_copy):
+    _as_format_1(model_copy)
+    assert load_model(model_copy).thresholds == {"reliable": 70.0, "suspect": 40.0}
+    _edit_manifest(model_copy, thresholds={"reliable": 90.0, "suspect": 40.0})
+    with pytest.raises(ModelError, match="thresholds"):
+        load_model(model_copy)
+    _edit_manifest(model_copy, thresholds={"reliable": 70, "suspect": 40}, metrics={"roc_auc": 0.999})
+    with pytest.raises(ModelError, match="metrics"):
+        load_model(model_copy)
+    _edit_manifest(model_copy, metrics=json.loads((model_copy / "metrics.json").read_text()), format=2)
+    with pytest.raises(ModelError, match="format"):
+        load_model(model_copy)
+
+
+def test_a_joblib_that_does_not_load_is_a_model_error(model_copy):
+    (model_copy / "model.joblib").write_bytes(b"not a pickle")
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    manifest["files"]["model.joblib"] = hashlib.sha256(b"not a pickle").hexdigest()
+    manifest["version"] = model_version(manifest["files"])
+    (model_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        load_model(model_copy)
