@@ -193,18 +193,41 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _decode(data: bytes, charset: str = "utf-8") -> str:
+    """``data`` decoded with the declared charset (a leading byte-order mark dropped), or :class:`ApiError`."""
     try:
         codec = codecs.lookup(charset).name
     except LookupError as exc:
         raise ApiError(415, "unsupported_media_type", f"charset '{charset}' is unknown; send UTF-8") from exc
     try:
-        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
+        text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as exc:
         raise ApiError(400, "not_utf8", f"the body is not valid {charset} (byte {exc.start}); send UTF-8 text") from exc
+    return text[1:] if text.startswith("\ufeff") else text
 
 
-def _json_body(data: bytes) -> Any:
-    text = _decode(data)
+# The charsets a JSON text may come in (RFC 8259 8.1: UTF-8; UTF-16 and UTF-32 are recognised by their first
+# bytes, as RFC 4627 3 did). A charset parameter has no meaning for application/json (RFC 8259 11) and is ignored.
+_JSON_CODECS = frozenset({"utf-8", "utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-32-le"})
+
+
+def _json_body(data: bytes, charset: str | None = None) -> Any:
+    encoding = json.detect_encoding(data)  # a BOM, or the pattern of NUL bytes around the first two characters
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        declared = ""
+        if charset:
+            try:
+                other = codecs.lookup(charset).name not in _JSON_CODECS
+            except LookupError:
+                other = True
+            if other:
+                declared = f"; the declared charset '{charset}' does not apply: a JSON body is UTF-8 whatever it says"
+        what = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+        raise ApiError(400, "not_utf8", f"the body is not valid {what} (byte {exc.start}): JSON bodies must be UTF-8 "
+                       f"(RFC 8259; UTF-16 and UTF-32 are recognised by their first bytes){declared}") from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -234,6 +257,17 @@ def _article(payload: Any) -> ScoreRequest:
     if not article.text.strip():
         raise ApiError(422, "empty", "'text' is empty or only whitespace; send the article's text")
     return article
+
+
+def _item_id(item: Any) -> str | None:
+    """The caller's id of a batch item, for its error: a string as it is, any other JSON value as its JSON
+    text (``7`` -> ``"7"``); ``None`` when the item is not an object or has no id. An unpaired surrogate is
+    written as its escape (``\\ud800``): the answer must be valid UTF-8."""
+    if not isinstance(item, dict) or item.get("id") is None:
+        return None
+    value = item["id"]
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if has_lone_surrogate(text) else text
 
 
 def _score(article: ScoreRequest, model: Model, explain: bool) -> dict[str, Any]:
@@ -312,13 +346,22 @@ _SCORE_BODY = {
 _BATCH_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorResponse, "description": d}
-    for s, d in {
-        400: "Not UTF-8, malformed JSON, or a corrupt gzip or deflate stream", 401: "API key missing or wrong", 413: "Body too large",
-        415: "Unsupported media type or content encoding", 422: "Empty text or wrong types",
-    }.items()
+_ERROR_TEXT = {
+    400: "Not UTF-8 (or the declared charset), malformed JSON, a NUL character in text, or a corrupt gzip or deflate "
+         "stream",
+    401: "API key (or, for reload, admin token) missing or wrong",
+    403: "Reload disabled: the server has no THRESHER_ADMIN_TOKEN",
+    409: "The model in THRESHER_MODEL_DIR was refused; the old one stays in service",
+    413: "Body too large",
+    415: "Unsupported media type, charset or content encoding",
+    422: "Empty text, wrong types, too many articles or a bad query parameter",
+    503: "The model is still loading",
 }
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route can give, for its OpenAPI entry: each route declares its own."""
+    return {s: {"model": ErrorResponse, "description": _ERROR_TEXT[s]} for s in statuses}
 
 
 def create_app(settings: Settings | None = None, *, model: Model | None = None) -> FastAPI:
@@ -378,7 +421,6 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         version="1",
         summary="How reliable is this crawled news text, and why.",
         lifespan=lifespan,
-        responses=_ERRORS,
         docs_url=None,  # Swagger UI and ReDoc come from a CDN: blank offline. See the /docs route below.
         redoc_url=None,
     )
@@ -393,6 +435,8 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
 
     # The schema says what this server asks for: a bearer key on /v1/* only when THRESHER_API_KEYS is set.
     guard = [Depends(require_key)] if api_keys else []
+    auth = (401,) if api_keys else ()
+    scoring_errors = _errors(400, *auth, 413, 415, 422, 503)
 
     def current() -> Model:
         slot = state["slot"]
@@ -443,6 +487,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         response_model_exclude_none=False,
         openapi_extra=_SCORE_BODY,
         dependencies=guard,
+        responses=scoring_errors,
         summary="Score one article",
         description="JSON `{text, title?, url?, lang?, id?}` or a `text/plain` body (then title, url and lang "
         "may come as query parameters). `explain=false` leaves out evidence, line labels and the cleaned text.",
@@ -457,12 +502,13 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         media, params = _media_type(request)
         body = await _read_body(request, settings.max_body_bytes)
         if media == "application/json" or media.endswith("+json"):
-            article = _article(_json_body(body))
+            article = _article(_json_body(body, params.get("charset")))
         elif media == "text/plain":
-            if b"\x00" in body:
-                raise ApiError(400, "binary", "the body contains NUL bytes: it looks binary, not text")
-            article = _article({"text": _decode(body, params.get("charset", "utf-8")), "title": title, "url": url,
-                                "lang": lang})
+            # Decoded first: UTF-16 and UTF-32 text holds NUL bytes; a NUL character is what binary data shows.
+            text = _decode(body, params.get("charset", "utf-8"))
+            if "\x00" in text:
+                raise ApiError(400, "binary", "the body contains NUL characters: it looks binary, not text")
+            article = _article({"text": text, "title": title, "url": url, "lang": lang})
         else:
             raise ApiError(415, "unsupported_media_type",
                            f"Content-Type '{media or '(none)'}' is not accepted; send application/json or text/plain")
@@ -476,16 +522,17 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         response_model=BatchResult,
         openapi_extra=_BATCH_BODY,
         dependencies=guard,
+        responses=scoring_errors,
         summary="Score up to THRESHER_MAX_BATCH articles",
         description="Answers `{results: [...]}` in the order of `articles`; a bad item gets `{id, error}` in its "
         "place and the others are scored.",
     )
     async def score_batch(request: Request, explain: bool = True) -> Response:
-        media, _ = _media_type(request)
+        media, params = _media_type(request)
         if media != "application/json" and not media.endswith("+json"):
             raise ApiError(415, "unsupported_media_type",
                            f"Content-Type '{media or '(none)'}' is not accepted; send application/json")
-        payload = _json_body(await _read_body(request, settings.max_body_bytes))
+        payload = _json_body(await _read_body(request, settings.max_body_bytes), params.get("charset"))
         if not isinstance(payload, dict) or not isinstance(payload.get("articles"), list):
             raise ApiError(422, "invalid", "expected a JSON object {\"articles\": [{\"text\": ...}, ...]}")
         items = payload["articles"]
@@ -497,12 +544,11 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
 
         def run_all() -> list[dict[str, Any]]:
             out: list[dict[str, Any]] = []
-            for item in items:
-                item_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+            for index, item in enumerate(items):
                 try:
                     out.append(_score(_article(item), m, explain))
                 except ApiError as exc:
-                    out.append({"id": item_id, **exc.body()})
+                    out.append({"id": _item_id(item), "index": index, **exc.body()})
             return out
 
         results = await run_scoring(run_all)
@@ -517,14 +563,14 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="A verified model is loaded and warmed up", responses={503: {"model": ErrorResponse}})
+    @app.get("/readyz", summary="A verified model is loaded and warmed up", responses=_errors(503))
     async def readyz() -> Response:
         slot = state["slot"]
         if slot is None:
             return _error_response(ApiError(503, "not_ready", "the model is still loading"))
         return JSONResponse({"status": "ready", "model": {"name": slot.model.name, "version": slot.model.version}})
 
-    @app.get("/v1/model", response_model=ModelInfo, dependencies=guard,
+    @app.get("/v1/model", response_model=ModelInfo, dependencies=guard, responses=_errors(*auth, 503),
              summary="The model being served: name, version, metrics, thresholds, feature names")
     async def model_info() -> Response:
         m = current()
@@ -535,8 +581,12 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         })
 
     @app.post("/v1/model/reload", response_model=ReloadResult,
-              responses={403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
-              summary="Load THRESHER_MODEL_DIR again, verify it, swap it in (needs THRESHER_ADMIN_TOKEN)")
+              responses=_errors(401, 403, 409, 503),
+              summary="Load THRESHER_MODEL_DIR again, verify it, swap it in (needs THRESHER_ADMIN_TOKEN)",
+              description="With one worker the answer comes once the new model serves (`workers`: `this process`). "
+              "With several, once the folder is verified: the supervisor then verifies its own copy and replaces "
+              "the workers one by one (`workers`: `restarting`); `thresher_model_workers` shows the progress and "
+              "`thresher_model_reloads_total` the outcome.")
     async def reload(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:  # noqa: B008
         if settings.admin_token is None:
             raise ApiError(403, "reload_disabled", "model reload is disabled: the server has no THRESHER_ADMIN_TOKEN")

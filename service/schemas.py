@@ -100,7 +100,9 @@ class ErrorResponse(BaseModel):
 
 
 class ItemError(BaseModel):
-    id: str | None
+    id: str | None = Field(description="The item's id: a string id as sent, another JSON value as its JSON text "
+                           "(7 -> \"7\"); null when the item has no id or is not an object.")
+    index: int = Field(ge=0, description="The item's position in 'articles' (0-based).")
     error: ErrorBody
 
 

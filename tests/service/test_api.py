@@ -94,6 +94,34 @@ def test_plain_text_in_a_declared_charset(client):
     assert resp.status_code == 200, resp.text
 
 
+def test_plain_text_in_utf16_and_utf32_is_decoded_before_the_binary_check(client):
+    want = client.post("/v1/score", content=CLEAN.encode(), headers={"content-type": "text/plain"}).json()["score"]
+    for charset, data in [("utf-16", CLEAN.encode("utf-16")), ("utf-16le", CLEAN.encode("utf-16-le")),
+                          ("UTF-32", CLEAN.encode("utf-32")), ("utf-8", "\ufeff".encode() + CLEAN.encode())]:
+        resp = client.post("/v1/score", content=data, headers={"content-type": f"text/plain; charset={charset}"})
+        assert resp.status_code == 200, (charset, resp.text)
+        assert resp.json()["score"] == want, charset
+    # a NUL character is binary in any charset
+    err = _error(client.post("/v1/score", content=("PK\x00zip " + CLEAN).encode("utf-16"),
+                             headers={"content-type": "text/plain; charset=utf-16"}), 400, "binary")
+    assert "NUL" in err["message"]
+
+
+def test_json_in_utf16_and_utf32_is_read_and_other_charsets_are_told_json_is_utf8(client):
+    body = json.dumps({"text": CLEAN, "id": "é"}, ensure_ascii=False)
+    want = client.post("/v1/score", json={"text": CLEAN}).json()["score"]
+    for encoding, charset in [("utf-16", "utf-16"), ("utf-16-le", None), ("utf-32-be", "utf-32"), ("utf-8", "latin-1")]:
+        headers = {"content-type": "application/json" + (f"; charset={charset}" if charset else "")}
+        resp = client.post("/v1/score", content=body.encode(encoding), headers=headers)
+        assert resp.status_code == 200, (encoding, resp.text)
+        assert resp.json()["score"] == want and resp.json()["id"] == "é", encoding
+    batch = json.dumps({"articles": [{"text": CLEAN}]}).encode("utf-16")
+    assert client.post("/v1/score/batch", content=batch, headers={"content-type": "application/json"}).status_code == 200
+    err = _error(client.post("/v1/score", content=body.encode("latin-1"),
+                             headers={"content-type": "application/json; charset=iso-8859-1"}), 400, "not_utf8")
+    assert "RFC 8259" in err["message"] and "iso-8859-1" in err["message"], err
+
+
 def test_declared_language_that_detection_disagrees_with(client):
     got = client.post("/v1/score", json={"text": CLEAN, "lang": "de"}).json()
     assert got["language"]["declared"] == "de" and got["language"]["matches_declared"] is False
@@ -239,11 +267,25 @@ def test_batch_scores_in_order_and_isolates_bad_items(client, shipped_model):
     assert resp.status_code == 200, resp.text
     results = resp.json()["results"]
     assert [r["id"] for r in results] == ["a", "b", "c", None, "e"]
+    assert [r.get("index") for r in results] == [None, 1, 2, 3, None]  # errors say where they are
     assert results[0]["score"] == score_text(CLEAN, model=shipped_model)["score"]
     assert results[1]["error"]["code"] == "empty"
     assert results[2]["error"]["code"] == "invalid"
     assert results[3]["error"]["code"] == "invalid"
     assert results[4]["verdict"] in {"reliable", "suspect", "unreliable"}
+
+
+def test_batch_errors_keep_the_callers_id_and_give_the_index(client):
+    articles = [{"text": 5, "id": 17}, {"text": "", "id": True}, {"text": 5, "id": {"k": [1, "é"]}},
+                {"text": 5, "id": None}, ["not", "an", "object"], 42, {"text": 5, "id": "\ud800"}]
+    raw = json.dumps({"articles": articles}).encode()
+    resp = client.post("/v1/score/batch", content=raw, headers={"content-type": "application/json"})
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["id"] for r in results] == ["17", "true", '{"k":[1,"é"]}', None, None, None, "\\ud800"]
+    assert [r["index"] for r in results] == list(range(len(articles)))
+    assert [r["error"]["code"] for r in results] == ["invalid", "invalid", "invalid", "invalid", "invalid", "invalid",
+                                                     "invalid"]
 
 
 def test_batch_limits_and_shape(client):
@@ -359,6 +401,20 @@ def test_schema_and_docs_routes_are_labelled_and_need_no_cdn(client):
         assert "cdn." not in body, path
 
 
+def test_each_route_declares_the_errors_it_can_answer(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    declared = {(method.upper(), path): sorted(op["responses"]) for path, ops in paths.items() for method, op in ops.items()}
+    scoring = ["200", "400", "413", "415", "422", "503"]  # no 401: this server has no API keys
+    assert declared == {
+        ("POST", "/v1/score"): scoring, ("POST", "/v1/score/batch"): scoring,
+        ("GET", "/healthz"): ["200"], ("GET", "/readyz"): ["200", "503"], ("GET", "/metrics"): ["200"],
+        ("GET", "/v1/model"): ["200", "503"], ("POST", "/v1/model/reload"): ["200", "401", "403", "409", "503"],
+    }
+    batch_error = paths["/v1/score/batch"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert batch_error  # ItemError (with its index) is part of the answer's schema
+    assert "index" in client.get("/openapi.json").json()["components"]["schemas"]["ItemError"]["required"]
+
+
 def test_scoring_does_not_stall_the_event_loop(live_server):
     """While a batch is being scored in the worker threads, /healthz still answers at once."""
     done = threading.Event()
@@ -404,6 +460,9 @@ def test_api_keys_guard_v1_but_not_health(tmp_path, shipped_model_dir):
             # no document was read: an auth failure is not a rejected document
             assert "thresher_rejected_documents_total{" not in c.get("/metrics").text
             assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+            paths = c.get("/openapi.json").json()["paths"]
+            assert "401" in paths["/v1/score"]["post"]["responses"] and "401" in paths["/v1/model"]["get"]["responses"]
+            assert "401" not in paths["/healthz"]["get"]["responses"]
             # No admin token on this server: reload is disabled, whatever the caller sends.
             _error(c.post("/v1/model/reload", headers={"authorization": "Bearer k1"}), 403, "reload_disabled")
     finally:
