@@ -372,36 +372,56 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
     limiter = anyio.CapacityLimiter(SCORING_THREADS)
     state: dict[str, Any] = {"slot": None}
 
-    async def do_reload() -> tuple[Model, Model]:
-        slot: ModelSlot = state["slot"]
+    async def do_reload(trigger: str) -> tuple[Model, Model]:
+        """This process's reload (one worker): load, verify and warm the folder, then swap. Counted and logged."""
+        slot: ModelSlot | None = state["slot"]
+        if slot is None:
+            raise ApiError(503, "not_ready", "the model is still loading; try again shortly")
         try:
             old, new = await anyio.to_thread.run_sync(slot.reload, settings.model_dir)
-        except ModelError:
+        except ModelError as exc:
             metrics.reloads.labels("refused").inc()
+            log.error("%s: the model in %s was refused, still serving %s %s: %s", trigger, settings.model_dir,
+                      slot.model.name, slot.model.version, exc)
             raise
         metrics.reloads.labels("loaded").inc()
         metrics.set_model(new.name, new.version, previous=(old.name, old.version))
-        log.info("model reloaded: %s %s -> %s %s", old.name, old.version, new.name, new.version)
+        log.info("%s: model reloaded from %s: %s %s -> %s %s", trigger, settings.model_dir, old.name, old.version,
+                 new.name, new.version)
         return old, new
 
     def on_sighup() -> None:
+        if settings.supervisor_pid:
+            # With several workers the supervisor reloads (it verifies once, then replaces every worker);
+            # one worker swapping alone would serve another model than the others.
+            log.warning("SIGHUP to worker %d ignored: send it to the supervisor, process %d (thresher serve), which "
+                        "verifies the model and replaces every worker", os.getpid(), settings.supervisor_pid)
+            return
+
         async def run() -> None:
             try:
-                await do_reload()
-            except ModelError as exc:
-                log.error("SIGHUP: model refused, still serving the old one: %s", exc)
+                await do_reload("SIGHUP")
+            except (ModelError, ApiError):
+                pass  # logged (and counted) by do_reload
 
         asyncio.ensure_future(run())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = model
+        source = settings.model_snapshot or settings.model_dir
         if loaded is None:
-            loaded = await anyio.to_thread.run_sync(load_model, settings.model_dir)
+            try:
+                loaded = await anyio.to_thread.run_sync(load_model, source)
+            except ModelError as exc:
+                log.error("worker %d cannot start: the model in %s was refused: %s", os.getpid(), source, exc)
+                raise
         await anyio.to_thread.run_sync(warm_up, loaded)
         state["slot"] = ModelSlot(loaded)
         metrics.set_model(loaded.name, loaded.version)
-        log.info("serving model %s %s from %s", loaded.name, loaded.version, loaded.path)
+        copy = f" (the supervisor's verified copy in {source})" if settings.model_snapshot and model is None else ""
+        log.info("serving model %s %s from %s%s", loaded.name, loaded.version, settings.model_dir if copy else
+                 loaded.path, copy)
         hup = False
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             try:
@@ -593,18 +613,37 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         given = (credentials.credentials if credentials else "").encode()
         if not secrets.compare_digest(given, settings.admin_token.get_secret_value().encode()):
             raise ApiError(401, "unauthorized", "send 'Authorization: Bearer TOKEN' with the server's admin token")
+        if settings.supervisor_pid:
+            return await reload_all(settings.supervisor_pid)
         try:
-            old, new = await do_reload()
+            old, new = await do_reload("POST /v1/model/reload")
         except ModelError as exc:
             raise ApiError(409, "model_refused", f"the model in {settings.model_dir} was refused and the old one "
                            f"stays in service: {exc}") from exc
-        workers = "this process"
-        if settings.supervisor_pid:
-            # Other worker processes load the same folder when the supervisor replaces them one by one.
-            os.kill(settings.supervisor_pid, signal.SIGHUP)
-            workers = "restarting"
         return JSONResponse({"reloaded": True, "previous_version": old.version, "version": new.version,
-                             "name": new.name, "workers": workers})
+                             "name": new.name, "workers": "this process"})
+
+    async def reload_all(supervisor: int) -> Response:
+        """Several workers: verify the folder here, so that a bad model is refused with 409 at once; then the
+        supervisor verifies its own copy of it and replaces the workers one by one (it counts and logs the
+        outcome). No worker swaps alone: all of them serve one model."""
+        old = current()
+        try:
+            new = await anyio.to_thread.run_sync(load_model, settings.model_dir)
+        except ModelError as exc:
+            metrics.reloads.labels("refused").inc()
+            log.error("POST /v1/model/reload: the model in %s was refused; no worker was replaced, all still serve "
+                      "%s %s: %s", settings.model_dir, old.name, old.version, exc)
+            raise ApiError(409, "model_refused", f"the model in {settings.model_dir} was refused and the old one "
+                           f"stays in service: {exc}") from exc
+        try:
+            os.kill(supervisor, signal.SIGHUP)
+        except OSError as exc:
+            raise ApiError(503, "not_ready", f"the supervisor (process {supervisor}) cannot be reached: {exc}") from exc
+        log.info("POST /v1/model/reload: model %s %s verified; the supervisor verifies its copy and replaces the "
+                 "workers one by one", new.name, new.version)
+        return JSONResponse({"reloaded": True, "previous_version": old.version, "version": new.version,
+                             "name": new.name, "workers": "restarting"})
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})

@@ -771,7 +771,6 @@ def serve(
     Exit code 2 on a bad setting or model, 3 when the address cannot be bound (e.g. the port is in use) or a worker fails to start."""
     import tempfile
 
-    import uvicorn
     from pydantic import ValidationError
 
     from service.settings import Settings
@@ -799,7 +798,10 @@ def serve(
         os.environ["THRESHER_SUPERVISOR_PID"] = str(os.getpid())
     else:
         os.environ.pop("THRESHER_SUPERVISOR_PID", None)
-    uvicorn.run(
+    # Imported after PROMETHEUS_MULTIPROC_DIR is set: the supervisor counts reloads in that folder.
+    from service.supervisor import run_server
+
+    run_server(  # uvicorn.run, with several workers under a supervisor that verifies a model before rolling it out
         "service.api:create_app",
         factory=True,
         host=settings.host,

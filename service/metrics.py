@@ -15,7 +15,7 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
 
-__all__ = ["Metrics", "CONTENT_TYPE"]
+__all__ = ["Metrics", "CONTENT_TYPE", "reload_counter", "multiprocess_counting"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -25,6 +25,22 @@ SCORE_BUCKETS = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
 def _multiprocess_dir() -> str | None:
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     return path if path and os.path.isdir(path) else None
+
+
+def reload_counter(registry: CollectorRegistry | None = None) -> Counter:
+    """``thresher_model_reloads_total{outcome}``. The supervisor of several workers counts its reloads in
+    its own process: in multiprocess mode its counts land in the shared folder beside the workers'."""
+    return Counter("thresher_model_reloads", "Model reloads, by outcome: loaded, or refused (the model was refused, "
+                   "or a worker could not start on it; no worker changed model).", ("outcome",),
+                   registry=registry or CollectorRegistry())
+
+
+def multiprocess_counting() -> bool:
+    """Whether this process's counts go to the shared folder (``PROMETHEUS_MULTIPROC_DIR`` was set before
+    prometheus_client was first imported here)."""
+    from prometheus_client import values
+
+    return _multiprocess_dir() is not None and values.ValueClass is not values.MutexValue
 
 
 class Metrics:
@@ -62,7 +78,7 @@ class Metrics:
             "thresher_model_workers", "Worker processes serving the model, by name and version.",
             ("name", "version"), registry=r, multiprocess_mode="livesum",
         )
-        self.reloads = Counter("thresher_model_reloads", "Model reloads, by outcome.", ("outcome",), registry=r)
+        self.reloads = reload_counter(r)
 
     def set_model(self, name: str, version: str, previous: tuple[str, str] | None = None) -> None:
         if previous is not None and previous != (name, version):

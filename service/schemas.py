@@ -126,4 +126,7 @@ class ReloadResult(BaseModel):
     previous_version: str
     version: str
     name: str
-    workers: str = Field(description="'this process', or 'restarting' when the other workers are replaced too.")
+    workers: str = Field(description="'this process': the new model serves (one worker). 'restarting' (several "
+                         "workers): the folder was verified and the supervisor is replacing the workers one by one; "
+                         "it verifies its own copy first, and a refusal leaves every worker on the old model "
+                         "(see thresher_model_reloads_total and thresher_model_workers).")

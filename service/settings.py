@@ -30,8 +30,13 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated keys; when set, /v1/* needs 'Authorization: Bearer KEY'."
     )
     supervisor_pid: int | None = Field(
-        None, description="Set by `thresher serve --workers N` (N > 1): a reload also asks this process to replace "
-        "the other workers. Not for users to set.",
+        None, description="Set by `thresher serve --workers N` (N > 1): a reload asks this process (the supervisor) to "
+        "verify the model and replace the workers one by one. Not for users to set.",
+    )
+    model_snapshot: Path | None = Field(
+        None, description="Set by `thresher serve --workers N` (N > 1): the supervisor's verified copy of model_dir, "
+        "which the workers load at start, so that every worker serves the same model whatever happens to the folder "
+        "(a reload makes a new copy). Not for users to set.",
     )
 
     @field_validator("api_keys", mode="before")

@@ -536,9 +536,46 @@ def test_reload_swaps_refuses_and_answers_sighup(tmp_path, shipped_model_dir, ti
             _wait_for_version(c, shipped_version)
             assert c.get("/healthz").status_code == 200
             assert server.proc.poll() is None
+            text = c.get("/metrics").text
+            assert _metric(text, "thresher_model_reloads_total", outcome="loaded") == 2
+            assert _metric(text, "thresher_model_reloads_total", outcome="refused") == 1
     finally:
         stop_server(server)
-    assert "model refused" not in server.log_text()
+    refusals = [line for line in server.log_text().splitlines() if "was refused" in line]
+    assert len(refusals) == 1 and "POST /v1/model/reload" in refusals[0], refusals
+    assert "does not match its manifest" in refusals[0]
+
+
+def test_sighup_reloads_without_an_admin_token_and_logs_it(tmp_path, shipped_model_dir, tiny_model_dir):
+    """SIGHUP is the operator's signal: the admin token guards the HTTP route only."""
+    serving = tmp_path / "serving"
+    shutil.copytree(shipped_model_dir, serving)
+    tiny_version = json.loads((tiny_model_dir / "manifest.json").read_text())["version"]
+    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(serving)})
+    try:
+        with server.client() as c:
+            (serving / "model.joblib").write_bytes(b"tampered")
+            os.kill(server.proc.pid, signal.SIGHUP)
+            _wait_for_metric(c, "thresher_model_reloads_total", 1, outcome="refused")
+            _replace_model(serving, tiny_model_dir)
+            os.kill(server.proc.pid, signal.SIGHUP)
+            _wait_for_version(c, tiny_version)
+            _wait_for_metric(c, "thresher_model_reloads_total", 1, outcome="loaded")
+            _error(c.post("/v1/model/reload"), 403, "reload_disabled")
+    finally:
+        stop_server(server)
+    assert re.search(r"ERROR: +SIGHUP: the model in \S+ was refused, still serving .*does not match its manifest",
+                     server.log_text()), server.log_text()[-3000:]
+
+
+def _wait_for_metric(c: httpx.Client, metric: str, value: float, timeout: float = 180, **labels: str) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = c.get("/metrics").text
+        if _metric(text, metric, **labels) == value:
+            return text
+        assert time.monotonic() < deadline, f"{metric}{labels} never {value}:\n{text}"
+        time.sleep(0.25)
 
 
 def test_requests_in_flight_finish_on_one_model(tmp_path, shipped_model_dir, tiny_model_dir, admin_token):
@@ -607,7 +644,8 @@ def test_two_workers_share_metrics_and_reload_together(tmp_path, shipped_model_d
             assert len(re.findall(r"^thresher_model_info\{", text, re.M)) == 1, text
 
             _replace_model(serving, tiny_model_dir)
-            resp = c.post("/v1/model/reload", headers={"authorization": f"Bearer {admin_token}"})
+            auth = {"authorization": f"Bearer {admin_token}"}
+            resp = c.post("/v1/model/reload", headers=auth)
             assert resp.status_code == 200 and resp.json()["workers"] == "restarting", resp.text
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:  # until a dozen fresh connections all see the new model
@@ -634,5 +672,35 @@ def test_two_workers_share_metrics_and_reload_together(tmp_path, shipped_model_d
                 time.sleep(0.5)
             assert now == (1, 2, 0, 0), text
             assert "pid=" not in text
+            # the supervisor counted the reload, once, when every worker served the new model
+            text = _wait_for_metric(c, "thresher_model_reloads_total", 1, outcome="loaded")
+            assert _metric(text, "thresher_model_reloads_total", outcome="refused") == 0
+
+            # A bad model is refused up front, by the worker that answers (409) and by the supervisor on SIGHUP
+            # (whatever the admin token): no worker is replaced.
+            (serving / "model.joblib").write_bytes(b"tampered")
+            _error(c.post("/v1/model/reload", headers=auth), 409, "model_refused")
+            os.kill(server.proc.pid, signal.SIGHUP)
+            text = _wait_for_metric(c, "thresher_model_reloads_total", 2, outcome="refused")
+            assert _metric(text, "thresher_model_workers", version=tiny_version) == 2
+            assert _metric(text, "thresher_model_workers", version=shipped_version) == 0
+            log = server.log_text()
+            assert re.search(r"SIGHUP: the model in \S+ was refused; no worker was replaced, all 2 still serve tiny "
+                             r".*does not match its manifest", log), log[-3000:]
+            assert str(serving) in log and "thresher-models-" not in log  # the folder is named, not the copy
+
+            # The folder is made bad while the workers are replaced: they load the supervisor's verified copy.
+            _replace_model(serving, shipped_model_dir)
+            assert c.post("/v1/model/reload", headers=auth).status_code == 200
+            deadline = time.monotonic() + 180
+            while _metric(c.get("/metrics").text, "thresher_model_workers", version=shipped_version) < 1:
+                assert time.monotonic() < deadline, "no worker was replaced"
+                time.sleep(0.1)
+            (serving / "model.joblib").write_bytes(b"tampered again")
+            text = _wait_for_metric(c, "thresher_model_reloads_total", 2, outcome="loaded")
+            assert _metric(text, "thresher_model_reloads_total", outcome="refused") == 2
+            text = _wait_for_metric(c, "thresher_model_workers", 0, version=tiny_version, timeout=60)
+            assert _metric(text, "thresher_model_workers", version=shipped_version) == 2
+            assert "exited with code" not in server.log_text() and "not ready" not in server.log_text()
     finally:
         stop_server(server)
