@@ -18,6 +18,7 @@ import itertools
 import math
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable, Collection
 from itertools import accumulate, compress
 
 from rapidfuzz import fuzz, process
@@ -44,6 +45,17 @@ NAME_SLOT_SIMILARITY = 60.0  # rapidfuzz ratio between the word and the first na
 MAX_CANDIDATES = 40  # unknown tokens examined per document at most
 COMPOUND_PART_ZIPF = 3.5  # each part of a word written as two known words is at least this frequent
 COMPOUND_MIN_PART = 3  # letters in each part of such a compound at least
+
+
+def _inflected(word: str, zipf: Callable[[str, float], float], names: Collection[str]) -> bool:
+    """A known word or name with a plural "s"/"es" (or a possessive's "s" without its apostrophe):
+    "dicts", "Goyas", "Kazakhstans" inflect a word, they do not misspell one."""
+    for cut in (1, 2):
+        if word.endswith("es"[2 - cut :]) and len(word) - cut >= MIN_TOKEN_LEN:
+            stem = word[:-cut]
+            if stem in names or zipf(stem, 0.0) >= KNOWN_ZIPF:
+                return True
+    return False
 
 
 def _not_misspelled_shape(token: str, zipf: dict[str, float]) -> bool:
@@ -201,7 +213,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         key=lambda w: (first_line.get(w, 0), w),
     )[:MAX_CANDIDATES]
     for w in candidates:
-        if _not_misspelled_shape(surface.get(w, w), vocab.zipf):
+        if _not_misspelled_shape(surface.get(w, w), vocab.zipf) or _inflected(w, zipf, names):
             continue
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None

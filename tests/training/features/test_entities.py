@@ -116,6 +116,16 @@ def test_acronyms_products_compounds_and_other_scripts_are_not_misspellings(toke
     assert out.evidence["misspellings"] == []
 
 
+def test_a_plural_of_a_known_word_is_not_a_misspelling(resources):
+    # "Kazakhstans" (an apostrophe left out), "Tuesdays", "dicts": a known word with its "s", not a misspelling.
+    text = (
+        "Kazakhstans new budget was approved on Monday. The museum lent two paintings of Kazakhstan, and the "
+        "programmers said their dicts of settings would be checked before the release next spring.\n"
+    )
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+
+
 def test_a_word_of_another_script_is_not_a_misspelling(resources):
     # "Москвы" is one letter from "Москва", written twice in the text, but it is Russian, not a spun name.
     text = (
