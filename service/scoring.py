@@ -77,7 +77,7 @@ def score_text(
     extra = dict(ext.extra)
     extra["n_words"] = doc.n_words
     extra["n_chars"] = doc.n_chars
-    reasons = build_reasons(per_feature, ext.values, ext.evidence, extra, explain=explain)
+    reasons, no_effect = build_reasons(per_feature, ext.values, ext.evidence, extra, explain=explain, base=base)
     result: dict[str, Any] = {
         "id": doc_id,
         # Not rounded to a display precision: users rank a whole crawl by it, and ties would lose order.
@@ -91,6 +91,8 @@ def score_text(
             "base": round(base, 4),
             "logit": round(logit, 4),
             "units": "log-odds of reliable; base + sum of reason contributions = logit; score = 100/(1+exp(-logit))",
+            # what was checked and changes nothing (contribution 0): out of the reasons, evidence kept
+            "no_effect": no_effect,
         },
         "stats": {"words": doc.n_words, "lines": len(doc.lines), "characters": doc.n_chars},
     }
@@ -110,7 +112,7 @@ def _renumber(result: dict[str, Any], above: int) -> None:
         line = item.get("line")
         return {**item, "line": max(0, line - above)} if isinstance(line, int) else item
 
-    for reason in result["reasons"]:
+    for reason in [*result["reasons"], *result["explanation"]["no_effect"]]:
         if reason.get("evidence"):
             reason["evidence"] = [shift(e) if isinstance(e, dict) else e for e in reason["evidence"]]
     if "lines" in result:
