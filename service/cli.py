@@ -117,14 +117,35 @@ def decode_json_line(data: bytes, *, max_bytes: int) -> str:
 
 
 def _score_one(text: str, *, model: Model, doc_id: str, explain: bool, title: str | None = None,
-               empty: str | None = None) -> dict[str, Any]:
+               url: str | None = None, lang: str | None = None, empty: str | None = None) -> dict[str, Any]:
     """score_text, with empty or too large text as an InputError (``empty``: the message for an empty one)."""
     try:
-        return score_text(text, model=model, doc_id=doc_id, explain=explain, title=title)
+        return score_text(text, model=model, doc_id=doc_id, explain=explain, title=title, url=url, lang=lang)
     except EmptyDocumentError as exc:
         raise InputError("empty", empty or str(exc)) from exc
     except TextTooLargeError as exc:
         raise InputError("too_large", str(exc)) from exc
+
+
+def _record_context(row: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """A JSONL record's ``title``, ``url`` and ``lang``, read as ``POST /v1/score`` reads them (so the same
+    record gets the same score): strings or null; ``lang`` an ISO 639 code. :class:`InputError`
+    ``bad_record`` for another type or a malformed ``lang``, ``not_utf8`` for an unpaired surrogate."""
+    import re
+
+    from service.schemas import LANG_PATTERN
+
+    out: list[str | None] = []
+    for name in ("title", "url", "lang"):
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InputError("bad_record", f"'{name}' must be a string or null, not {type(value).__name__}")
+        if isinstance(value, str) and has_lone_surrogate(value):
+            raise InputError("not_utf8", f"'{name}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode")
+        out.append(value)
+    if out[2] is not None and not re.fullmatch(LANG_PATTERN, out[2]):
+        raise InputError("bad_record", f"'lang' must be a language code such as 'en' or 'pt-BR', got {out[2]!r}")
+    return out[0], out[1], out[2]
 
 
 def _score_html(html: str, *, model: Model, doc_id: str, explain: bool) -> dict[str, Any]:
@@ -184,7 +205,8 @@ def _open_jsonl(path: Path) -> IO[bytes]:
 @app.command(cls=_Command)
 def score(
     files: Annotated[list[str] | None, typer.Argument(help="Text files to score; '-' reads standard input.")] = None,
-    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'id' and 'text' "
+    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'text' and optional "
+                                               "'id', 'title', 'url', 'lang', as POST /v1/score takes them "
                                                "(gzip-compressed .jsonl.gz is read as well).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output "
                                              "(missing parent folders are created).")] = None,
@@ -268,7 +290,8 @@ def score(
                     if has_lone_surrogate(text):
                         raise InputError("not_utf8", f"'{text_field}' holds an unpaired surrogate "
                                          "(\\ud800-\\udfff): not valid Unicode")
-                    rec = _score_one(text, model=m, doc_id=rid, explain=explain)
+                    title, url, lang = _record_context(row)
+                    rec = _score_one(text, model=m, doc_id=rid, explain=explain, title=title, url=url, lang=lang)
                 except InputError as exc:
                     rec = _error_record(rid, exc)
                 failures += "error" in rec

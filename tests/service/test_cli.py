@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from resources import CLEAN, SCRAPED, SPUN
+from resources import CLEAN, CLEAN_TITLE, SCRAPED, SPUN
 from typer.testing import CliRunner
 
 from service.cli import app
@@ -525,3 +525,35 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path, tiny_model_dir, workers):
     assert code == 0, server.log_text()[-3000:]
     assert elapsed < 10, elapsed
     assert "Traceback" not in server.log_text()
+
+
+def test_score_jsonl_reads_title_url_and_lang_as_the_api_does(runner, tmp_path, tiny_model):
+    """The same record through thresher score --jsonl and POST /v1/score: the same score, reasons and lines."""
+    from service.api import _article, _score
+
+    body = CLEAN.split("\n", 2)[2].strip()  # the article without its headline: the title is read as line 0
+    record = {"id": "t", "text": body, "title": CLEAN_TITLE, "url": "https://coast.example.com/a", "lang": "en"}
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(record) + "\n" + json.dumps({"id": "plain", "text": body}) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model.path)])
+    assert res.exit_code == 0, res.output
+    titled, plain = _records(res.stdout)
+    api = _score(_article(record), tiny_model, True)
+    api.pop("elapsed_ms")
+    assert titled == json.loads(json.dumps(api))
+    assert titled["stats"]["lines"] == plain["stats"]["lines"] + 1 and titled["score"] != plain["score"]
+    assert titled["lines"][0]["line"] == 0  # the title, numbered as the API numbers it
+    assert titled["language"]["declared"] == "en" and titled["language"]["matches_declared"] is True
+
+
+def test_score_jsonl_refuses_a_bad_title_or_lang_as_a_record_error(runner, tmp_path, tiny_model_dir):
+    rows = [{"id": "n", "text": CLEAN, "title": 5}, {"id": "l", "text": CLEAN, "lang": "English"},
+            {"id": "ok", "text": CLEAN, "title": None, "url": None, "lang": "pt-BR"}]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 1, res.output
+    bad_title, bad_lang, ok = _records(res.stdout)
+    assert bad_title["error"]["code"] == "bad_record" and "'title' must be a string" in bad_title["error"]["message"]
+    assert bad_lang["error"]["code"] == "bad_record" and "'lang'" in bad_lang["error"]["message"]
+    assert "error" not in ok and ok["language"]["declared"] == "pt-BR"
