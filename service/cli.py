@@ -471,15 +471,19 @@ def _line_model_summary(lm: Any, reused_from: Path | None) -> str:
 def eval_(
     fixtures: Annotated[list[Path], typer.Option("--fixtures", help="Labeled fixtures (same forms as train).")],
     model: ModelOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for report.html and metrics.json.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", show_default=False, help="Folder for report.html and "
+                                             "metrics.json (created; default: eval-NAME-VERSION in the current "
+                                             "folder).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=0, show_default=False,
                                           help="Processes for scoring; 0 (the default): all cores.")] = 0,
 ) -> None:
-    """Evaluate an existing model on other labels: the same metrics and report as training writes."""
+    """Evaluate an existing model on other labels: the same metrics and report as training writes, in --out (default: a new folder eval-NAME-VERSION in the current folder; the path is printed)."""
     from service.evaluation import evaluate_model
     from training.evaluation import metrics_json, write_report
     from training.parallel import default_workers
 
+    if out is not None:
+        _check_out_folder(out)
     m = _load(model)
     labeled = _read_labeled(fixtures)
     try:
@@ -488,13 +492,20 @@ def eval_(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     folder = out or Path(f"eval-{m.name}-{m.version}")
+    _check_out_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(metrics_json(metrics), encoding="utf-8")
     write_report(folder / "report.html", metrics, title=f"Thresher {m.name} {m.version} on {len(labeled.examples)} "
                  "labeled documents")
-    typer.echo(f"{m.name} {m.version} on {metrics['documents']} documents: ROC AUC {metrics['roc_auc']}, "
-               f"PR AUC {metrics['pr_auc']}, Brier {metrics['brier']}, verdict accuracy "
-               f"{metrics['verdict_accuracy']}; report {folder / 'report.html'}")
+
+    def figure(v: Any) -> str:
+        return "n/a (one class)" if v is None else str(v)
+
+    where = "" if out is not None else f" (no --out: a folder in the current folder, {Path.cwd()})"
+    typer.echo(f"{m.name} {m.version} on {metrics['documents']} documents (reliable {metrics['reliable']}, "
+               f"unreliable {metrics['unreliable']}): ROC AUC {figure(metrics['roc_auc'])}, "
+               f"PR AUC {figure(metrics['pr_auc'])}, Brier {metrics['brier']}, verdict accuracy "
+               f"{metrics['verdict_accuracy']}\nwrote {folder / 'report.html'} and {folder / 'metrics.json'}{where}")
 
 
 @app.command(cls=_Command)

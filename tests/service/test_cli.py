@@ -557,3 +557,26 @@ def test_score_jsonl_refuses_a_bad_title_or_lang_as_a_record_error(runner, tmp_p
     assert bad_title["error"]["code"] == "bad_record" and "'title' must be a string" in bad_title["error"]["message"]
     assert bad_lang["error"]["code"] == "bad_record" and "'lang'" in bad_lang["error"]["message"]
     assert "error" not in ok and ok["language"]["declared"] == "pt-BR"
+
+
+def test_eval_on_one_class_says_so_and_tells_where_it_wrote(runner, tmp_path, tiny_model, monkeypatch):
+    labels = tmp_path / "only-reliable.jsonl"
+    labels.write_text("".join(json.dumps({"id": f"r{i}", "text": t, "label": "reliable"}) + "\n"
+                              for i, t in enumerate((CLEAN, SPUN))), encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, ["eval", "--fixtures", str(labels), "--model", str(tiny_model.path), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "ROC AUC n/a (one class), PR AUC n/a (one class)" in res.stdout and "None" not in res.stdout
+    folder = Path(f"eval-{tiny_model.name}-{tiny_model.version}")
+    assert sorted(p.name for p in (work / folder).iterdir()) == ["metrics.json", "report.html"]
+    assert f"wrote {folder / 'report.html'} and {folder / 'metrics.json'} (no --out: a folder in the current " \
+           f"folder, {work})" in res.stdout
+    out = tmp_path / "ev"
+    res = runner.invoke(app, ["eval", "--fixtures", str(labels), "--model", str(tiny_model.path), "--workers", "1",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out / 'report.html'} and {out / 'metrics.json'}\n" in res.stdout
+    help_text = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "eval-NAME-VERSION in the current folder" in " ".join(help_text.split())
