@@ -13,7 +13,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 import numpy as np
 import typer
@@ -364,16 +364,20 @@ def train(
     workers: Annotated[int, typer.Option("--workers", min=0, show_default=False, help="Processes for featurising "
                                           "and scoring; 0 (the default): all cores. Results do not depend on it.")
                        ] = 0,
+    names_from: Annotated[Path | None, typer.Option(
+        "--names-from", help="Keep this model's entity lexicon (the names it knows) beside the names learned from "
+        "your reliable documents, e.g. --names-from models/default with --no-builtin, which otherwise knows only "
+        "your documents' names.")] = None,
 ) -> None:
-    """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated metrics; with --base, refuse a model that is worse beyond noise; write a verified model folder.
+    """Train the line model, the entity lexicon and the calibrated classifier; report cross-validated metrics; with --base, refuse a model that is worse beyond noise on documents the base was not trained on (or than the base's own cross-validated figures on the same documents); write a verified model folder.
 
-    Exit code 0 when the model is written, 2 on a usage, fixture or model error, 3 when the --base gate refuses the new model (nothing written without --force)."""
+    Exit code 0 when the model is written, 2 on a usage, fixture or model error, 3 when the --base gate refuses the new model (nothing written without --force; the report goes to OUT.refused/)."""
     if out is None:  # no default: it would be models/default, and training would overwrite the shipped model
         raise _usage_error("--out is required: the folder to write the model to, e.g. --out models/mine "
                            "(the shipped models/default is rebuilt by make model)")
 
     from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
-    from training.evaluation import evaluate, gate, metrics_json, write_report
+    from training.evaluation import evaluate, metrics_json, write_report
     from training.features import FEATURE_NAMES
     from training.parallel import default_workers
     from training.train import DEFAULT_THRESHOLDS, METRICS_FILE, save_model
@@ -383,9 +387,11 @@ def train(
     _check_out_folder(out)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     examples = [] if no_builtin else builtin_examples(seed=seed)
+    builtin_ids = {id(ex) for ex in examples}  # which documents are the project's (for the --base gate)
+    builtin_hash = fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
     sources: dict[str, str] = {}
     if not no_builtin:
-        sources["builtin"] = fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
+        sources["builtin"] = builtin_hash
     if fixtures:
         labeled = _read_labeled(fixtures)
         examples += labeled.examples
@@ -398,10 +404,19 @@ def train(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
     base_model = _load(base) if base is not None else None
-    line_model = None
-    if line_model_from is not None:
-        same = base_model is not None and base is not None and line_model_from.resolve() == base.resolve()
-        line_model = (base_model if same and base_model is not None else _load(line_model_from)).resources.line_model
+    loaded: dict[Path, Model] = {base.resolve(): base_model} if base is not None and base_model is not None else {}
+
+    def other_model(folder: Path) -> Model:  # --line-model-from and --names-from: loaded (verified) once
+        if folder.resolve() not in loaded:
+            loaded[folder.resolve()] = _load(folder)
+        return loaded[folder.resolve()]
+
+    line_model = other_model(line_model_from).resources.line_model if line_model_from is not None else None
+    base_lexicon = other_model(names_from).resources.lexicon if names_from is not None else None
+    if no_builtin and names_from is None:
+        typer.echo("note: with --no-builtin the entity lexicon knows only the names in your reliable documents"
+                   + (" and --names" if extra_names else "") + "; add --names-from models/default to keep the "
+                   "shipped model's names as well (misspelled known names are then found)", err=True)
     workers = workers if workers > 0 else default_workers()
     # Without the built-in documents the classifier learns from the user's labels alone, but a line
     # model fitted here still needs pages with labeled boilerplate lines: the project's generated pages.
@@ -412,10 +427,14 @@ def train(
         raise typer.Exit(2)
     try:
         result = run_training(examples, seed=seed, cv=cv, extra_names=extra_names, line_examples=line_examples,
-                              shuffle_labels=shuffle_labels, line_model=line_model, workers=workers)
+                              shuffle_labels=shuffle_labels, line_model=line_model, workers=workers,
+                              base_lexicon=base_lexicon)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    warnings = [str(w) for w in cast(list, result.metrics.get("warnings") or [])]
+    for warning in warnings:
+        typer.echo(f"WARNING: {warning}", err=True)
 
     # The report: out-of-fold probabilities (each document scored by a model that did not see its article).
     clf = result.classifier
@@ -424,22 +443,21 @@ def train(
     weights = np.array([ex.weight for ex in result.examples])
     report_metrics = evaluate(result.y, p_oof, result.examples, thresholds=dict(DEFAULT_THRESHOLDS), weights=weights,
                               feature_names=list(FEATURE_NAMES), contributions=contrib)
+    if warnings:
+        report_metrics["warnings"] = warnings
     comparison = None
     if base_model is not None:
-        from service.evaluation import score_examples
-
-        scored = score_examples(base_model, result.examples, workers=workers)
-        if len(scored.examples) != len(result.examples):
-            typer.echo("error: the base model could not score every training example", err=True)
-            raise typer.Exit(2)
-        base_metrics = evaluate(scored.y, scored.p, scored.examples, thresholds=base_model.thresholds,
-                                weights=weights)
-        verdict = gate(report_metrics, base_metrics, y=result.y, p_new=p_oof, p_base=scored.p, seed=seed)
-        comparison = {"base": base_metrics, "new": report_metrics, "gate": verdict}
+        comparison = _gate_against_base(base_model, result, p_oof, weights,
+                                        builtin=[id(ex) in builtin_ids for ex in result.examples],
+                                        sources=sources, builtin_hash=builtin_hash, seed=seed, workers=workers)
+        verdict = comparison["gate"]
         typer.echo(f"gate against {base_model.name} {base_model.version}: {verdict['reason']}", err=True)
-        if not verdict["passed"] and not force:
-            typer.echo("error: the new model is worse than the base beyond noise; nothing written "
-                       "(--force writes it anyway)", err=True)
+        if verdict["passed"] is False and not force:
+            side = out.with_name(out.name + ".refused")
+            _write_refused_report(side, result, report_metrics, comparison, name=name or out.name)
+            typer.echo(f"error: the new model is worse than the base beyond noise; nothing written to {out} "
+                       f"(--force writes it anyway). Its report and figures: {side / 'report.html'}, "
+                       f"{side / 'evaluation.json'}, {side / METRICS_FILE}", err=True)
             raise typer.Exit(3)
     manifest = save_model(result, out, name=name or out.name, fixture_sources=sources)
     write_report(out / "report.html", report_metrics, title=f"Thresher model {manifest['name']} {manifest['version']}",
@@ -447,22 +465,127 @@ def train(
     (out / "evaluation.json").write_text(metrics_json({**report_metrics, "gate": comparison["gate"]}
                                                       if comparison else report_metrics), encoding="utf-8")
     metrics = result.metrics
+    lexicon_from = f", {len(base_lexicon.names)} of them from {names_from}" if base_lexicon is not None else ""
     typer.echo(
         f"model {manifest['name']} version {manifest['version']} written to {out} (report: {out / 'report.html'}, "
         f"metrics: {out / METRICS_FILE})\n"
         f"documents {metrics['documents']} (reliable {metrics['reliable']}, unreliable {metrics['unreliable']}); "
         f"cross-validated ROC AUC {metrics['roc_auc']}, PR AUC {metrics['pr_auc']}, Brier {metrics['brier']}, "
-        f"verdict accuracy {metrics['verdict_accuracy']}; {_line_model_summary(metrics['line_model'], line_model_from)}"
+        f"verdict accuracy {metrics['verdict_accuracy']}; {_line_model_summary(metrics['line_model'], line_model_from)}; "
+        f"entity lexicon {len(result.lexicon.names)} names{lexicon_from}"
+        + (f"\n{len(warnings)} WARNING(S), printed above and kept in metrics.json and the report: do not trust "
+           "these figures as they stand" if warnings else "")
     )
+
+
+def _gate_against_base(base_model: Model, result: Any, p_oof: np.ndarray, weights: np.ndarray, *,
+                       builtin: list[bool], sources: dict[str, str], builtin_hash: str, seed: int,
+                       workers: int) -> dict[str, Any]:
+    """The --base gate, judged only on fair comparisons, as the report's ``comparison``.
+
+    A base model's scores on documents it was trained on are in-sample and flatter it, so:
+    1. on the documents the base was not trained on (its manifest's fixtures tell which it was), both models'
+       scores are compared, paired (this model's are out-of-fold);
+    2. when the other documents are exactly the ones the base was trained on, this model's out-of-fold scores
+       on them are compared with the base's own cross-validated figures (its manifest).
+    Refused when either finds the new model worse beyond noise; "not judged" (and not refused) when neither
+    is possible."""
+    from service.evaluation import score_examples
+    from training.evaluation import base_overlap, evaluate, gate, gate_against_reference
+    from training.train import DEFAULT_THRESHOLDS
+
+    examples = result.examples
+    n = len(examples)
+    overlap = base_overlap(base_model.manifest, examples, builtin=builtin, run_sources=sources,
+                           builtin_hash=builtin_hash)
+    seen = [i for i in range(n) if overlap.seen[i]]
+    unseen = [i for i in range(n) if not overlap.seen[i]]
+    by = ", ".join(f"{k}: {v}" for k, v in sorted(overlap.seen_by.items()))
+    split = (f"of the {n} documents, {len(seen)} were in the base model's training data ({by})" if seen else
+             f"none of the {n} documents was in the base model's training data as far as its manifest tells")
+    notes = [split + (f", {len(unseen)} were not" if seen else ""), *overlap.notes]
+    checks: list[dict[str, Any]] = []
+    sides: list[dict[str, Any]] = []
+    if unseen:
+        sub = [examples[i] for i in unseen]
+        scored = score_examples(base_model, sub, workers=workers)
+        if len(scored.examples) != len(sub):
+            typer.echo("error: the base model could not score every document it is compared on", err=True)
+            raise typer.Exit(2)
+        idx = np.array(unseen)
+        new_m = evaluate(result.y[idx], p_oof[idx], sub, thresholds=dict(DEFAULT_THRESHOLDS), weights=weights[idx])
+        base_m = evaluate(scored.y, scored.p, sub, thresholds=base_model.thresholds, weights=weights[idx])
+        check = gate(new_m, base_m, y=result.y[idx], p_new=p_oof[idx], p_base=scored.p, seed=seed)
+        checks.append({"kind": "unseen", "title": f"On the {len(unseen)} documents the base model was not trained "
+                       "on (both scored out of sample: this model out-of-fold)", **check})
+        sides.append({"base": base_m, "new": new_m})
+    reference = base_model.manifest.get("metrics") or {}
+    base_docs = (base_model.manifest.get("fixture_counts") or {}).get("documents")
+    if seen:
+        if overlap.same_data and base_docs == len(seen) and reference.get("brier") is not None:
+            idx = np.array(seen)
+            sub = [examples[i] for i in seen]
+            new_m = evaluate(result.y[idx], p_oof[idx], sub, thresholds=dict(DEFAULT_THRESHOLDS), weights=weights[idx])
+            check = gate_against_reference(reference, y=result.y[idx], p_new=p_oof[idx], seed=seed)
+            checks.append({"kind": "base_cv", "title": f"On the {len(seen)} documents the base model was trained on, "
+                           "against its own cross-validated figures", **check})
+            sides.append({"base": reference, "new": new_m})
+        else:
+            why = (f"its manifest counts {base_docs} training documents, {len(seen)} of them are here"
+                   if overlap.same_data else "they are not exactly the documents its figures were measured on")
+            notes.append(f"the {len(seen)} documents the base was trained on are left out: its scores on them are "
+                         f"in-sample, and its own cross-validated figures cannot stand in ({why})")
+    judged = bool(checks)
+    if judged:
+        passed: bool | None = all(c["passed"] for c in checks)
+        reason = " ".join(f"[{c['title']}] {c['reason']}" for c in checks)
+    else:
+        passed = None
+        reason = (f"Not judged: no fair comparison is possible, so the model is not refused. Every one of the {n} "
+                  "documents was in the base model's training data (its scores on them would be in-sample), and "
+                  "they are not exactly the documents its cross-validated figures were measured on. For "
+                  f"reference, cross-validated: the base ROC AUC {reference.get('roc_auc', 'n/a')}, Brier "
+                  f"{reference.get('brier', 'n/a')} on its {base_docs if base_docs is not None else '?'} documents; "
+                  f"this model ROC AUC {result.metrics['roc_auc']}, Brier {result.metrics['brier']} on these {n}.")
+    reason += " (" + "; ".join(notes) + ".)"
+    verdict = {"passed": passed, "judged": judged, "documents": n, "seen_by_base": len(seen),
+               "unseen_by_base": len(unseen), "seen_by": overlap.seen_by, "unknown_base_fixtures": overlap.unknown,
+               "notes": notes, "checks": checks, "reason": reason}
+    return {"gate": verdict, "sides": sides}
+
+
+def _write_refused_report(folder: Path, result: Any, report_metrics: dict[str, Any], comparison: dict[str, Any],
+                          *, name: str) -> None:
+    """A refused model's report.html, evaluation.json and metrics.json (the model itself is not written), so
+    the refusal can be read without training again with --force."""
+    from training.evaluation import metrics_json, write_report
+    from training.train import METRICS_FILE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_report(folder / "report.html", report_metrics, title=f"Thresher model {name}: refused by the --base gate "
+                 "(not written)", comparison=comparison)
+    (folder / "evaluation.json").write_text(metrics_json({**report_metrics, "gate": comparison["gate"]}),
+                                            encoding="utf-8")
+    (folder / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _line_model_summary(lm: Any, reused_from: Path | None) -> str:
     """The line model's figures as training measured them: cross-validated when it was fitted here; when it
-    was reused (--line-model-from), scored on documents it may have been fitted on, so in-sample."""
-    if lm.get("fitted", True):
-        return f"line model macro F1 {lm['macro_f1']} (cross-validated)"
+    was reused (--line-model-from), scored on documents it may have been fitted on, so in-sample. A macro F1
+    needs lines of more than one label: a reliable document's lines all count as content, so on a user's
+    documents alone it is not measured."""
+    fitted = lm.get("fitted", True)
+    how = "fitted here" if fitted else f"reused from {reused_from}, not fitted here"
     if not lm.get("lines"):
-        return f"line model reused from {reused_from}, not fitted here (no labeled lines to score it on)"
+        return f"line model {how} (no labeled lines to score it on)"
+    if lm.get("macro_f1") is None:
+        share = lm.get("accuracy")
+        kept = f"; {100 * share:.1f}% of those {lm['lines']} lines were labeled content" if share is not None else ""
+        return (f"line model {how}: macro F1 not measured (the only labeled lines are those of reliable documents, "
+                f"all counted as content: one class){kept}"
+                + ("" if fitted else ", in-sample"))
+    if fitted:
+        return f"line model macro F1 {lm['macro_f1']} (cross-validated)"
     return (f"line model reused from {reused_from} (not fitted here): macro F1 {lm['macro_f1']} in-sample, not "
             "cross-validated (it may have been fitted on these documents)")
 

@@ -3,7 +3,8 @@
 log1p for the rates named in ``training.features.LOG_SCALED`` → NaN ("not applicable") → the reliable reference
 value, clip to the training range → standard scaler →
 logistic regression whose weights keep the signs the features declare (``signs``: -1, +1, 0 for free),
-then a sigmoid (Platt) calibration fitted on out-of-fold decision values.
+then a sigmoid (Platt) calibration fitted on out-of-fold decision values (to Platt's smoothed targets
+when those separate the labels perfectly, which would otherwise send its slope towards infinity).
 Because every step after the clip is affine, the calibrated log-odds of "reliable" are exactly::
 
     logit P(reliable | x) = base + Σ_i contribution_i(x)
@@ -102,6 +103,17 @@ class SignedLogisticRegression(ClassifierMixin, BaseEstimator):
         return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
 
 
+def _separation_targets(oof: np.ndarray, y: np.ndarray, sw: np.ndarray) -> tuple[float, float] | None:
+    """Platt's smoothed calibration targets ``((N+ + 1)/(N+ + 2), 1/(N- + 2))`` when the out-of-fold
+    decisions of the weighted rows separate the two labels (every reliable one at or above every
+    unreliable one); ``None`` when they overlap, i.e. when the calibration's likelihood has a finite
+    maximum."""
+    pos, neg = oof[(y == 1) & (sw > 0)], oof[(y == 0) & (sw > 0)]
+    if len(pos) == 0 or len(neg) == 0 or pos.min() < neg.max():
+        return None
+    return (len(pos) + 1.0) / (len(pos) + 2.0), 1.0 / (len(neg) + 2.0)
+
+
 class ReliabilityModel:
     """Binary classifier for P(reliable); ``y`` is 1 for reliable, 0 for unreliable.
 
@@ -180,7 +192,22 @@ class ReliabilityModel:
             # one group outside the others' range would blow up the decision values and the calibration.
             lo, hi = self._range(X[train_idx])
             oof[test_idx] = pipe.decision_function(self._clip_to(X[test_idx], lo, hi))
-        calib = LogisticRegression(C=1e4, max_iter=1000).fit(oof.reshape(-1, 1), y, sample_weight=sw)
+        targets = _separation_targets(oof, y, sw)
+        if targets is None:
+            calib = LogisticRegression(C=1e4, max_iter=1000).fit(oof.reshape(-1, 1), y, sample_weight=sw)
+        else:
+            # The out-of-fold decisions separate the labels perfectly (tiny or too easy data): the
+            # calibration's maximum-likelihood slope is infinite, and the nearly unregularised fit
+            # returns a huge one (slope 34, base 62 log-odds, every text ~100 on 24 documents). Platt's
+            # own remedy: fit to the smoothed targets (N+ + 1)/(N+ + 2) and 1/(N- + 2) instead of 1 and
+            # 0, as soft labels (each row twice, weighted t and 1 - t). Never reached by data whose
+            # labels overlap out of fold, so such a model is fitted exactly as before.
+            t = np.where(y == 1, targets[0], targets[1])
+            calib = LogisticRegression(C=1e4, max_iter=1000).fit(
+                np.r_[oof, oof].reshape(-1, 1), np.r_[np.ones(len(y)), np.zeros(len(y))],
+                sample_weight=np.r_[sw * t, sw * (1.0 - t)],
+            )
+            self.calibration_targets_ = targets  # set only here: other fits pickle as before
         self.calibration_slope_ = float(calib.coef_[0, 0])
         self.calibration_intercept_ = float(calib.intercept_[0])
         self.oof_decision_ = oof

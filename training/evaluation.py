@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
@@ -22,6 +23,7 @@ import math
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from training.corrupt import Example
 
-__all__ = ["evaluate", "metrics_json", "write_report", "gate", "paired_bootstrap"]
+__all__ = ["evaluate", "metrics_json", "write_report", "gate", "gate_against_reference", "paired_bootstrap",
+           "BaseOverlap", "base_overlap"]
 
 LABELS = ("reliable", "unreliable")
 MIN_TAG_EXAMPLES = 3
@@ -422,6 +425,76 @@ def gate(
     }
 
 
+def gate_against_reference(
+    reference: dict[str, Any], *, y: np.ndarray, p_new: np.ndarray, seed: int = 0, n_boot: int = 1000
+) -> dict[str, Any]:
+    """The gate when the base model can only be judged by its own cross-validated figures.
+
+    When every document of a run was in the base model's training data, the base's scores on them are
+    in-sample (it has seen their labels) and a paired comparison would favour it. If the documents are
+    the ones the base was trained on, its manifest holds its out-of-fold ROC AUC and Brier on them:
+    ``reference``. This model's out-of-fold P(reliable) ``p_new`` on the same documents is resampled
+    (``n_boot`` bootstrap resamples, ``seed``), the base's figures are taken as fixed, and the model is
+    refused when the 95% interval of new − base lies entirely below 0 (ROC AUC) or above 0 (Brier).
+    Same keys as :func:`gate`; ``auc["base"]`` and ``brier["base"]`` are the reference figures.
+    """
+    y, p_new = _check_inputs(y, p_new)
+    n = len(y)
+    if n_boot < 1:
+        raise ValueError("n_boot must be at least 1")
+    two_classes = 0 < int(y.sum()) < n
+    ref_auc, ref_brier = _r(reference.get("roc_auc")), _r(reference.get("brier"))
+    everything = np.arange(n)[None, :]
+    auc_new_full = float(_auc_resampled(everything, y, p_new)[0])
+    brier_new_full = float(np.mean((p_new - y) ** 2))
+    boot = paired_bootstrap(y, p_new, p_new, seed=seed, n_boot=n_boot)
+    auc_ok = two_classes and ref_auc is not None
+    auc_ci = _ci(boot["auc_new"] - ref_auc) if auc_ok and ref_auc is not None else None
+    brier_ci = _ci(boot["brier_new"] - ref_brier) if ref_brier is not None else None
+    auc_worse = bool(auc_ci is not None and auc_ci[1] is not None and auc_ci[1] < 0)
+    brier_worse = bool(brier_ci is not None and brier_ci[0] is not None and brier_ci[0] > 0)
+    auc: dict[str, Any] = {
+        "base": ref_auc if auc_ok else None,
+        "new": _r(auc_new_full) if two_classes else None,
+        "delta": _r(auc_new_full - ref_auc, _CI_DIGITS) if auc_ok and ref_auc is not None else None,
+        "ci": auc_ci,
+        "worse": auc_worse,
+    }
+    brier: dict[str, Any] = {
+        "base": ref_brier,
+        "new": _r(brier_new_full),
+        "delta": _r(brier_new_full - ref_brier, _CI_DIGITS) if ref_brier is not None else None,
+        "ci": brier_ci,
+        "worse": brier_worse,
+    }
+    passed = not (auc_worse or brier_worse)
+    what = (f"against the base model's own cross-validated figures on the same {n} documents (its manifest; "
+            f"taken as fixed, only this model's out-of-fold scores are resampled, {n_boot} bootstrap resamples)")
+    auc_txt = (f"ROC AUC {ref_auc:.4f} to {auc_new_full:.4f} (change {_signed(auc['delta'])}, {_interval(auc_ci)})"
+               if auc_ok and ref_auc is not None else "ROC AUC not compared")
+    brier_txt = (f"Brier {ref_brier:.4f} to {brier_new_full:.4f} (change {_signed(brier['delta'])}, "
+                 f"{_interval(brier_ci)})" if ref_brier is not None else "Brier not compared")
+    if passed:
+        reason = f"Passed: the new model is not worse beyond noise. {auc_txt}; {brier_txt}; {what}."
+    else:
+        why = [f"{auc_txt}: lower, with the interval entirely below 0"] if auc_worse else []
+        if brier_worse:
+            why.append(f"{brier_txt}: higher (worse), with the interval entirely above 0")
+        reason = "Refused: the new model is worse than the base one beyond noise. " + "; ".join(why) + f"; {what}."
+    return {
+        "passed": passed,
+        "documents": n,
+        "reliable": int(y.sum()),
+        "unreliable": int(n - y.sum()),
+        "n_boot": n_boot,
+        "seed": seed,
+        "confidence": CONFIDENCE,
+        "auc": auc,
+        "brier": brier,
+        "reason": reason,
+    }
+
+
 def _interval(ci: list[float | None] | None) -> str:
     if ci is None:
         return "no interval"
@@ -449,6 +522,148 @@ def _gate_reason(
     if brier["worse"]:
         why.append(f"{brier_txt}: higher (worse), with the interval entirely above 0")
     return "Refused: the new model is worse than the base one beyond noise. " + "; ".join(why) + f"; {over}."
+
+
+# ------------------------------------------------------------------------- what the base model has seen
+
+
+@dataclass
+class BaseOverlap:
+    """Which documents of a training run a base model was trained on (see :func:`base_overlap`).
+
+    ``seen``: per document, True when it was in the base's training data (or is a copy of one of its
+    texts): the base's score on it is in-sample. ``seen_by``: how many documents each of the base's
+    sources accounts for. ``same_data``: every source of the base is in this run, unchanged, and nothing of
+    the base's is unaccounted for, so its manifest's cross-validated figures were measured on the documents
+    marked seen. ``unknown``: the base's sources that could not be read, whose documents cannot be told
+    apart. ``notes``: what the reader should know about how it was decided.
+    """
+
+    seen: list[bool]
+    seen_by: dict[str, int] = field(default_factory=dict)
+    same_data: bool = False
+    unknown: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def base_overlap(
+    manifest: dict[str, Any],
+    examples: Sequence[Example],
+    *,
+    builtin: Sequence[bool],
+    run_sources: dict[str, str],
+    builtin_hash: str,
+) -> BaseOverlap:
+    """Which of ``examples`` the model of ``manifest`` was trained on, from the fixtures its manifest lists.
+
+    ``builtin``: per example, whether it is one of the project's fixtures (or their generated variants);
+    ``run_sources``: this run's sources (``"builtin"`` or a path as given → hash, as a manifest records
+    them); ``builtin_hash``: the hash of the project's fixtures now.
+
+    * ``builtin`` in the base's fixtures: every built-in document counts as seen (their variants are
+      drawn from the same articles, whatever the seed), and so does a user's copy of a built-in text.
+    * A labeled file or folder: it is read again (from this run's source with the same hash, else from
+      the path the manifest records), and every document of this run with the same text (same
+      :func:`training.labels.text_key`) counts as seen. A source that changed since is read as it is now;
+      one that cannot be read is listed in ``unknown``.
+    """
+    from training.dataset import FIXTURES_DIR, RELIABLE_FILES, UNRELIABLE_FILES, FixtureError, read_jsonl
+    from training.labels import read_labeled, text_key
+
+    n = len(examples)
+    seen = [False] * n
+    keys: dict[str, str] = {}  # text key -> which base source has it
+    out = BaseOverlap(seen=seen)
+    base_sources = manifest.get("fixtures")
+    if not isinstance(base_sources, dict) or not base_sources:
+        out.unknown.append("(the manifest lists no fixtures)")
+        base_sources = {}
+    exact = True
+    for name, digest in base_sources.items():
+        if name == "builtin":
+            label = "the built-in fixtures"
+            article_files = [f for f in (*RELIABLE_FILES, *UNRELIABLE_FILES) if (FIXTURES_DIR / f).is_file()]
+            added = [] if digest == builtin_hash else _files_added_since(digest)
+            if added:  # the base's fixtures are today's without the files added since: those it never saw
+                articles = {f: read_jsonl(FIXTURES_DIR / f) for f in article_files if f not in added}
+                ids = {ex.source_id for rows in articles.values() for ex in rows}
+                for i in range(n):
+                    if builtin[i] and examples[i].source_id in ids:
+                        seen[i] = True
+                out.notes.append(f"the base was trained on the built-in fixtures as they were before "
+                                 f"{', '.join(added)} (added since): the documents from "
+                                 f"{'it' if len(added) == 1 else 'them'} count as documents it was not trained on")
+            else:
+                articles = {f: read_jsonl(FIXTURES_DIR / f) for f in article_files}
+                for i in range(n):
+                    if builtin[i]:
+                        seen[i] = True
+                if digest != builtin_hash:
+                    exact = False
+                    out.notes.append("the base was trained on another version of the built-in fixtures: every "
+                                     "built-in document is counted as seen by it")
+            for rows in articles.values():
+                for ex in rows:
+                    keys.setdefault(text_key(ex.text), label)
+            if "builtin" not in run_sources:
+                exact = False
+            continue
+        same = [s for s, d in run_sources.items() if s != "builtin" and d == digest]
+        path = Path(same[0]) if same else Path(str(name))
+        if not same:
+            exact = False
+        if not path.exists():
+            out.unknown.append(str(name))
+            continue
+        try:
+            labeled = read_labeled([path])
+        except (FixtureError, OSError):
+            out.unknown.append(str(name))
+            continue
+        if not same:
+            changed = labeled.sources.get(str(path)) != digest
+            out.notes.append(f"the base was trained on {name}, which is not among these fixtures"
+                             + (" and has changed since: its documents as they are now are counted as seen"
+                                if changed else ": documents with the same text are counted as seen"))
+        for ex in labeled.examples:
+            keys.setdefault(text_key(ex.text), str(name))
+    if keys:
+        for i, ex in enumerate(examples):
+            who = keys.get(text_key(ex.text))
+            if who is not None:
+                seen[i] = True
+    for i in range(n):
+        if seen[i]:
+            who = "the built-in fixtures" if builtin[i] else keys.get(text_key(examples[i].text), "?")
+            out.seen_by[who] = out.seen_by.get(who, 0) + 1
+    out.same_data = exact and not out.unknown
+    if out.unknown:
+        out.notes.append("the base was also trained on " + ", ".join(out.unknown) + ", which cannot be read "
+                         "now: documents of it among these cannot be told apart, and the base's scores on them "
+                         "would be in-sample")
+    return out
+
+
+def _files_added_since(digest: str, max_added: int = 2) -> list[str]:
+    """The built-in article files (at most ``max_added``) without which today's fixtures hash to ``digest``
+    (:func:`training.dataset.fixture_hash`): those added since a model with that hash was trained. Empty
+    when no such files are found (the fixtures were edited, not only added to)."""
+    from itertools import combinations
+
+    from training.dataset import FIXTURES_DIR, RELIABLE_FILES, UNRELIABLE_FILES
+
+    paths = sorted(FIXTURES_DIR.glob("*.jsonl"))
+    parts = [(p.name, p.name.encode() + p.read_bytes()) for p in paths]
+    articles = [name for name, _ in parts if name in (*RELIABLE_FILES, *UNRELIABLE_FILES)]
+    for k in range(1, max_added + 1):
+        for dropped in combinations(articles, k):
+            h = hashlib.sha256()
+            for name, data in parts:
+                if name not in dropped:
+                    h.update(data)
+            if h.hexdigest() == digest:
+                return list(dropped)
+    return []
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -549,22 +764,53 @@ def _comparison_html(comparison: dict[str, Any]) -> list[str]:
     esc = html.escape
     base, new, g = comparison.get("base") or {}, comparison.get("new") or {}, comparison.get("gate")
     parts = ["<h2>Comparison with the base model</h2>"]
-    if g:
-        ok = bool(g.get("passed"))
-        parts.append(f"<p class='{'pass' if ok else 'fail'}'><b>Gate: {'passed' if ok else 'refused'}.</b> "
+    if g and "checks" in g:  # the training gate: one verdict over one or two fair comparisons
+        judged, ok = bool(g.get("judged", True)), bool(g.get("passed"))
+        word = "passed" if ok else "refused" if judged else "not judged"
+        parts.append(f"<p class='{'pass' if ok or not judged else 'fail'}'><b>Gate: {word}.</b> "
                      f"{esc(str(g.get('reason', '')))}</p>")
-        parts.append("<table><tr><th>measure</th><th>base</th><th>new</th><th>new − base</th>"
-                     "<th>95% CI of the change</th><th>worse beyond noise</th></tr>")
-        for key, label in (("auc", "ROC AUC"), ("brier", "Brier score")):
-            d = g.get(key) or {}
-            ci = d.get("ci")
-            ci_txt = "n/a" if not ci else f"{_fmt(ci[0], '+.4f')} to {_fmt(ci[1], '+.4f')}"
-            parts.append(f"<tr><td>{label}</td><td class=n>{_fmt(d.get('base'))}</td>"
-                         f"<td class=n>{_fmt(d.get('new'))}</td><td class=n>{_fmt(d.get('delta'), '+.4f')}</td>"
-                         f"<td class=n>{esc(ci_txt)}</td><td>{_fmt(bool(d.get('worse')))}</td></tr>")
-        parts.append("</table>")
+        parts += [f"<p><i>{esc(str(note))}</i></p>" for note in g.get("notes") or []]
+        sides = comparison.get("sides") or []
+        for i, check in enumerate(g.get("checks") or []):
+            parts.append(f"<h3>{esc(str(check.get('title', 'comparison')))}</h3>")
+            parts += _gate_html(check)
+            side = sides[i] if i < len(sides) else {}
+            parts += _sides_html(side.get("base") or {}, side.get("new") or {})
+        return parts
+    if g:
+        parts += _gate_html(g)
+    parts += _sides_html(base, new)
+    return parts
+
+
+def _gate_html(g: dict[str, Any]) -> list[str]:
+    esc = html.escape
+    ok = bool(g.get("passed"))
+    parts = [f"<p class='{'pass' if ok else 'fail'}'><b>Gate: {'passed' if ok else 'refused'}.</b> "
+             f"{esc(str(g.get('reason', '')))}</p>"]
+    parts.append("<table><tr><th>measure</th><th>base</th><th>new</th><th>new − base</th>"
+                 "<th>95% CI of the change</th><th>worse beyond noise</th></tr>")
+    for key, label in (("auc", "ROC AUC"), ("brier", "Brier score")):
+        d = g.get(key) or {}
+        ci = d.get("ci")
+        ci_txt = "n/a" if not ci else f"{_fmt(ci[0], '+.4f')} to {_fmt(ci[1], '+.4f')}"
+        parts.append(f"<tr><td>{label}</td><td class=n>{_fmt(d.get('base'))}</td>"
+                     f"<td class=n>{_fmt(d.get('new'))}</td><td class=n>{_fmt(d.get('delta'), '+.4f')}</td>"
+                     f"<td class=n>{esc(ci_txt)}</td><td>{_fmt(bool(d.get('worse')))}</td></tr>")
+    parts.append("</table>")
+    if g.get("kind") == "base_cv":
+        parts.append(f"<p>Bootstrap: {esc(_fmt(g.get('n_boot')))} resamples of this model's out-of-fold scores on "
+                     f"the {esc(_fmt(g.get('documents')))} documents, seed {esc(_fmt(g.get('seed')))}; the base's "
+                     "figures are its own cross-validated ones, taken as fixed.</p>")
+    else:
         parts.append(f"<p>Paired bootstrap: {esc(_fmt(g.get('n_boot')))} resamples of the "
                      f"{esc(_fmt(g.get('documents')))} held-out documents, seed {esc(_fmt(g.get('seed')))}.</p>")
+    return parts
+
+
+def _sides_html(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    esc = html.escape
+    parts: list[str] = []
     if base or new:
         keys = [*_SUMMARY_KEYS, ("ece", "expected calibration error"),
                 ("accuracy_outside_suspect", "accuracy outside the suspect band")]
@@ -595,7 +841,10 @@ def write_report(path: Path, metrics: dict[str, Any], *, title: str, comparison:
 
     ``comparison``: ``{"base": metrics, "new": metrics, "gate": gate(...)}`` (any part may be left out)
     adds the gate's verdict and the two models side by side; the base model's calibration curve is
-    drawn beside this one's.
+    drawn beside this one's. A gate with ``checks`` (the training gate: ``passed``, ``judged``, ``reason``,
+    ``notes`` and one :func:`gate` or :func:`gate_against_reference` result per check, each with a
+    ``title``) shows every check, with ``comparison["sides"][i]`` (``{"base", "new"}`` metrics) beside
+    check ``i``. ``metrics["warnings"]`` (a list of sentences) are shown first.
     """
     esc = html.escape
     base_metrics = (comparison or {}).get("base") or None
@@ -612,6 +861,10 @@ def write_report(path: Path, metrics: dict[str, Any], *, title: str, comparison:
         "ul.r{margin:0;padding-left:1.2em}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
     ]
+    warnings = metrics.get("warnings") or []
+    if warnings:
+        parts.append("<h2 class=fail>Warnings</h2><ul>"
+                     + "".join(f"<li class=fail>{esc(str(w))}</li>" for w in warnings) + "</ul>")
     if comparison:
         parts += _comparison_html(comparison)
     parts.append("<h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>")

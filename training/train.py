@@ -103,8 +103,14 @@ def _fit_line_model(
     return LineModel(random_state=seed).fit(docs, labels, languages=languages)
 
 
-def _lexicon(examples: Sequence[Example], extra_names: Sequence[str]) -> EntityLexicon:
+def _lexicon(
+    examples: Sequence[Example], extra_names: Sequence[str], base: EntityLexicon | None = None
+) -> EntityLexicon:
     lex = EntityLexicon.build(ex.text for ex in examples if ex.label == "reliable" and ex.origin == "written")
+    if base is not None:  # another model's lexicon kept as it is (names and first-name → surname links)
+        lex.names |= base.names
+        for first, rest in base.full_names.items():
+            lex.full_names.setdefault(first, set()).update(rest)
     lex.extend(extra_names)
     return lex
 
@@ -137,6 +143,7 @@ def train(
     shuffle_labels: bool = False,
     line_model: LineModel | None = None,
     workers: int = 1,
+    base_lexicon: EntityLexicon | None = None,
 ) -> TrainResult:
     """Fit everything on ``examples`` and measure it with group cross-validation (groups = source article).
 
@@ -150,6 +157,10 @@ def train(
     line features; a user's own documents never are.
 
     ``workers``: processes for featurising (the result does not depend on it).
+
+    ``base_lexicon``: an entity lexicon (e.g. the shipped model's) whose names join the one learned from
+    the reliable documents, in every fold and in the result: without the built-in fixtures the lexicon
+    would know only the names of the user's own documents.
 
     ``shuffle_labels``: a control. The classifier is fitted to a seeded permutation of the labels, while
     every metric is still measured against the true ones: such a model must come out no better than
@@ -179,7 +190,7 @@ def train(
         tr_ex = [usable[i] for i in tr]
         te_ex = [usable[i] for i in te]
         lm = line_model if line_model is not None else _fit_line_model(tr_ex, line_examples, seed=seed)
-        res = Resources(line_model=lm, lexicon=_lexicon(tr_ex, extra_names))
+        res = Resources(line_model=lm, lexicon=_lexicon(tr_ex, extra_names, base_lexicon))
         X[te], predicted = _features(te_ex, res, workers=workers)
         for ex, cats in zip(te_ex, predicted, strict=True):
             truth = _true_line_labels(ex, len(cats))
@@ -196,22 +207,60 @@ def train(
         X, y_fit, groups=groups, sample_weight=weights, feature_names=FEATURE_NAMES
     )
     final_line_model = line_model if line_model is not None else _fit_line_model(usable, line_examples, seed=seed)
-    lexicon = _lexicon(usable, extra_names)
+    lexicon = _lexicon(usable, extra_names, base_lexicon)
 
     p_oof = clf.calibrate_decision(clf.oof_decision_)
     metrics = _metrics(y, p_oof, weights, usable)
-    metrics["line_model"] = {
-        "fitted": line_model is None,
-        "lines": len(line_true),
-        "accuracy": round(float(np.mean(np.array(line_true) == np.array(line_pred))), 4),
-        "macro_f1": round(
-            float(f1_score(line_true, line_pred, average="macro", labels=sorted(set(line_true)), zero_division=0)), 4
-        ),
-        "content_f1": round(
-            float(f1_score([t == "content" for t in line_true], [p == "content" for p in line_pred])), 4
-        ),
-    }
+    metrics["line_model"] = _line_metrics(line_true, line_pred, fitted=line_model is None)
+    warnings = data_warnings(y, getattr(clf, "calibration_targets_", None))
+    if warnings:  # only then: a model trained on enough, overlapping data keeps its metrics (and version)
+        metrics["warnings"] = warnings
     return TrainResult(final_line_model, lexicon, clf, metrics, usable, X, y, skipped)
+
+
+MIN_CLASS_DOCUMENTS = 50  # fewer documents of a label than this: the figures and the fit rest on too little
+
+
+def data_warnings(y: np.ndarray, calibration_targets: tuple[float, float] | None) -> list[str]:
+    """What makes a trained model untrustworthy however good its figures look: few documents of a label,
+    and labels that the out-of-fold decisions separate perfectly (``calibration_targets``: the smoothed
+    targets the classifier then calibrated to, see :class:`training.classifier.ReliabilityModel`)."""
+    out = []
+    for label, k in (("reliable", int(y.sum())), ("unreliable", int(len(y) - y.sum()))):
+        if k < MIN_CLASS_DOCUMENTS:
+            out.append(f"only {k} {label} document(s) (fewer than {MIN_CLASS_DOCUMENTS}): the cross-validated "
+                       "figures rest on very few documents and the model may not carry over to other texts; "
+                       "label more documents, or keep the built-in fixtures (drop --no-builtin)")
+    if calibration_targets is not None:
+        hi, lo = calibration_targets
+        out.append("the out-of-fold scores separate the two labels perfectly (ROC AUC 1.0): the "
+                   "labeled sets are easy to tell apart (by layout, source or length, say), which says little "
+                   "about other texts; the calibration would run to infinite log-odds (every text scored 0 or "
+                   f"100), so it was fitted to Platt's smoothed targets {100 * hi:.1f} and {100 * lo:.1f} "
+                   "instead of 100 and 0, which bounds the scores; check the model on other labels "
+                   "(thresher eval) before using it")
+    return out
+
+
+def _line_metrics(line_true: list[str], line_pred: list[str], *, fitted: bool) -> dict[str, object]:
+    """The line model's figures on the labeled lines. Macro F1 only when the lines have more than one label:
+    a reliable document without line labels counts every line as content, so on a user's documents alone
+    the lines are all ``content`` and a macro F1 over that one class says nothing about boilerplate."""
+    classes = sorted(set(line_true))
+    out: dict[str, object] = {"fitted": fitted, "lines": len(line_true)}
+    if not line_true:
+        return {**out, "accuracy": None, "macro_f1": None, "content_f1": None}
+    out["accuracy"] = round(float(np.mean(np.array(line_true) == np.array(line_pred))), 4)
+    out["macro_f1"] = (
+        round(float(f1_score(line_true, line_pred, average="macro", labels=classes, zero_division=0)), 4)
+        if len(classes) > 1 else None
+    )
+    out["content_f1"] = round(
+        float(f1_score([t == "content" for t in line_true], [p == "content" for p in line_pred])), 4
+    )
+    if len(classes) < 2:
+        out["classes"] = classes
+    return out
 
 
 def _metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, examples: Sequence[Example]) -> dict[str, object]:

@@ -391,9 +391,26 @@ def test_train_with_a_reused_line_model_says_its_score_is_in_sample(tmp_path, ti
     assert proc.returncode == 0, proc.stderr[-3000:]
     line_model = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["line_model"]
     assert line_model["fitted"] is False and line_model["lines"] > 0
-    assert f"line model reused from {tiny_model_dir} (not fitted here): macro F1 {line_model['macro_f1']} " \
-           "in-sample, not cross-validated" in proc.stdout, proc.stdout
-    assert "(cross-validated)" not in proc.stdout
+    # The user's documents carry no line labels: every line of a reliable one counts as content, one class,
+    # so a macro F1 (always 1.0 over that class) is not reported.
+    assert line_model["macro_f1"] is None and line_model["classes"] == ["content"]
+    assert f"line model reused from {tiny_model_dir}, not fitted here: macro F1 not measured" in proc.stdout
+    assert "in-sample" in proc.stdout and "(cross-validated)" not in proc.stdout
+
+
+def test_line_model_summary_says_how_it_was_measured():
+    from service.cli import _line_model_summary
+
+    multi = {"fitted": False, "lines": 50, "accuracy": 0.9, "macro_f1": 0.8, "content_f1": 0.95}
+    assert _line_model_summary(multi, Path("models/default")) == (
+        "line model reused from models/default (not fitted here): macro F1 0.8 in-sample, not cross-validated "
+        "(it may have been fitted on these documents)")
+    assert _line_model_summary({**multi, "fitted": True}, None) == "line model macro F1 0.8 (cross-validated)"
+    one = {"fitted": True, "lines": 40, "accuracy": 0.975, "macro_f1": None, "content_f1": 0.99, "classes": ["content"]}
+    assert _line_model_summary(one, None) == (
+        "line model fitted here: macro F1 not measured (the only labeled lines are those of reliable documents, all "
+        "counted as content: one class); 97.5% of those 40 lines were labeled content")
+    assert "no labeled lines" in _line_model_summary({"fitted": True, "lines": 0, "macro_f1": None}, None)
 
 
 def test_train_out_a_file_is_a_usage_error_before_training(runner, inputs):

@@ -59,6 +59,9 @@ def test_retrain_serve_and_gate(labeled, tmp_path, tiny_model_dir, admin_token):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "skipped 1" in proc.stderr and "not valid JSON" in proc.stderr  # the broken row is listed
     assert "gate against tiny" in proc.stderr and "Passed" in proc.stderr
+    # the tiny model's manifest names a source that is not a readable file: said, and every document is compared
+    assert "On the 60 documents the base model was not trained on" in proc.stderr
+    assert "the base was also trained on tests, which cannot be read" in proc.stderr
     model = load_model(mine)
     assert set(model.manifest["fixtures"]) == {str(labeled["folder"]), str(labeled["jsonl"])}
     assert model.manifest["metrics"]["documents"] == 24 + 14 + 22
@@ -92,7 +95,18 @@ def test_retrain_serve_and_gate(labeled, tmp_path, tiny_model_dir, admin_token):
     refused = _thresher(*args, cwd=work)
     assert refused.returncode == 3, refused.stderr[-4000:]
     assert "Refused" in refused.stderr and "--force" in refused.stderr
+    # mine was trained on these very documents: its scores on them would be in-sample, so the new model is
+    # judged against mine's own cross-validated figures on them (its manifest)
+    assert "against its own cross-validated figures" in refused.stderr
+    assert "of the 60 documents, 60 were in the base model's training data" in refused.stderr
     assert not shuffled.exists()
+    # The refused model's report is written beside, so the refusal can be read without training again.
+    side = work / "models" / "shuffled.refused"
+    assert f"{side / 'report.html'}" in refused.stderr
+    assert sorted(p.name for p in side.iterdir()) == ["evaluation.json", "metrics.json", "report.html"]
+    refusal = json.loads((side / "evaluation.json").read_text())["gate"]
+    assert refusal["passed"] is False and refusal["judged"] is True and refusal["checks"][0]["kind"] == "base_cv"
+    assert "Gate: refused" in (side / "report.html").read_text(encoding="utf-8")
     # ... unless --force, which writes it, with the refusal in its report.
     forced = _thresher(*args, "--force", cwd=work)
     assert forced.returncode == 0, forced.stderr[-4000:]
@@ -118,7 +132,7 @@ def test_same_fixtures_and_seed_give_byte_identical_reports_and_scores(labeled, 
         out = tmp_path / f"w{workers}"
         proc = _thresher("train", "--no-builtin", "--fixtures", str(labeled["folder"]), "--fixtures",
                          str(labeled["jsonl"]), "--cv", "3", "--seed", "7", "--line-model-from", str(tiny_model_dir),
-                         "--workers", workers, "--out", str(out), cwd=tmp_path)
+                         "--workers", workers, "--out", str(out), "--name", "twin", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert f"featurised ({workers} process" in proc.stderr, proc.stderr[-2000:]  # 2 really forked
         outs.append(out)
@@ -130,3 +144,67 @@ def test_same_fixtures_and_seed_give_byte_identical_reports_and_scores(labeled, 
     assert json.loads((a / "metrics.json").read_text())["line_model"]["fitted"] is False
     texts = [p.read_text(encoding="utf-8") for p in sorted((labeled["folder"] / "unreliable").glob("*.txt"))[:5]]
     assert [score_text(t, model=ma)["score"] for t in texts] == [score_text(t, model=mb)["score"] for t in texts]
+
+
+def test_gate_does_not_judge_on_documents_the_base_was_trained_on(labeled, tmp_path, tiny_model_dir):
+    """A base trained on these documents and more: its scores on them are in-sample and its own figures were
+    measured on other documents, so no fair comparison is possible. Said, and the model is not refused."""
+    base = tmp_path / "base"
+    args = ["--no-builtin", "--cv", "3", "--line-model-from", str(tiny_model_dir), "--workers", "1"]
+    first = _thresher("train", "--fixtures", str(labeled["folder"]), "--fixtures", str(labeled["jsonl"]), *args,
+                      "--out", str(base), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-4000:]
+    out = tmp_path / "subset"
+    proc = _thresher("train", "--fixtures", str(labeled["folder"]), *args, "--base", str(base), "--out", str(out),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Not judged: no fair comparison is possible, so the model is not refused" in proc.stderr
+    assert f"of the 38 documents, 38 were in the base model's training data ({labeled['folder']}: 38)" in proc.stderr
+    gate = json.loads((out / "evaluation.json").read_text())["gate"]
+    assert gate["passed"] is None and gate["judged"] is False and gate["checks"] == []
+    assert "Gate: not judged." in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_quick_retrain_on_tiny_separable_data_warns_and_keeps_scores_bounded(tmp_path, tiny_model_dir):
+    """24 documents whose labels are easy to tell apart: the model says loudly that its perfect figures rest
+    on too little, its calibration stays bounded (no text scores 0 or 100), and --names-from keeps the base's
+    entity lexicon."""
+    from resources import CLEAN, SCRAPED, SPAM, SPUN
+
+    from service.model import load_model
+    from service.scoring import score_text
+
+    fixtures = REPO / "training" / "fixtures"
+    rel = [json.loads(x) for x in (fixtures / "reliable_a.jsonl").read_text().splitlines() if x][-12:]
+    unrel = [json.loads(x) for x in (fixtures / "unreliable_written.jsonl").read_text().splitlines() if x]
+    unrel = [r for r in unrel if set(r["tags"]) & {"spam", "scraped", "boilerplate"}][-12:]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "label": r["label"]}) + "\n"
+                              for r in rel + unrel), encoding="utf-8")
+    out = tmp_path / "small"
+    proc = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--cv", "3", "--line-model-from",
+                     str(tiny_model_dir), "--names-from", str(tiny_model_dir), "--workers", "1", "--out", str(out),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "WARNING: only 12 reliable document(s)" in proc.stderr
+    assert "WARNING: the out-of-fold scores separate the two labels perfectly" in proc.stderr
+    assert "3 WARNING(S)" in proc.stdout and "--names-from" not in proc.stderr  # no lexicon note: it was given
+    model = load_model(out)
+    assert len(model.manifest["metrics"]["warnings"]) == 3
+    assert json.loads((out / "metrics.json").read_text())["warnings"] == model.manifest["metrics"]["warnings"]
+    assert "<h2 class=fail>Warnings</h2>" in (out / "report.html").read_text(encoding="utf-8")
+    tiny_names = set(json.loads((tiny_model_dir / "lexicon.json").read_text())["names"])
+    assert tiny_names <= set(model.resources.lexicon.names)
+    assert f"entity lexicon {len(model.resources.lexicon.names)} names, {len(tiny_names)} of them from" in proc.stdout
+    scored = {name: score_text(text, model=model) for name, text in
+              (("clean", CLEAN), ("scraped", SCRAPED), ("spun", SPUN), ("spam", SPAM))}
+    for r in scored.values():  # unguarded: base ~50 log-odds, reasons of ±20, every text ~100
+        assert abs(r["explanation"]["base"]) < 6 and all(abs(x["contribution"]) < 5 for x in r["reasons"]), r
+        assert r["score"] < 99.5
+    assert scored["clean"]["score"] > 50 > scored["scraped"]["score"] > scored["spam"]["score"]
+
+    # Without --names-from, the quick retrain says what the lexicon then knows.
+    bare = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--cv", "3", "--line-model-from",
+                     str(tiny_model_dir), "--workers", "1", "--out", str(tmp_path / "bare"), cwd=tmp_path)
+    assert bare.returncode == 0, bare.stderr[-4000:]
+    assert "note: with --no-builtin the entity lexicon knows only the names in your reliable documents" in bare.stderr

@@ -10,7 +10,16 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from training.corrupt import Example
-from training.evaluation import _auc_resampled, evaluate, gate, metrics_json, paired_bootstrap, write_report
+from training.evaluation import (
+    _auc_resampled,
+    base_overlap,
+    evaluate,
+    gate,
+    gate_against_reference,
+    metrics_json,
+    paired_bootstrap,
+    write_report,
+)
 
 THRESHOLDS = {"reliable": 70.0, "suspect": 40.0}
 
@@ -286,3 +295,102 @@ def test_gate_is_deterministic_and_reports_its_time():
     assert other["auc"]["ci"] != first["auc"]["ci"]  # the seed is what fixes the resamples
     assert first["auc"]["new"] == round(roc_auc_score(y, p_new), 4)
     assert first["brier"]["base"] == round(brier_score_loss(y, p_base), 4)
+
+
+def test_gate_against_reference_figures():
+    """When the base was trained on every document, its own cross-validated figures stand in for it: the same
+    quality passes, scores shuffled against the labels are refused."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 600)
+    p = _scores(rng, y, 1.0)
+    reference = {"roc_auc": round(roc_auc_score(y, p), 4), "brier": round(brier_score_loss(y, p), 4)}
+    same = gate_against_reference(reference, y=y, p_new=p, n_boot=300)
+    assert same["passed"] is True and same["reason"].startswith("Passed")
+    assert same["auc"]["base"] == reference["roc_auc"] and same["auc"]["ci"][0] < 0 < same["auc"]["ci"][1]
+    assert "own cross-validated figures on the same 600 documents" in same["reason"]
+    shuffled = gate_against_reference(reference, y=y, p_new=rng.permutation(p), n_boot=300)
+    assert shuffled["passed"] is False and shuffled["auc"]["worse"] and shuffled["brier"]["worse"]
+    assert shuffled["reason"].startswith("Refused")
+    again = gate_against_reference(reference, y=y, p_new=p, n_boot=300)
+    assert json.dumps(again, sort_keys=True) == json.dumps(same, sort_keys=True)
+
+
+def _user(text, i, source):
+    return Example(id=f"u{i}", text=text, label="reliable", tags=[], origin="mine.jsonl", source_id=f"u{i}",
+                   extra={"source": str(source)})
+
+
+def test_base_overlap_tells_which_documents_the_base_was_trained_on(tmp_path):
+    from training.dataset import FIXTURES_DIR, fixture_hash, read_jsonl
+    from training.labels import read_labeled
+
+    builtin_text = read_jsonl(FIXTURES_DIR / "reliable_a.jsonl")[0].text
+    old = tmp_path / "old.jsonl"
+    old.write_text(json.dumps({"id": "o1", "text": "An article the base saw.\nIt had two lines.",
+                               "label": "reliable"}) + "\n", encoding="utf-8")
+    old_digest = read_labeled([old]).sources[str(old)]
+    mine = tmp_path / "mine.jsonl"
+    examples = [
+        Example(id="b1", text="a generated variant", label="unreliable", tags=[], origin="generated:spun",
+                source_id="rel-a-001"),
+        _user(builtin_text, 1, mine),  # a user's copy of a built-in article
+        _user("An  article the BASE saw.\nIt had two lines.", 2, mine),  # the same text, spaced and cased otherwise
+        _user("A new article nobody has seen.", 3, mine),
+    ]
+    builtin = [True, False, False, False]
+    now = fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
+    manifest = {"fixtures": {"builtin": now, str(old): old_digest}}
+    run = {"builtin": now, str(mine): "m"}
+    got = base_overlap(manifest, examples, builtin=builtin, run_sources=run, builtin_hash=now)
+    assert got.seen == [True, True, True, False]
+    assert got.seen_by == {"the built-in fixtures": 2, str(old): 1}
+    assert not got.same_data and not got.unknown  # old.jsonl is not among this run's sources
+    assert any("old.jsonl, which is not among these fixtures" in n for n in got.notes)
+
+    # The same sources, unchanged: the base's figures were measured on the documents marked seen.
+    same = base_overlap(manifest, examples, builtin=builtin, run_sources={"builtin": now, str(old): old_digest},
+                        builtin_hash=now)
+    assert same.same_data
+    # Another version of the fixtures, and a source that is gone: counted as seen / as unknown, and said.
+    gone = base_overlap({"fixtures": {"builtin": "0" * 64, "tests": "tiny-subset"}}, examples, builtin=builtin,
+                        run_sources=run, builtin_hash=now)
+    assert gone.seen == [True, True, False, False] and gone.unknown == ["tests"] and not gone.same_data
+    assert any("another version of the built-in fixtures" in n for n in gone.notes)
+    assert any("tests, which cannot be read" in n for n in gone.notes)
+    nothing = base_overlap({}, examples, builtin=builtin, run_sources=run, builtin_hash=now)
+    assert nothing.seen == [False] * 4 and nothing.unknown
+
+
+def test_report_with_the_training_gates_checks(tmp_path):
+    m, y, p = _report_metrics()
+    m = {**m, "warnings": ["only 3 reliable document(s) <few>"]}
+    g = gate_against_reference({"roc_auc": 0.9, "brier": 0.1}, y=y, p_new=p, n_boot=100)
+    verdict = {"passed": g["passed"], "judged": True, "notes": ["of the N documents, ..."], "reason": "why",
+               "checks": [{"kind": "base_cv", "title": "Against its own figures", **g}]}
+    path = tmp_path / "r.html"
+    write_report(path, m, title="t", comparison={"gate": verdict, "sides": [{"base": {"roc_auc": 0.9}, "new": m}]})
+    page = path.read_text()
+    assert "Warnings" in page and "only 3 reliable document(s) &lt;few&gt;" in page
+    assert "<h3>Against its own figures</h3>" in page and "taken as fixed" in page and "of the N documents" in page
+    unjudged = {"passed": None, "judged": False, "notes": [], "reason": "Not judged: no fair comparison", "checks": []}
+    write_report(path, m, title="t", comparison={"gate": unjudged})
+    page = path.read_text()
+    assert "Gate: not judged." in page and "Gate: refused" not in page
+
+
+def test_base_overlap_finds_fixture_files_added_since_the_base_was_trained():
+    """A base trained before a fixture file was added never saw that file's articles (nor their variants): it
+    is judged on them; the other built-in documents are the ones its figures were measured on."""
+    from training.dataset import FIXTURES_DIR, RELIABLE_FILES, fixture_hash, read_jsonl
+
+    newest = FIXTURES_DIR / RELIABLE_FILES[-1]
+    files = sorted(FIXTURES_DIR.glob("*.jsonl"))
+    before = fixture_hash([f for f in files if f != newest])
+    now = fixture_hash(files)
+    old_id, new_id = read_jsonl(FIXTURES_DIR / RELIABLE_FILES[0])[0].id, read_jsonl(newest)[0].id
+    examples = [Example(id=f"{sid}-{k}", text=f"variant {k} of {sid}", label="unreliable", tags=[],
+                        origin="generated:spun", source_id=sid) for sid in (old_id, new_id) for k in (1, 2)]
+    got = base_overlap({"fixtures": {"builtin": before}}, examples, builtin=[True] * 4, run_sources={"builtin": now},
+                       builtin_hash=now)
+    assert got.seen == [True, True, False, False] and got.same_data
+    assert any(f"before {newest.name} (added since)" in n for n in got.notes)

@@ -212,3 +212,74 @@ def test_fork_map_keeps_order_and_answers(monkeypatch):
     got = fork_map(lambda i: (i * i, os.getpid()), 50, workers=2)
     assert [sq for sq, _ in got] == [i * i for i in range(50)]
     assert os.getpid() not in {pid for _, pid in got}, "the work did not run in forked workers"
+
+
+def _separable(n: int = 12) -> list[Example]:
+    """A small real set whose labels are easy to tell apart: whole articles against scraped pages and spam."""
+    from training.dataset import FIXTURES_DIR, read_jsonl
+
+    rel = read_jsonl(FIXTURES_DIR / "reliable_a.jsonl")[-n:]
+    unrel = [r for r in read_jsonl(FIXTURES_DIR / "unreliable_written.jsonl")
+             if set(r.tags) & {"spam", "scraped", "boilerplate"}][-n:]
+    return [Example(id=r.id, text=r.text, label=r.label, tags=[], origin="user.jsonl", source_id=r.id)
+            for r in rel + unrel]
+
+
+def test_tiny_perfectly_separated_data_warn_and_stay_bounded(tiny_training):
+    """24 documents whose out-of-fold scores separate the labels: the calibration's likelihood has no
+    maximum (the plain fit's slope runs away and every text scores 0 or 100); it is fitted to Platt's
+    smoothed targets instead, and the metrics say why these figures cannot be trusted."""
+    from sklearn.linear_model import LogisticRegression
+
+    result, _ = tiny_training
+    out = train(_separable(), cv=3, line_model=result.line_model, workers=1)
+    clf = out.classifier
+    assert out.metrics["roc_auc"] == 1.0
+    warnings = out.metrics["warnings"]
+    assert [w.split(" (")[0] for w in warnings[:2]] == ["only 12 reliable document(s)", "only 12 unreliable document(s)"]
+    assert "separate the two labels perfectly" in warnings[2] and "92.9 and 7.1" in warnings[2]
+    assert clf.calibration_targets_ == (13 / 14, 1 / 14)
+    runaway = LogisticRegression(C=1e4, max_iter=1000).fit(clf.oof_decision_.reshape(-1, 1), out.y)
+    assert runaway.coef_[0, 0] > 3 * clf.calibration_slope_  # what the unguarded calibration would have been
+    base, contrib = clf.contributions(out.X)
+    assert abs(base) < 6 and np.abs(contrib).max() < 6
+    p = clf.predict_proba(out.X)
+    assert 0.005 < p.min() and p.max() < 0.995  # no text at 0 or 100
+    assert np.all((p >= 0.5) == (out.y == 1))
+
+
+def test_overlapping_labels_calibrate_as_before(tiny_training):
+    """The guard is never reached when the labels overlap out of fold: the calibration is the plain fit, and
+    nothing new is kept on the model (its pickle, and so a model's version, stay as they were)."""
+    from sklearn.linear_model import LogisticRegression
+
+    result, _ = tiny_training
+    clf = result.classifier
+    assert not hasattr(clf, "calibration_targets_")
+    plain = LogisticRegression(C=1e4, max_iter=1000).fit(clf.oof_decision_.reshape(-1, 1), result.y)
+    assert clf.calibration_slope_ == float(plain.coef_[0, 0])
+    assert clf.calibration_intercept_ == float(plain.intercept_[0])
+    assert "warnings" not in result.metrics or all("perfectly" not in w for w in result.metrics["warnings"])
+
+
+def test_line_model_macro_f1_needs_lines_of_two_labels(tiny_training):
+    """A user's documents without line labels give only content lines (every line of a reliable one): the
+    macro F1 over that one class would always be 1.0, so it is not reported."""
+    result, _ = tiny_training
+    out = train(_written("reliable", 6) + _written("unreliable", 6), cv=2, line_model=result.line_model, workers=1)
+    lm = out.metrics["line_model"]
+    assert lm["macro_f1"] is None and lm["classes"] == ["content"] and lm["lines"] > 0
+    assert 0.0 <= lm["accuracy"] <= 1.0
+    multi = result.metrics["line_model"]  # the tiny model's own: generated pages with boilerplate lines
+    assert multi["macro_f1"] is not None and "classes" not in multi
+
+
+def test_a_base_lexicon_is_kept_beside_the_learned_one(tiny_training):
+    result, _ = tiny_training
+    examples = _written("reliable", 4) + _written("unreliable", 4)
+    alone = train(examples, cv=2, line_model=result.line_model, workers=1)
+    kept = train(examples, cv=2, line_model=result.line_model, workers=1, base_lexicon=result.lexicon)
+    assert kept.lexicon.names == alone.lexicon.names | result.lexicon.names
+    assert len(kept.lexicon.names) > len(alone.lexicon.names)
+    first = next(iter(result.lexicon.full_names))
+    assert result.lexicon.full_names[first] <= kept.lexicon.full_names[first]
