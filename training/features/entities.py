@@ -207,14 +207,20 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         n: sorted(c for c in capitalised if known[c] or counts[c] > n) for n in range(1, CONSISTENT_SPELLING)
     }
 
-    # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order.
+    # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order,
+    # after the cheap shape tests, so that words no spinner or typo makes do not take the places.
     candidates = sorted(
-        (w for w in oov if len(w) >= MIN_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING),
+        (
+            w
+            for w in oov
+            if len(w) >= MIN_TOKEN_LEN
+            and counts[w] < CONSISTENT_SPELLING
+            and not _not_misspelled_shape(surface.get(w, w), vocab.zipf)
+            and not _inflected(w, zipf, names)
+        ),
         key=lambda w: (first_line.get(w, 0), w),
     )[:MAX_CANDIDATES]
     for w in candidates:
-        if _not_misspelled_shape(surface.get(w, w), vocab.zipf) or _inflected(w, zipf, names):
-            continue
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
         doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w

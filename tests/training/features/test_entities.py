@@ -126,6 +126,20 @@ def test_a_plural_of_a_known_word_is_not_a_misspelling(resources):
     assert out.evidence["misspellings"] == []
 
 
+def test_words_that_are_no_misspellings_do_not_use_up_the_candidate_budget(resources):
+    """Only the first MAX_CANDIDATES unknown tokens are examined; product names and acronyms (never a
+    misspelling) must not take those places before a real garbled word later in the text."""
+    products = " ".join(f"Xq{chr(97 + i // 26)}{chr(97 + i % 26)}Zed" for i in range(entities.MAX_CANDIDATES + 5))
+    text = "".join(
+        f"The shop now sells the {p} model at a lower price than it did last year.\n" for p in products.split()
+    ) + (
+        "The goverrnment announced the new measures on Thursday after a long meeting of ministers.\n"
+    )
+    out, _ = _run(text, resources)
+    hits = [(f["found"], f["intended"]) for f in out.evidence["misspellings"]]
+    assert hits == [("goverrnment", "government")]
+
+
 def test_a_word_of_another_script_is_not_a_misspelling(resources):
     # "Москвы" is one letter from "Москва", written twice in the text, but it is Russian, not a spun name.
     text = (
