@@ -393,14 +393,12 @@ def gate(
     two_classes = 0 < int(y.sum()) < n
     auc_ci = _ci(d_auc) if two_classes else None
     brier_ci = _ci(d_brier)
-    auc_worse = bool(auc_ci is not None and auc_ci[1] is not None and auc_ci[1] < 0)
-    brier_worse = bool(brier_ci is not None and brier_ci[0] is not None and brier_ci[0] > 0)
     auc = {
         "base": _r(auc_base_full) if two_classes else None,
         "new": _r(auc_new_full) if two_classes else None,
         "delta": _r(auc_new_full - auc_base_full, _CI_DIGITS) if two_classes else None,
         "ci": auc_ci,
-        "worse": auc_worse,
+        "worse": _lower_beyond_noise(auc_ci),
         "undefined_resamples": int(np.sum(~np.isfinite(d_auc))) if two_classes else n_boot,
     }
     brier = {
@@ -408,21 +406,11 @@ def gate(
         "new": _r(brier_new_full),
         "delta": _r(brier_new_full - brier_base_full, _CI_DIGITS),
         "ci": brier_ci,
-        "worse": brier_worse,
+        "worse": _higher_beyond_noise(brier_ci),
     }
-    passed = not (auc_worse or brier_worse)
-    return {
-        "passed": passed,
-        "documents": n,
-        "reliable": int(y.sum()),
-        "unreliable": int(n - y.sum()),
-        "n_boot": n_boot,
-        "seed": seed,
-        "confidence": CONFIDENCE,
-        "auc": auc,
-        "brier": brier,
-        "reason": _gate_reason(passed, auc, brier, n, n_boot, two_classes),
-    }
+    over = f"over {n} held-out documents and {n_boot} paired bootstrap resamples"
+    undefined = "ROC AUC is undefined (the held-out documents have only one label), so the gate rests on Brier alone"
+    return _gate_result(y, n_boot=n_boot, seed=seed, auc=auc, brier=brier, over=over, auc_missing=undefined)
 
 
 def gate_against_reference(
@@ -451,36 +439,41 @@ def gate_against_reference(
     auc_ok = two_classes and ref_auc is not None
     auc_ci = _ci(boot["auc_new"] - ref_auc) if auc_ok and ref_auc is not None else None
     brier_ci = _ci(boot["brier_new"] - ref_brier) if ref_brier is not None else None
-    auc_worse = bool(auc_ci is not None and auc_ci[1] is not None and auc_ci[1] < 0)
-    brier_worse = bool(brier_ci is not None and brier_ci[0] is not None and brier_ci[0] > 0)
     auc: dict[str, Any] = {
         "base": ref_auc if auc_ok else None,
         "new": _r(auc_new_full) if two_classes else None,
         "delta": _r(auc_new_full - ref_auc, _CI_DIGITS) if auc_ok and ref_auc is not None else None,
         "ci": auc_ci,
-        "worse": auc_worse,
+        "worse": _lower_beyond_noise(auc_ci),
     }
     brier: dict[str, Any] = {
         "base": ref_brier,
         "new": _r(brier_new_full),
         "delta": _r(brier_new_full - ref_brier, _CI_DIGITS) if ref_brier is not None else None,
         "ci": brier_ci,
-        "worse": brier_worse,
+        "worse": _higher_beyond_noise(brier_ci),
     }
-    passed = not (auc_worse or brier_worse)
-    what = (f"against the base model's own cross-validated figures on the same {n} documents (its manifest; "
+    over = (f"against the base model's own cross-validated figures on the same {n} documents (its manifest; "
             f"taken as fixed, only this model's out-of-fold scores are resampled, {n_boot} bootstrap resamples)")
-    auc_txt = (f"ROC AUC {ref_auc:.4f} to {auc_new_full:.4f} (change {_signed(auc['delta'])}, {_interval(auc_ci)})"
-               if auc_ok and ref_auc is not None else "ROC AUC not compared")
-    brier_txt = (f"Brier {ref_brier:.4f} to {brier_new_full:.4f} (change {_signed(brier['delta'])}, "
-                 f"{_interval(brier_ci)})" if ref_brier is not None else "Brier not compared")
-    if passed:
-        reason = f"Passed: the new model is not worse beyond noise. {auc_txt}; {brier_txt}; {what}."
-    else:
-        why = [f"{auc_txt}: lower, with the interval entirely below 0"] if auc_worse else []
-        if brier_worse:
-            why.append(f"{brier_txt}: higher (worse), with the interval entirely above 0")
-        reason = "Refused: the new model is worse than the base one beyond noise. " + "; ".join(why) + f"; {what}."
+    return _gate_result(y, n_boot=n_boot, seed=seed, auc=auc, brier=brier, over=over, auc_missing="ROC AUC not compared")
+
+
+def _lower_beyond_noise(ci: list[float | None] | None) -> bool:
+    """The interval of new − base lies entirely below 0 (judged on the reported, rounded bounds)."""
+    return bool(ci is not None and ci[1] is not None and ci[1] < 0)
+
+
+def _higher_beyond_noise(ci: list[float | None] | None) -> bool:
+    """The interval of new − base lies entirely above 0."""
+    return bool(ci is not None and ci[0] is not None and ci[0] > 0)
+
+
+def _gate_result(
+    y: np.ndarray, *, n_boot: int, seed: int, auc: dict[str, Any], brier: dict[str, Any], over: str, auc_missing: str
+) -> dict[str, Any]:
+    """One gate's verdict: passed unless ROC AUC is lower or Brier higher beyond noise, and why in words."""
+    passed = not (auc["worse"] or brier["worse"])
+    n = len(y)
     return {
         "passed": passed,
         "documents": n,
@@ -491,7 +484,7 @@ def gate_against_reference(
         "confidence": CONFIDENCE,
         "auc": auc,
         "brier": brier,
-        "reason": reason,
+        "reason": _gate_reason(passed, auc, brier, over=over, auc_missing=auc_missing),
     }
 
 
@@ -501,18 +494,17 @@ def _interval(ci: list[float | None] | None) -> str:
     return f"95% CI {_signed(ci[0])} to {_signed(ci[1])}"
 
 
-def _gate_reason(
-    passed: bool, auc: dict[str, Any], brier: dict[str, Any], n: int, n_boot: int, two_classes: bool
-) -> str:
-    over = f"over {n} held-out documents and {n_boot} paired bootstrap resamples"
+def _gate_reason(passed: bool, auc: dict[str, Any], brier: dict[str, Any], *, over: str, auc_missing: str) -> str:
     auc_txt = (
         f"ROC AUC {auc['base']:.4f} to {auc['new']:.4f} (change {_signed(auc['delta'])}, {_interval(auc['ci'])})"
-        if two_classes
-        else "ROC AUC is undefined (the held-out documents have only one label), so the gate rests on Brier alone"
+        if auc["delta"] is not None
+        else auc_missing
     )
     brier_txt = (
         f"Brier {brier['base']:.4f} to {brier['new']:.4f} (change {_signed(brier['delta'])}, "
         f"{_interval(brier['ci'])})"
+        if brier["delta"] is not None
+        else "Brier not compared"
     )
     if passed:
         return f"Passed: the new model is not worse beyond noise. {auc_txt}; {brier_txt}; {over}."
