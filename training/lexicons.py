@@ -108,6 +108,59 @@ for _j, _cat in enumerate(CATEGORIES):
         else:
             _PHRASE_KEYWORDS.append((_kw, _j))
 _WORD_KEYWORD_SET = frozenset(_WORD_KEYWORDS)
+
+
+class _PhraseFilter:
+    """Which of a fixed list of phrases can occur in a text, all tested at once: a phrase occurs only
+    where each of its runs of 4 consecutive bytes (UTF-8) occurs, so one pass over the text's own
+    4-byte runs (hashed into a table of 2**16 bits) rules out most absent phrases; the rest are then
+    searched for as before (``phrase in text``). A necessary condition only: what ``may_hold`` leaves
+    in is confirmed, and a hash collision only costs a search. A hundred substring searches of the
+    whole text (a sixth of the line model's time) become two or three."""
+
+    GRAM = 4
+    MIN_CHARS = 600  # shorter texts: the searches cost less than the table
+
+    def __init__(self, phrases: tuple[str, ...] | list[str]) -> None:
+        self.phrases = tuple(phrases)
+        grams: list[np.ndarray] = []
+        offsets: list[int] = []
+        self.long: list[int] = []  # indices of the phrases with at least one 4-byte run
+        at = 0
+        for i, phrase in enumerate(self.phrases):
+            g = self._hashes(phrase.encode("utf-8"))
+            if len(g):
+                self.long.append(i)
+                offsets.append(at)
+                grams.append(g)
+                at += len(g)
+        self.grams = np.concatenate(grams) if grams else np.zeros(0, dtype=np.intp)
+        self.offsets = np.asarray(offsets, dtype=np.intp)
+
+    @classmethod
+    def _hashes(cls, data: bytes) -> np.ndarray:
+        """A 16-bit hash of every run of 4 consecutive bytes of ``data``, in order."""
+        a = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
+        if len(a) < cls.GRAM:
+            return np.zeros(0, dtype=np.intp)
+        g = (a[:-3] << 24) | (a[1:-2] << 16) | (a[2:-1] << 8) | a[3:]
+        g *= np.uint32(0x9E3779B1)  # wraps at 32 bits: a multiplicative hash, its high bits kept
+        return (g >> 16).astype(np.intp)
+
+    def may_hold(self, text: str) -> list[bool]:
+        """Per phrase, False where it certainly does not occur in ``text``."""
+        if len(text) < self.MIN_CHARS or not len(self.grams):
+            return [True] * len(self.phrases)
+        seen = np.zeros(1 << 16, dtype=bool)
+        # surrogatepass: a lone surrogate (JSON allows "\udcff") is a character like any other
+        seen[self._hashes(text.encode("utf-8", "surrogatepass"))] = True
+        out = [True] * len(self.phrases)
+        for i, ok in zip(self.long, np.logical_and.reduceat(seen[self.grams], self.offsets).tolist(), strict=True):
+            out[i] = ok
+        return out
+
+
+_PHRASES = _PhraseFilter([kw for kw, _ in _PHRASE_KEYWORDS])
 _TOKEN_RE = re.compile(r"[a-z0-9']+")
 _TOKEN_OR_NEWLINE_RE = re.compile(r"[a-z0-9']+|\n")
 
@@ -138,7 +191,8 @@ def keyword_hits_lines(lowered: list[str]) -> np.ndarray:
                 for tok in _TOKEN_RE.findall(low):
                     for j in _WORD_KEYWORDS.get(tok, ()):
                         hits[j] += 1
-    phrases = [(kw, j) for kw, j in _PHRASE_KEYWORDS if kw in whole]
+    may_hold = _PHRASES.may_hold(whole)  # only the phrases it leaves in are searched for
+    phrases = [(kw, j) for (kw, j), maybe in zip(_PHRASE_KEYWORDS, may_hold, strict=True) if maybe and kw in whole]
     if phrases:
         for hits, low in zip(rows, lowered, strict=True):
             for kw, j in phrases:
@@ -218,10 +272,14 @@ PROMO_PHRASES: tuple[str, ...] = (
     "weird trick", "doctors hate", "you won't believe", "miracle", "guaranteed", "best deals", "special offer",
     "subscribe now", "free trial", "make money",
 )
+_PROMO = _PhraseFilter(PROMO_PHRASES)
+
+
 def promo_hits(text: str) -> list[str]:
     """Promotional phrases found in ``text`` (lower case), one entry per occurrence; substring search."""
     low = text.lower()
-    return [p for p in PROMO_PHRASES for _ in range(low.count(p))]
+    may_hold = _PROMO.may_hold(low)
+    return [p for p, maybe in zip(PROMO_PHRASES, may_hold, strict=True) if maybe for _ in range(low.count(p))]
 
 # Titles and roles after which a capitalised word is a person's name.
 NAME_TITLES: frozenset[str] = frozenset(

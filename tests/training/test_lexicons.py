@@ -17,3 +17,56 @@ def test_other_languages_function_words_are_wordfreqs_top_words(language):
     assert wordfreq.get_frequency_list.cache_info().currsize == before
     assert stop == {w.lower() for w in wordfreq.top_n_list(language, STOP_WORDS_TOP_N)}
     assert function >= {w.lower() for w in wordfreq.top_n_list(language, FUNCTION_WORDS_TOP_N)}
+
+
+def _texts_with_phrases() -> list[str]:
+    import random
+
+    from training.lexicons import _PHRASE_KEYWORDS, PROMO_PHRASES
+
+    phrases = [kw for kw, _ in _PHRASE_KEYWORDS] + list(PROMO_PHRASES)
+    rng = random.Random(7)
+    filler = "the council met on tuesday – budget ünïcödé 市议会 \udcff lines\n".split(" ")
+    out = []
+    for _ in range(60):
+        parts = [rng.choice(filler) for _ in range(rng.randint(50, 400))]
+        for _ in range(rng.randint(0, 6)):
+            parts.insert(rng.randint(0, len(parts)), rng.choice(phrases))
+        out.append(" ".join(parts))
+    return out
+
+
+def test_phrase_filter_never_rules_out_a_phrase_that_occurs():
+    """``may_hold`` is a necessary condition: a phrase in the text is always left in."""
+    from training.lexicons import _PHRASES, _PROMO
+
+    for text in _texts_with_phrases():
+        for filt in (_PHRASES, _PROMO):
+            for phrase, maybe in zip(filt.phrases, filt.may_hold(text), strict=True):
+                assert maybe or phrase not in text
+
+
+def test_keyword_hits_and_promo_hits_as_plain_searches_count_them():
+    import numpy as np
+
+    from training.lexicons import (
+        _PHRASE_KEYWORDS,
+        _TOKEN_RE,
+        _WORD_KEYWORDS,
+        CATEGORIES,
+        PROMO_PHRASES,
+        keyword_hits_lines,
+        promo_hits,
+    )
+
+    for text in _texts_with_phrases():
+        lowered = [ln for ln in text.lower().split("\n") if ln]
+        expected = np.zeros((len(lowered), len(CATEGORIES)))
+        for i, low in enumerate(lowered):
+            for tok in _TOKEN_RE.findall(low):
+                for j in _WORD_KEYWORDS.get(tok, ()):
+                    expected[i, j] += 1
+            for kw, j in _PHRASE_KEYWORDS:
+                expected[i, j] += kw in low
+        assert np.array_equal(keyword_hits_lines(lowered), expected)
+        assert promo_hits(text) == [p for p in PROMO_PHRASES for _ in range(text.lower().count(p))]
