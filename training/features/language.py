@@ -161,6 +161,91 @@ def _batched_draws_are_exact(rand: random.Random) -> bool:
     )
 
 
+# The fast path's generator: langdetect seeds its generator with the same seed before every text, so
+# the generator's raw 32-bit outputs are one sequence for all texts; it is made once (and lengthened
+# when a text needs more of it) and read as an array. ``choice`` draws ``getrandbits(k)`` (one output
+# shifted right by ``32 - k``) until one is below the sequence's length; ``gauss`` reads two
+# ``random()``s (two outputs each) every other call.
+_TWOPI = 2.0 * math.pi
+_STREAM_CHUNK = 4096
+_STREAMS: dict[int, tuple[random.Random, list[int], np.ndarray]] = {}
+_ROW_INDEX: dict[str, int] = {}  # n-gram -> its row of _ROW_MATRIX[0]
+_ROW_MATRIX: list[np.ndarray] = [np.empty((0, 0))]
+_ROW_LIMIT = 200_000  # rows kept at most (langdetect's profiles hold ~170,000 n-grams)
+
+
+def _stream(seed: int, length: int) -> tuple[list[int], np.ndarray]:
+    """At least ``length`` raw outputs of ``random.Random(seed)``, as a list and as an array."""
+    rng, values, array = _STREAMS.get(seed) or (random.Random(seed), [], np.zeros(0, dtype=np.int64))
+    if len(values) < length:
+        getrandbits = rng.getrandbits
+        values += [getrandbits(32) for _ in range(max(length - len(values), _STREAM_CHUNK))]
+        array = np.asarray(values, dtype=np.int64)
+        _STREAMS[seed] = (rng, values, array)
+    return values, array
+
+
+def _uniform(a: int, b: int) -> float:
+    """``Random.random()`` from its two raw outputs (CPython's ``random_random``)."""
+    return ((a >> 5) * 67108864.0 + (b >> 6)) * (1.0 / 9007199254740992.0)
+
+
+def _gauss_pair(raw: list[int]) -> tuple[float, float]:
+    """What ``Random.gauss`` makes of four raw outputs: its value and the one it keeps for its next call."""
+    x2pi = _uniform(raw[0], raw[1]) * _TWOPI
+    g2rad = math.sqrt(-2.0 * math.log(1.0 - _uniform(raw[2], raw[3])))
+    return math.cos(x2pi) * g2rad, math.sin(x2pi) * g2rad
+
+
+@lru_cache(maxsize=8)
+def _stream_is_exact(seed: int) -> bool:
+    """Whether the raw sequence read as above gives what ``Random(seed)``'s ``gauss`` and ``choice``
+    give (checked once against the generator itself, on draws from sequences of several lengths)."""
+    if not _batched_draws_are_exact(random.Random(seed)) or random.Random.gauss.__module__ != "random":
+        return False
+    rand = random.Random(seed)
+    values, _ = _stream(seed, 4096)
+    pos, gauss_next = 0, None
+    for n in (1, 2, 3, 5, 100, 129, 1000, 1025, 7, 8):
+        g = rand.gauss(0.0, 1.0)
+        if gauss_next is None:
+            z, gauss_next = _gauss_pair(values[pos : pos + 4])
+            pos += 4
+        else:
+            z, gauss_next = gauss_next, None
+        if g != 0.0 + z * 1.0:
+            return False
+        shift = 32 - n.bit_length()
+        for _ in range(20):
+            while values[pos] >> shift >= n:
+                pos += 1
+            if rand.choice(range(n)) != values[pos] >> shift:
+                return False
+            pos += 1
+    return True
+
+
+def _row_ids(word_map: dict[str, list[float]], words: list[str]) -> np.ndarray:
+    """The rows of ``_ROW_MATRIX[0]`` that hold these n-grams' profiles (added the first time one is drawn)."""
+    index = _ROW_INDEX
+    ids = list(map(index.get, words))
+    if None in ids:
+        matrix = _ROW_MATRIX[0]
+        for j, (word, row) in enumerate(zip(words, ids, strict=True)):
+            if row is None:
+                row = index.get(word)
+                if row is None:
+                    row = index[word] = len(index)
+                    if row >= len(matrix):
+                        grown = np.empty((max(2 * len(matrix), 4096), len(word_map[word])))
+                        if len(matrix):
+                            grown[: len(matrix)] = matrix
+                        matrix = _ROW_MATRIX[0] = grown
+                    matrix[row] = word_map[word]
+                ids[j] = row
+    return np.asarray(ids, dtype=np.intp)
+
+
 def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     """langdetect's ``Detector._detect_block`` after n-gram extraction, with the 55 language
     probabilities as one array: the same random draws and the same floating-point operations in the
@@ -172,6 +257,8 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     largest probability before the division by the sum (division by a positive number keeps the order,
     and rounds the largest to the same number). A test holds the answers equal to langdetect's API.
     """
+    if isinstance(det.seed, int) and type(det.random) is random.Random and _stream_is_exact(det.seed):
+        return _trials_from_stream(det, ngrams)
     word_map = det.word_lang_prob_map
     rand = det.random
     rand.seed(det.seed)
@@ -207,6 +294,69 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
             if max(values) / total > det.CONV_THRESHOLD or i - 1 >= det.ITERATION_LIMIT:
                 break
         langprob += buf[0] / det.n_trial
+    return langprob
+
+
+def _trials_from_stream(det: Detector, ngrams: list[str]) -> np.ndarray:
+    """:func:`_trials` reading the generator's raw sequence (see :func:`_stream`) instead of calling
+    it: a trial's draws are found with array operations, and the drawn n-grams' rows, plus the trial's
+    weight, are taken from one matrix of profiles at once, into ``stack[1:]``. The probabilities sit
+    in the row just before the draws still to come (the row of the last draw already multiplied in),
+    so each normalisation reads one slice of ``stack``. The same draws, the same rows, the same
+    arithmetic in the same order."""
+    seed = det.seed
+    n = len(ngrams)
+    n_lang = len(det.langlist)
+    shift = 32 - n.bit_length()
+    if len(_ROW_INDEX) + n > _ROW_LIMIT:  # bounded; never emptied in the middle of a text
+        _ROW_INDEX.clear()
+        _ROW_MATRIX[0] = np.empty((0, 0))
+    word_map = det.word_lang_prob_map
+    prior = np.array(det.prior_map if det.prior_map is not None else [1.0 / n_lang] * n_lang, dtype=np.float64)
+    product = np.empty(n_lang)
+    multiply = np.multiply.reduce
+    divide = np.divide
+    langprob = np.zeros(n_lang)
+    pos = 0  # raw outputs read so far
+    gauss_next: float | None = None
+    window = 128  # raw outputs looked at for a trial's draws (more when it needs more)
+    for _ in range(det.n_trial):
+        if gauss_next is None:
+            outputs, _ = _stream(seed, pos + 4)
+            z, gauss_next = _gauss_pair(outputs[pos : pos + 4])
+            pos += 4
+        else:
+            z, gauss_next = gauss_next, None
+        alpha = det.alpha + (0.0 + z * 1.0) * det.ALPHA_WIDTH  # gauss(0.0, 1.0) returns mu + z * sigma
+        weight = alpha / det.BASE_FREQ
+        used = 0  # draws so far; langdetect checks after its draws number 0, 5, 10, ... (counted from 0)
+        have = 0
+        probs = prior
+        while True:
+            count = 1 if used == 0 else _DRAWS_PER_CHECK
+            if used + count > have:  # the accepted draws among the next ``window`` raw outputs
+                _, raw = _stream(seed, pos + window)
+                bits = raw[pos : pos + window] >> shift
+                at = np.flatnonzero(bits < n)
+                rows = _row_ids(word_map, [ngrams[d] for d in bits[at].tolist()])
+                have = len(rows)
+                if used + count > have:
+                    window *= 2
+                    continue
+                stack = np.empty((have + 1, n_lang))
+                np.take(_ROW_MATRIX[0], rows, axis=0, out=stack[1:])
+                stack[1:] += weight  # weight + the row, as langdetect adds them
+                stack[used] = probs
+            multiply(stack[used : used + count + 1], axis=0, out=product)
+            used += count
+            values = product.tolist()
+            total = sum(values)  # the interpreter's own sum, as langdetect's (3.12 changed it)
+            probs = stack[used]
+            divide(product, total, out=probs)
+            if max(values) / total > det.CONV_THRESHOLD or used - 1 >= det.ITERATION_LIMIT:
+                break
+        pos += int(at[used - 1]) + 1
+        langprob += probs / det.n_trial
     return langprob
 
 

@@ -199,3 +199,23 @@ def test_ngrams_are_langdetects(text):
     det.append(text)
     det.cleaning_text()
     assert _extract_ngrams(det.text, det.word_lang_prob_map) == det._extract_ngrams()
+
+
+def test_trials_from_the_raw_stream_are_the_generators_trials(monkeypatch):
+    """The fast path (the generator's raw outputs read as one sequence) is taken, and gives exactly
+    the probabilities of the loop that calls the generator, long trials (more draws than one window
+    of raw outputs holds) included."""
+    import numpy as np
+
+    from training.features.language import SAMPLE_CHARS, _extract_ngrams, _factory, _sample
+
+    assert language._stream_is_exact(0)
+    texts = [CLEAN, GERMAN, "a", "市议会周二批准了新图书馆的预算。" * 20, "ok si no ja da " * 30]
+    fast = []
+    for text in texts:
+        det = _factory().create()
+        ngrams = _extract_ngrams(_sample(text, SAMPLE_CHARS), det.word_lang_prob_map)
+        fast.append((det, ngrams, language._trials_from_stream(det, ngrams)))
+    monkeypatch.setattr(language, "_stream_is_exact", lambda seed: False)
+    for det, ngrams, probs in fast:
+        assert np.array_equal(probs, language._trials(det, ngrams))
