@@ -47,9 +47,13 @@ _pieces = st.one_of(
 doc_text = st.one_of(st.text(), st.lists(_pieces, max_size=30).map("".join))
 
 
+_INVISIBLE = frozenset("\u00ad\u2060\ufeff\u200b")  # removed by parse (a zero-width space made a space)
+
+
 def _visible(text: str) -> bool:
-    """A character survives parsing unless it is whitespace, a C0 control or DEL."""
-    return any(not ch.isspace() and not (ord(ch) < 32 or ord(ch) == 127) for ch in text)
+    """A character survives parsing unless it is whitespace, a C0 control, DEL, or one of the invisible
+    format characters parse takes out (soft hyphen, word joiner, byte-order mark, zero-width space)."""
+    return any(not ch.isspace() and not (ord(ch) < 32 or ord(ch) == 127) and ch not in _INVISIBLE for ch in text)
 
 
 def _parse_or_none(text: str):
