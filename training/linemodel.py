@@ -70,7 +70,9 @@ class NotFittedError(RuntimeError):
 
 _TERMINALS = frozenset(".!?…")
 # A line can only hold a URL_RE match if it holds one of these: a cheap scan of the whole document first.
-_URL_HINT_RE = re.compile(r"https?://|www\.|\.(?:com|net|org|io|co|info|biz|news|uk|de)\b", re.I)
+# Every alternative starts with ":" or ".", so the scan skips to those characters ("https?://" is found
+# by its "://", "www." by its "." with "www" before it: the match's line is the same).
+_URL_HINT_RE = re.compile(r"://|\.(?:(?<=www\.)|(?:com|net|org|io|co|info|biz|news|uk|de)\b)", re.I)
 
 # Every PHONE_RE match holds two runs of 3-4 digits around a separator.
 _PHONE_HINT_RE = re.compile(r"\d{3}(?:[^\S\n]|[.-])\d{3}")
@@ -112,16 +114,20 @@ def _char_flags(chars: str) -> np.ndarray:
 def _class_counts(lines: Sequence[str], flags: np.ndarray) -> np.ndarray:
     """Per line: letters, capitals, digits and separator characters, shape ``(len(lines), 4)``;
     ``flags``: the class bits of ``"".join(lines)``."""
-    lengths = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
-    bits = np.stack([(flags & b) > 0 for b in (_ALPHA, _UPPER, _DIGIT, _SEP)], axis=1).astype(np.int64)
-    csum = np.vstack([np.zeros((1, 4), dtype=np.int64), np.cumsum(bits, axis=0)])
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    # the four class bits (the lowest) of every character as four columns of 0 and 1
+    bits = np.unpackbits(flags[:, None], axis=1, count=4, bitorder="little")
+    csum = np.zeros((len(flags) + 1, 4), dtype=np.int64)
+    np.cumsum(bits, axis=0, dtype=np.int64, out=csum[1:])
     ends = np.cumsum(lengths)
     return csum[ends] - csum[ends - lengths]
 
 
 def _line_starts(lines: Sequence[str]) -> np.ndarray:
     """Where each line starts in ``"\n".join(lines)``."""
-    return np.cumsum([0] + [len(line) + 1 for line in lines[:-1]], dtype=np.int64)
+    starts = np.zeros(len(lines), dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, lines[:-1]), dtype=np.int64, count=max(len(lines) - 1, 0)) + 1, out=starts[1:])
+    return starts
 
 
 def _line_of_matches(pattern: re.Pattern[str], joined: str, starts: np.ndarray) -> np.ndarray:
