@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -172,6 +173,9 @@ _STREAMS: dict[int, tuple[random.Random, list[int], np.ndarray]] = {}
 _ROW_INDEX: dict[str, int] = {}  # n-gram -> its row of _ROW_MATRIX[0]
 _ROW_MATRIX: list[np.ndarray] = [np.empty((0, 0))]
 _ROW_LIMIT = 200_000  # rows kept at most (langdetect's profiles hold ~170,000 n-grams)
+# The stream and the rows are shared by the process's threads (the service scores in a thread pool): one
+# text's trials at a time read and grow them. (Python code runs one thread at a time anyway.)
+_FAST_PATH_LOCK = threading.Lock()
 
 
 def _stream(seed: int, length: int) -> tuple[list[int], np.ndarray]:
@@ -257,8 +261,10 @@ def _trials(det: Detector, ngrams: list[str]) -> np.ndarray:
     largest probability before the division by the sum (division by a positive number keeps the order,
     and rounds the largest to the same number). A test holds the answers equal to langdetect's API.
     """
-    if isinstance(det.seed, int) and type(det.random) is random.Random and _stream_is_exact(det.seed):
-        return _trials_from_stream(det, ngrams)
+    if isinstance(det.seed, int) and type(det.random) is random.Random:
+        with _FAST_PATH_LOCK:
+            if _stream_is_exact(det.seed):
+                return _trials_from_stream(det, ngrams)
     word_map = det.word_lang_prob_map
     rand = det.random
     rand.seed(det.seed)

@@ -219,3 +219,50 @@ def test_trials_from_the_raw_stream_are_the_generators_trials(monkeypatch):
     monkeypatch.setattr(language, "_stream_is_exact", lambda seed: False)
     for det, ngrams, probs in fast:
         assert np.array_equal(probs, language._trials(det, ngrams))
+
+
+def test_threads_sharing_the_fast_path_get_each_texts_own_probabilities(monkeypatch):
+    """The service scores in a thread pool: threads that grow the shared stream and rows at the same
+    time (here from empty, in small steps, with the rows cleared often and threads switching every
+    microsecond) must each get what one thread alone gets."""
+    import sys
+    import threading
+
+    import numpy as np
+
+    from training.features.language import SAMPLE_CHARS, _extract_ngrams, _factory, _sample
+
+    texts = [f"{CLEAN}\nItem {i}." for i in range(6)] + [GERMAN, SCRAPED, "ok si no ja da " * 30]
+    cases = []
+    for text in texts:
+        det = _factory().create()
+        cases.append((det, _extract_ngrams(_sample(text, SAMPLE_CHARS), det.word_lang_prob_map)))
+    expected = [language._trials(det, ngrams) for det, ngrams in cases]
+
+    monkeypatch.setattr(language, "_STREAMS", {})
+    monkeypatch.setattr(language, "_ROW_INDEX", {})
+    monkeypatch.setattr(language, "_ROW_MATRIX", [np.empty((0, 0))])
+    monkeypatch.setattr(language, "_STREAM_CHUNK", 8)
+    monkeypatch.setattr(language, "_ROW_LIMIT", 400)
+    results: dict[tuple[int, int], np.ndarray] = {}
+    start = threading.Barrier(4)
+
+    def work(t: int) -> None:
+        start.wait()
+        for k in range(3):
+            for i, (det, ngrams) in enumerate(cases):
+                results[(t, k * len(cases) + i)] = language._trials(det, ngrams)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(results) == 4 * 3 * len(cases)
+    for (_, k), probs in results.items():
+        assert np.array_equal(probs, expected[k % len(cases)]), k
