@@ -423,8 +423,8 @@ def test_scoring_does_not_stall_the_event_loop(live_server):
 
     def heavy():
         with live_server.client() as c:
-            # Distinct texts (no per-text cache answers them), as large as the body limit allows (8 x 28 KB): the
-            # batch must still be scoring when /healthz is asked.
+            # Distinct texts (textstat's per-text cache cannot answer them), as large as the server's body limit
+            # allows (8 x 28 KB): the batch must still be scoring when /healthz is asked.
             articles = [{"text": f"{SCRAPED * 24}\nUpdate number {i} of the story."} for i in range(8)]
             status.append(c.post("/v1/score/batch", json={"articles": articles}).status_code)
         done.set()

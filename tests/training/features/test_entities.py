@@ -127,8 +127,8 @@ def test_a_plural_of_a_known_word_is_not_a_misspelling(resources):
 
 
 def test_words_that_are_no_misspellings_do_not_use_up_the_candidate_budget(resources):
-    """Only the first MAX_CANDIDATES unknown tokens are examined; product names and acronyms (never a
-    misspelling) must not take those places before a real garbled word later in the text."""
+    """Only the first MAX_CANDIDATES unknown tokens that pass the shape tests are examined: product names
+    and acronyms (never a misspelling) must not take those places before a real garbled word later on."""
     products = " ".join(f"Xq{chr(97 + i // 26)}{chr(97 + i % 26)}Zed" for i in range(entities.MAX_CANDIDATES + 5))
     text = "".join(
         f"The shop now sells the {p} model at a lower price than it did last year.\n" for p in products.split()
