@@ -121,6 +121,15 @@ def test_shipped_manifest_matches_code(shipped_model_dir):
     assert manifest["feature_names"] == list(FEATURE_NAMES)
 
 
+def test_shipped_model_was_trained_on_the_fixtures_as_they_are(shipped_model_dir):
+    """`make model` was run on the committed fixtures: the manifest's hash of them is theirs (a model
+    trained while a fixture file was being added or taken out would make `train --base` misjudge it)."""
+    from training.dataset import FIXTURES_DIR, fixture_hash
+
+    manifest = json.loads((shipped_model_dir / "manifest.json").read_text())
+    assert manifest["fixtures"]["builtin"] == fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl")))
+
+
 def test_shipped_model_loads(shipped_model_dir):
     model = load_model(shipped_model_dir)
     assert model.manifest["feature_names"] == list(FEATURE_NAMES)
