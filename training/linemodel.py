@@ -71,7 +71,8 @@ class NotFittedError(RuntimeError):
 _TERMINALS = frozenset(".!?…")
 # A line can only hold a URL_RE match if it holds one of these: a cheap scan of the whole document first.
 # Every alternative starts with ":" or ".", so the scan skips to those characters ("https?://" is found
-# by its "://", "www." by its "." with "www" before it: the match's line is the same).
+# by its "://", "www." by its "." with "www" before it: the match's line is the same). It finds more
+# lines than URL_RE would ("ftp://" too): a hint only, each hinted line is then searched with URL_RE.
 _URL_HINT_RE = re.compile(r"://|\.(?:(?<=www\.)|(?:com|net|org|io|co|info|biz|news|uk|de)\b)", re.I)
 
 # Every PHONE_RE match holds two runs of 3-4 digits around a separator.
