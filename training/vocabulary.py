@@ -90,6 +90,8 @@ class Vocabulary:
         return self._memo[key]
 
     def _nearest_common(self, w: str, max_distance: int) -> tuple[str, int] | None:
+        if len(w) > max(self.by_length, default=0) + max_distance:
+            return None  # no common word is within reach (and a long word's deletions cost its length squared)
         best: tuple[str, int] | None = None
         cands: set[str] = set(self.delete_index.get(w, ()))
         for d in _deletes(w):

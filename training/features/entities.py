@@ -43,6 +43,7 @@ CONSISTENT_SPELLING = 3  # an unknown token spelled this way this many times is 
 KNOWN_ZIPF = 1.0  # wordfreq zipf at or above which a token is a word of the language
 NAME_SLOT_SIMILARITY = 60.0  # rapidfuzz ratio between the word and the first name's known surname
 MAX_CANDIDATES = 40  # unknown tokens examined per document at most
+MAX_TOKEN_LEN = 40  # a longer run of letters is no misspelled word or name (and its edits cost its length squared)
 COMPOUND_PART_ZIPF = 3.5  # each part of a word written as two known words is at least this frequent
 COMPOUND_MIN_PART = 3  # letters in each part of such a compound at least
 
@@ -213,7 +214,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         (
             w
             for w in oov
-            if len(w) >= MIN_TOKEN_LEN
+            if MIN_TOKEN_LEN <= len(w) <= MAX_TOKEN_LEN
             and counts[w] < CONSISTENT_SPELLING
             and not _not_misspelled_shape(surface.get(w, w), vocab.zipf)
             and not _inflected(w, zipf, names)

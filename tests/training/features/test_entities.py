@@ -140,6 +140,26 @@ def test_words_that_are_no_misspellings_do_not_use_up_the_candidate_budget(resou
     assert hits == [("goverrnment", "government")]
 
 
+def test_a_very_long_run_of_letters_is_not_searched(resources, monkeypatch):
+    """A run of thousands of letters (a pasted blob, a 2 MB "word" posted to the service) is no misspelled
+    word or name: nothing is that long. Its deletions would cost its length squared in time and memory
+    (a 100,000-letter token took 25 s), so no edit search may start on it."""
+    from training import vocabulary
+
+    real = vocabulary._deletes
+
+    def guarded(word):
+        assert len(word) <= entities.MAX_TOKEN_LEN + 2, f"deletions of a {len(word)}-letter token"
+        return real(word)
+
+    monkeypatch.setattr(vocabulary, "_deletes", guarded)
+    blob = "x" + "qz" * 5000
+    text = f"The council met on Tuesday to discuss the budget for the schools {blob} and the roads.\n" * 2
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+    assert vocabulary.general_vocabulary("en").nearest_common(blob, max_distance=2) is None
+
+
 def test_a_word_of_another_script_is_not_a_misspelling(resources):
     # "Москвы" is one letter from "Москва", written twice in the text, but it is Russian, not a spun name.
     text = (
