@@ -156,9 +156,12 @@ _MD_HINT_RE = re.compile(r"\]\(|\*\*|__|^#{1,6} [^\W_a-z]|^```|^> |^\[[^\]\n]+\]
 # ("*word*", "__words__"); not a caption in brackets, a "[1] Smith ..." reference or a "***" rule.
 _MD_LINK_START_RE = re.compile(r"\[[^\]\n]+\][(\[]")
 _MD_EMPHASIS_START_RE = re.compile(r"([*_]{1,2})(?=[^\s*_]).*?[^\s*_]\1(?![*_])")
-_MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
-_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\]\n]+)\]\[[^\]\n]*\]")
-_MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# A link's text and an image's alt text hold no "[", and a bold span is at most 300 characters: an
+# unbounded run is tried from every "[" or "**" of a long line to its end, quadratic time (100,000 "["
+# took minutes).
+_MD_IMAGE_RE = re.compile(r"!\[([^\[\]\n]*)\]\([^)\n]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\[\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)|\[([^\[\]\n]+)\]\[[^\]\n]*\]")
+_MD_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.{1,300}?)(?<=\S)\1")
 _MD_HEADING_RE = re.compile(r"^#{1,6}\s+")
 _MD_QUOTE_RE = re.compile(r"^(?:>\s?)+")
 _MD_RULE_RE = re.compile(r"^(?:(?:[-*_]\s*){3,}|```.*|\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?)?\s*\|?)$")

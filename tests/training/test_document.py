@@ -325,3 +325,16 @@ def test_what_may_continue_a_wrapped_line_after_markdown(line, joined):
 def test_a_title_is_added_above_a_byline_a_date_a_sentence_or_a_wrapped_paragraph(text):
     doc = parse(text, title="Harbour reopens")
     assert doc.lines[0].text == "Harbour reopens" and doc.title_lines == 2
+
+
+def test_markdown_spans_are_bounded():
+    """A link's text holds no "[" and a bold span is at most 300 characters, so that no run is tried from
+    every "[" or "**" of a long line to its end (100,000 "[" took minutes); ordinary markdown is unchanged."""
+    from training.document import _plain
+
+    assert _plain("Read **the report** and [the summary](https://x.org/s) or ![a chart](c.png).") == (
+        "Read the report and the summary or a chart."
+    )
+    assert _plain("[a [b](https://x.org)") == "[a b"
+    long_bold = "**" + "word " * 70 + "end**"  # 355 characters between the marks
+    assert _plain(long_bold) == " ".join(long_bold.split())

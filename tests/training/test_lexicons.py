@@ -70,3 +70,17 @@ def test_keyword_hits_and_promo_hits_as_plain_searches_count_them():
                 expected[i, j] += kw in low
         assert np.array_equal(keyword_hits_lines(lowered), expected)
         assert promo_hits(text) == [p for p in PROMO_PHRASES for _ in range(text.lower().count(p))]
+
+
+def test_contact_and_url_patterns_have_bounded_runs():
+    """Runs are bounded as the standards bound them (an unbounded run is tried from every position of a
+    long line to its end: "@" and 100,000 letters took 18 s), and real addresses still match."""
+    from training.lexicons import EMAIL_RE, URL_RE
+
+    assert EMAIL_RE.findall("Write to jane.doe+news@mail.example.co.uk today.") == ["jane.doe+news@mail.example.co.uk"]
+    assert EMAIL_RE.findall("x" * 70 + "@example.com") == ["x" * 64 + "@example.com"]  # a local part is <= 64
+    assert URL_RE.findall("See www.example.com/a?b=1 and news.bbc.co.uk or EXAMPLE.ORG.") == [
+        "www.example.com/a?b=1", "news.bbc.co.uk", "EXAMPLE.ORG"
+    ]
+    assert URL_RE.findall("a" * 64 + ".com") == []  # a label is at most 63 characters
+    assert URL_RE.findall(".".join(["a"] * 18) + ".com") == [".".join(["a"] * 17) + ".com"]  # 16 + 1 labels

@@ -64,7 +64,7 @@ def _site_suffix(line: Line) -> bool:
     return len(line.words) <= TITLE_MAX_WORDS and _SITE_SUFFIX_RE.search(line.text) is not None
 
 
-_DOMAIN_RE = re.compile(r"\b[\w-]+\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)
+_DOMAIN_RE = re.compile(r"\b[\w-]{1,63}\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)  # a label is at most 63
 
 
 _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
