@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from training.features import FEATURE_DIRECTIONS, FEATURE_NAMES
+from training.features.boilerplate import HEADER_CATEGORIES
 from training.lexicons import CATEGORIES, CATEGORY_LABELS
 
 __all__ = ["REASON_CODES", "FAULT_CODES", "feature_group", "build_reasons"]
@@ -77,6 +78,9 @@ _BOILERPLATE_SHARED: dict[str, tuple[tuple[str, ...], str]] = {
     "boilerplate_nonterminal_line_ratio": (("head", "body"), "lines"),
     "boilerplate_categories": (("head", "body", "tail"), "categories"),
 }
+# Categories a shared value leaves out: the head-line count skips what stands above a story (a
+# timestamp, a photo credit, a byline), which the shares still count.
+_BOILERPLATE_SKIPS: dict[str, frozenset[str]] = {"boilerplate_head_lines": HEADER_CATEGORIES}
 # What each shared value measures, for the sentences of boilerplate_none and less_boilerplate:
 # (what "more" of it is, what "less" of it is).
 _BOILERPLATE_MEASURES: dict[str, tuple[str, str]] = {
@@ -88,7 +92,8 @@ _BOILERPLATE_MEASURES: dict[str, tuple[str, str]] = {
                                     "a smaller share of characters after the article"),
     "boilerplate_soft_char_ratio": ("more text that reads partly like boilerplate",
                                     "less text that reads partly like boilerplate"),
-    "boilerplate_head_lines": ("more lines before the article", "fewer lines before the article"),
+    "boilerplate_head_lines": ("more lines before the article other than a timestamp, credit or byline",
+                               "fewer lines before the article other than a timestamp, credit or byline"),
     "boilerplate_body_lines": ("more lines inside the article", "fewer lines inside the article"),
     "boilerplate_tail_lines": ("more lines after the article", "fewer lines after the article"),
     "boilerplate_nonterminal_line_ratio": ("more lines that do not end as sentences",
@@ -331,7 +336,10 @@ def _category_weights(bp_lines: list[dict[str, Any]], by_cat: dict[str, float]) 
     out: dict[str, dict[str, float]] = {}
     for name, (places, unit) in _BOILERPLATE_SHARED.items():
         w: dict[str, float] = {}
+        skip = _BOILERPLATE_SKIPS.get(name, frozenset())
         for cat, chars in by_cat.items():
+            if cat in skip:
+                continue
             if unit == "categories":
                 x = 1.0
             elif not bp_lines:  # no positions known: the categories' characters

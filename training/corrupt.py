@@ -29,13 +29,13 @@ __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "
 UNRELIABLE_KINDS = (
     "scraped", "inline", "inline_light", "dump", "flattened", "spun", "truncated", "stuffed", "repeated",
 )
-RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2")
+RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2", "light_head")
 # Drawn apart from the others (so adding it left every other article's kinds as they were): about half
 # of the articles also give a fragment.
 FRAGMENT_SHARE = 0.5
 EXTRA_UNRELIABLE_KINDS = ("fragment",)
-# Kinds that only make sense for an English article (the spinner; a tail from the English pool).
-ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2")
+# Kinds that only make sense for an English article (the spinner; a tail or header from the English pool).
+ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2", "light_head")
 
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_])")
 _SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
@@ -404,9 +404,19 @@ def light_tail(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
     return page
 
 
+def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """The article as a news page's main text often starts: the headline, then a line or two of what
+    stands above a story (a timestamp, a reading time, a photo credit), then the story."""
+    head, body = _split(lines)
+    page = _Page(head, "content")
+    for cat in rng.sample(["meta", "caption"], rng.randint(1, 2)):
+        page.add(_pick(pool, cat, rng, 1), cat)
+    return page.add(body, "content")
+
+
 _FUNCS = {
     "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "flattened": flattened, "truncated": truncated, "stuffed": stuffed,
-    "repeated": repeated, "fragment": fragment, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail,
+    "repeated": repeated, "fragment": fragment, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail, "light_head": light_head,
 }
 
 

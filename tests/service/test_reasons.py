@@ -82,6 +82,16 @@ def test_a_category_is_charged_only_with_the_values_that_count_its_lines():
     assert "fewer lines inside the article" in got["less_boilerplate"]["message"]
 
 
+def test_head_lines_are_charged_to_the_widgets_before_the_article_not_to_a_timestamp_there():
+    """The head-line count leaves out what stands above a story (boilerplate.HEADER_CATEGORIES): its
+    contribution goes to the share bar before the article, not to the timestamp beside it."""
+    lines = [("meta", "head", 30), ("share", "head", 15), ("caption", "head", 40)]
+    got = _all(*_inputs({"boilerplate_head_lines": -2.0}, lines=lines))
+    assert got["boilerplate_share"]["contribution"] == pytest.approx(-2.0)
+    assert got["boilerplate_meta"]["contribution"] == 0.0
+    assert got["boilerplate_caption"]["contribution"] == 0.0
+
+
 def test_seed_004s_case_a_comment_form_after_the_article_does_not_raise_the_score():
     """Every shared value is below a typical reliable article's: the comment form's reason has no effect,
     and what raises the score is less_boilerplate (it was +0.47 under boilerplate_comments)."""

@@ -38,6 +38,11 @@ FEATURES = (
 # Every boilerplate value counts what a clean article does not have: more of it can only lower the score.
 DIRECTIONS = dict.fromkeys(FEATURES, -1)
 
+# What stands above a story on most news pages: a timestamp or reading time, a photo credit, a byline.
+# Such lines before the article still count in the shares of boilerplate, but not as head lines: that
+# count is for what a stitched or scraped page puts there (site titles, menus, teasers, share bars).
+HEADER_CATEGORIES = frozenset({"meta", "caption", "author"})
+
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
 _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose
 _DIGITS_RE = re.compile(r"\d{3}")
@@ -269,7 +274,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "boilerplate_char_ratio": float(sum(chars[i] for i in inside) / total_chars),
         "boilerplate_tail_char_ratio": float(sum(chars[i] for i in tail) / total_chars),
         "boilerplate_soft_char_ratio": float((chars * (1.0 - p_content)).sum() / total_chars),
-        "boilerplate_head_lines": math.log1p(len(head)),
+        "boilerplate_head_lines": math.log1p(sum(1 for i in head if labels[i] not in HEADER_CATEGORIES)),
         "boilerplate_body_lines": math.log1p(len(body)),
         "boilerplate_tail_lines": math.log1p(len(tail)),
         "boilerplate_title_repeats": math.log1p(len(repeats)),

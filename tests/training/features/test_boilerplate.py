@@ -258,3 +258,23 @@ def test_mark_at_the_end_is_the_regular_expressions_answer():
     for text in texts:
         assert boilerplate._ends_with_mark(text, boilerplate._PROSE_END_MARKS) == bool(boilerplate._PROSE_END_RE.search(text))
         assert boilerplate._ends_with_mark(text, boilerplate._TERMINAL_MARKS) == bool(boilerplate._TERMINAL_RE.search(text))
+
+
+@pytest.mark.parametrize(
+    ("line", "category", "head_lines"),
+    [
+        ("Published 10:42 AM EDT, Tue March 4, 2025", "meta", 0.0),
+        ("Photo: Harbour Images / Pellingham Council", "caption", 0.0),
+        ("Share on Facebook", "share", math.log1p(1)),
+    ],
+)
+def test_head_lines_count_widgets_above_the_story_not_its_timestamp_or_credit(resources, line, category, head_lines):
+    """A timestamp or a photo credit under the headline is reported before the article and counts in the
+    shares of boilerplate, but not as a head line: that count is for what scraped pages put there."""
+    title, rest = CLEAN.split("\n", 1)
+    text = f"{title}\n{line}\n{rest}"
+    out, _, _ = _run(text, resources)
+    (hit,) = [e for e in out.evidence["boilerplate_lines"] if e["line"] == 2]
+    assert (hit["category"], hit["position"]) == (category, "head")
+    assert out.values["boilerplate_head_lines"] == pytest.approx(head_lines)
+    assert out.values["boilerplate_char_ratio"] > 0.0
