@@ -42,6 +42,13 @@ def _crawl(root: Path, n: int) -> Path:
     return crawl
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C's default action, which Python turns into KeyboardInterrupt.
+    A test run started in the background of a non-interactive shell ignores SIGINT, its children inherit
+    that, and the scan under test would then never see the interrupt the test sends (seen in a CI run)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _from_journal(stderr: str) -> int:
     summary = re.sub(r"[\s│|]+", " ", stderr)  # the summary table, its cells and wraps undone
     found = re.search(r"; (\d+) from the journal", summary)
@@ -92,7 +99,8 @@ def interrupted(tmp_path_factory, tiny_model_dir) -> dict[str, Path]:
     journal = root / "o.jsonl.journal"
     p = subprocess.Popen(_scan_cmd([str(crawl), "--out", str(out), "--workers", "1", "--no-explain",
                                     "--model", str(tiny_model_dir)]),
-                         cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_sigint_as_at_a_terminal)
     deadline = time.monotonic() + 300
     while not (journal.is_file() and journal.read_bytes().count(b"\n") > 6):
         assert p.poll() is None, "the scan ended before it could be interrupted: make the crawl bigger"

@@ -38,6 +38,13 @@ def _scan(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=1200, **kw)
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C's default action, which Python turns into KeyboardInterrupt.
+    A test run started in the background of a non-interactive shell ignores SIGINT, its children inherit
+    that, and the scan under test would then never see the interrupt the test sends (seen in a CI run)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -144,7 +151,7 @@ def test_interrupt_writes_a_valid_output_and_resume_finishes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     p = subprocess.Popen([sys.executable, "-m", "service.cli", "scan", str(crawl), "--out", str(out), "--workers",
                           "2", "--no-explain"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_as_at_a_terminal)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (journal.is_file() and len(journal.read_bytes().splitlines()) > 10):
         assert p.poll() is None
