@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from training.features import FEATURE_DIRECTIONS, FEATURE_NAMES
-from training.features.boilerplate import HEADER_CATEGORIES
+from training.features.boilerplate import HEADER_CATEGORIES, HEADER_LINES_FREE
 from training.lexicons import CATEGORIES, CATEGORY_LABELS
 
 __all__ = ["REASON_CODES", "FAULT_CODES", "feature_group", "build_reasons"]
@@ -78,9 +78,12 @@ _BOILERPLATE_SHARED: dict[str, tuple[tuple[str, ...], str]] = {
     "boilerplate_nonterminal_line_ratio": (("head", "body"), "lines"),
     "boilerplate_categories": (("head", "body", "tail"), "categories"),
 }
-# Categories a shared value leaves out: the head-line count skips what stands above a story (a
-# timestamp, a photo credit, a byline), which the shares still count.
-_BOILERPLATE_SKIPS: dict[str, frozenset[str]] = {"boilerplate_head_lines": HEADER_CATEGORIES}
+# Lines a shared value leaves out: the head-line count skips the first HEADER_LINES_FREE lines of what
+# stands above a story (a timestamp, a photo credit, a byline), which the shares still count. Such
+# lines beyond those are charged to their categories, in proportion to their lines there.
+_BOILERPLATE_FREE: dict[str, tuple[frozenset[str], int]] = {
+    "boilerplate_head_lines": (HEADER_CATEGORIES, HEADER_LINES_FREE),
+}
 # What each shared value measures, for the sentences of boilerplate_none and less_boilerplate:
 # (what "more" of it is, what "less" of it is).
 _BOILERPLATE_MEASURES: dict[str, tuple[str, str]] = {
@@ -92,8 +95,8 @@ _BOILERPLATE_MEASURES: dict[str, tuple[str, str]] = {
                                     "a smaller share of characters after the article"),
     "boilerplate_soft_char_ratio": ("more text that reads partly like boilerplate",
                                     "less text that reads partly like boilerplate"),
-    "boilerplate_head_lines": ("more lines before the article other than a timestamp, credit or byline",
-                               "fewer lines before the article other than a timestamp, credit or byline"),
+    "boilerplate_head_lines": ("more lines before the article (beyond two of timestamp, credit or byline)",
+                               "fewer lines before the article (beyond two of timestamp, credit or byline)"),
     "boilerplate_body_lines": ("more lines inside the article", "fewer lines inside the article"),
     "boilerplate_tail_lines": ("more lines after the article", "fewer lines after the article"),
     "boilerplate_nonterminal_line_ratio": ("more lines that do not end as sentences",
@@ -336,11 +339,14 @@ def _category_weights(bp_lines: list[dict[str, Any]], by_cat: dict[str, float]) 
     out: dict[str, dict[str, float]] = {}
     for name, (places, unit) in _BOILERPLATE_SHARED.items():
         w: dict[str, float] = {}
-        skip = _BOILERPLATE_SKIPS.get(name, frozenset())
+        free_cats, free = _BOILERPLATE_FREE.get(name, (frozenset(), 0))
+        # the share of the free categories' lines there that counts (1 without free lines)
+        header = sum(lines.get((cat, p), 0.0) for cat in free_cats for p in places)
+        counted = max(0.0, header - free) / header if header else 1.0
         for cat, chars in by_cat.items():
-            if cat in skip:
-                continue
-            if unit == "categories":
+            if cat in free_cats and bp_lines:
+                x = counted * sum(lines.get((cat, p), 0.0) for p in places)
+            elif unit == "categories":
                 x = 1.0
             elif not bp_lines:  # no positions known: the categories' characters
                 x = chars
@@ -352,6 +358,13 @@ def _category_weights(bp_lines: list[dict[str, Any]], by_cat: dict[str, float]) 
                 w[cat] = x
         out[name] = w
     return out
+
+
+def _without_free(name: str, by_cat: dict[str, float]) -> dict[str, float]:
+    """The categories a value without lines where it counts is charged to: those found, but not the ones
+    it leaves free (a head-line count is not a timestamp's), unless they are all there is."""
+    free_cats = _BOILERPLATE_FREE.get(name, (frozenset(), 0))[0]
+    return {c: x for c, x in by_cat.items() if c not in free_cats} or by_cat
 
 
 def _split_boilerplate(parts: dict[str, float], ev: dict[str, list[dict[str, Any]]],
@@ -371,7 +384,7 @@ def _split_boilerplate(parts: dict[str, float], ev: dict[str, list[dict[str, Any
             continue
         # a value without boilerplate lines where it counts (lines that do not end as sentences are also
         # content lines): the categories found, by their characters
-        w = weights.get(name) or by_cat
+        w = weights.get(name) or _without_free(name, by_cat)
         total = sum(w.values())
         for cat, x in w.items():
             out[f"boilerplate_{cat}"] += c * x / total

@@ -3,9 +3,10 @@
 Each variant is what crawls really hold: a scrape wrapped in page chrome, boilerplate stitched into
 the article, a full-page dump, a machine-spun copy with mangled names, a truncated teaser, keyword
 stuffing, duplicated paragraphs. Boilerplate comes from the project-written pool
-(``fixtures/boilerplate_pool.jsonl``). Two benign variants stay ``reliable``: the same article laid out
-differently, and the article with the few tail lines almost every real article page ends with (an
-author box, a comment prompt), since a reader would still call that text reliable.
+(``fixtures/boilerplate_pool.jsonl``). Benign variants stay ``reliable``: the same article laid out
+differently, the article with the few tail lines almost every real article page ends with (an author
+box, a comment prompt), and the article with a timestamp or photo credit under its headline, since a
+reader would still call that text reliable.
 
 Same input and seed, same output: every random choice comes from one ``random.Random`` per variant,
 seeded from the seed and the article's id.
@@ -464,7 +465,7 @@ def generate(
 
     ``other_language``: ids of articles not in English. They get only the kinds that do not depend on
     English: no spun copy (the spinner's synonyms and the misspelling signals are English) and no
-    English tail on a reliable variant."""
+    English tail or header on a reliable variant."""
     out: list[Example] = []
     for art_id, text in articles:
         rng = _rng(seed, art_id, "kinds")

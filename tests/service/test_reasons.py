@@ -92,6 +92,24 @@ def test_head_lines_are_charged_to_the_widgets_before_the_article_not_to_a_times
     assert got["boilerplate_caption"]["contribution"] == 0.0
 
 
+def test_header_lines_beyond_the_free_ones_are_charged_for_their_part():
+    """Four meta lines and a share line before the article: two meta lines are free, so the head-line
+    count's cost goes 2 parts to meta, 1 to share."""
+    lines = [("meta", "head", 10)] * 4 + [("share", "head", 15)]
+    got = _all(*_inputs({"boilerplate_head_lines": -3.0}, lines=lines))
+    assert got["boilerplate_meta"]["contribution"] == pytest.approx(-2.0)
+    assert got["boilerplate_share"]["contribution"] == pytest.approx(-1.0)
+
+
+def test_a_head_line_count_without_counted_lines_is_not_charged_to_a_timestamp():
+    """No line before the article counts (a model whose reference would make 0 cost something): the cost
+    goes to the other categories found, not to the timestamp the count leaves free."""
+    lines = [("meta", "head", 30), ("comments", "tail", 40)]
+    got = _all(*_inputs({"boilerplate_head_lines": -1.0}, lines=lines))
+    assert got["boilerplate_comments"]["contribution"] == pytest.approx(-1.0)
+    assert got["boilerplate_meta"]["contribution"] == 0.0
+
+
 def test_seed_004s_case_a_comment_form_after_the_article_does_not_raise_the_score():
     """Every shared value is below a typical reliable article's: the comment form's reason has no effect,
     and what raises the score is less_boilerplate (it was +0.47 under boilerplate_comments)."""

@@ -39,9 +39,18 @@ FEATURES = (
 DIRECTIONS = dict.fromkeys(FEATURES, -1)
 
 # What stands above a story on most news pages: a timestamp or reading time, a photo credit, a byline.
-# Such lines before the article still count in the shares of boilerplate, but not as head lines: that
-# count is for what a stitched or scraped page puts there (site titles, menus, teasers, share bars).
+# The first HEADER_LINES_FREE such lines before the article still count in the shares of boilerplate, but
+# not as head lines: that count is for what a stitched or scraped page puts there (site titles, menus,
+# teasers, share bars). More of them than a story's header has (a strip of "Print", "Save", "A A A",
+# view counts) count as head lines again.
 HEADER_CATEGORIES = frozenset({"meta", "caption", "author"})
+HEADER_LINES_FREE = 2
+
+
+def head_line_count(categories: list[str]) -> int:
+    """The head lines that count: all but the first HEADER_LINES_FREE of HEADER_CATEGORIES."""
+    header = sum(1 for c in categories if c in HEADER_CATEGORIES)
+    return len(categories) - header + max(0, header - HEADER_LINES_FREE)
 
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
 _PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose
@@ -274,7 +283,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "boilerplate_char_ratio": float(sum(chars[i] for i in inside) / total_chars),
         "boilerplate_tail_char_ratio": float(sum(chars[i] for i in tail) / total_chars),
         "boilerplate_soft_char_ratio": float((chars * (1.0 - p_content)).sum() / total_chars),
-        "boilerplate_head_lines": math.log1p(sum(1 for i in head if labels[i] not in HEADER_CATEGORIES)),
+        "boilerplate_head_lines": math.log1p(head_line_count([labels[i] for i in head])),
         "boilerplate_body_lines": math.log1p(len(body)),
         "boilerplate_tail_lines": math.log1p(len(tail)),
         "boilerplate_title_repeats": math.log1p(len(repeats)),

@@ -278,3 +278,21 @@ def test_head_lines_count_widgets_above_the_story_not_its_timestamp_or_credit(re
     assert (hit["category"], hit["position"]) == (category, "head")
     assert out.values["boilerplate_head_lines"] == pytest.approx(head_lines)
     assert out.values["boilerplate_char_ratio"] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("categories", "counted"),
+    [
+        ([], 0),
+        (["meta"], 0),
+        (["meta", "caption"], 0),
+        (["meta", "caption", "meta"], 1),
+        (["meta"] * 7, 5),
+        (["share", "meta", "author"], 1),
+        (["navigation", "navigation", "title_site"], 3),
+    ],
+)
+def test_head_line_count_frees_only_a_storys_header(categories, counted):
+    """Two lines of timestamp, credit or byline are a story's header; a strip of seven "meta" widgets
+    ("Print", "Save", "A A A", ...) counted 0 and let a text score 98 before this bound."""
+    assert boilerplate.head_line_count(categories) == counted
