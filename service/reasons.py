@@ -113,6 +113,8 @@ _GROUPS = {
     "boilerplate_urls_per_1k": "links",
     "entity_misspelled_per_1k": "misspelled_entities",
     "entity_misspelled_log_count": "misspelled_entities",
+    "entity_misspelled_evidence": "misspelled_entities",
+    "entity_respelled_log_count": "misspelled_entities",
     "entity_oov_rate": "misspelled_entities",
     "entity_name_slot_per_1k": "name_slot_swaps",
     "repetition_dup_line_frac": "repetition",

@@ -18,6 +18,7 @@ import json
 import random
 import re
 import zlib
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +31,13 @@ __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "
 UNRELIABLE_KINDS = (
     "scraped", "inline", "inline_light", "dump", "flattened", "spun", "truncated", "stuffed", "repeated",
 )
-RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2", "light_head")
+RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2", "light_head", "typo")
 # Drawn apart from the others (so adding it left every other article's kinds as they were): about half
 # of the articles also give a fragment.
 FRAGMENT_SHARE = 0.5
 EXTRA_UNRELIABLE_KINDS = ("fragment",)
 # Kinds that only make sense for an English article (the spinner; a tail or header from the English pool).
-ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2", "light_head")
+ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2", "light_head", "typo")
 
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_])")
 _SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
@@ -296,14 +297,14 @@ def spun(
     words = WORD_RE.findall(text)
     names = sorted({w for w in words if w[:1].isupper() and len(w) >= 5 and w[1:].islower()})
     long_words = sorted({w for w in words if w.islower() and len(w) >= 7})
-    targets = rng.sample(names, min(len(names), rng.randint(3, 8))) + rng.sample(
-        long_words, min(len(long_words), rng.randint(2, 6))
-    )
-    for t in targets:
-        # Replace one or two of the occurrences, not all: spinners are inconsistent.
-        occurrences = [m.start() for m in re.finditer(rf"\b{re.escape(t)}\b", text)]
-        for pos in rng.sample(occurrences, min(len(occurrences), rng.randint(1, 2))):
-            text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
+    # The spinner garbles occurrences, not words: a name the article uses five times is five times as
+    # likely to be hit, and is still spelled right elsewhere (Jemenskyy beside Zelenskyy).
+    spots: list[tuple[int, str]] = []
+    for group, k in ((set(names), rng.randint(3, 8)), (set(long_words), rng.randint(2, 6))):
+        found = [(m.start(), m.group(0)) for m in WORD_RE.finditer(text) if m.group(0) in group]
+        spots += rng.sample(found, min(len(found), k))
+    for pos, t in sorted(spots, reverse=True):  # from the end, so that earlier positions stay valid
+        text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
     # A surname swapped for a common word after a first name ("Scott Scent").
     pairs = re.findall(r"\b([A-Z][a-z]+) ([A-Z][a-z]{3,})\b", text)
     if pairs and common_words:
@@ -415,9 +416,26 @@ def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
     return page.add(body, "content")
 
 
+def typo(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """The article with one slip of a writer's hand: one occurrence of a name the article uses again, or
+    of a long word, misspelled. Clean texts have such typos; a spinner makes many."""
+    text = "\n".join(lines)
+    words = WORD_RE.findall(text)
+    counts = Counter(words)
+    names = sorted(w for w, c in counts.items() if c >= 2 and w[:1].isupper() and len(w) >= 5 and w[1:].islower())
+    long_words = sorted(w for w in counts if w.islower() and len(w) >= 7)
+    choices = names if names and rng.random() < 0.6 else long_words
+    if choices:
+        t = rng.choice(choices)
+        pos = rng.choice([m.start() for m in re.finditer(rf"\b{re.escape(t)}\b", text)])
+        text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
+    return _Page(_lines(text), "content")
+
+
 _FUNCS = {
     "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "flattened": flattened, "truncated": truncated, "stuffed": stuffed,
     "repeated": repeated, "fragment": fragment, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail, "light_head": light_head,
+    "typo": typo,
 }
 
 

@@ -169,3 +169,45 @@ def test_fragments_are_headlines_alone_about_three_times_in_ten(pool):
     # The draw that decides whether an article gets a fragment must not be the fragment's own first draw
     # (it was: every fragment's first draw was then below 0.5, and 60 % of them were headlines alone).
     assert 0.2 <= share <= 0.4, share
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_typo_misspells_exactly_one_word_once(pool, seed):
+    """A writer's slip: one word differs from the article, every other word is the same, in order."""
+    import re
+
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["typo"], seed=seed, common_words=COMMON)
+    assert ex.label == "reliable"
+    before, after = re.findall(r"\w+", CLEAN), re.findall(r"\w+", ex.text)
+    assert len(before) == len(after)
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(changed) == 1
+    (original, slip), = changed
+    assert slip == mangle_like(original, slip)
+
+
+def mangle_like(original: str, slip: str) -> str:
+    """``slip`` when it is what :func:`mangle` makes of ``original``: the first letter's case kept, a few edits."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    assert original[:1].isupper() == slip[:1].isupper()
+    assert 1 <= DamerauLevenshtein.distance(original, slip) <= 2 or slip == original[:-1] + "y"
+    return slip
+
+
+def test_spun_garbles_occurrences_leaving_other_spellings_of_a_name(pool):
+    """A name the spinner garbles is still spelled right elsewhere in the copy (Jemenskyy beside
+    Zelenskyy): it hits occurrences, not every occurrence of a word."""
+    import collections
+    import re
+
+    words = collections.Counter(re.findall(r"\b[A-Z][a-z]{4,}\b", CLEAN))
+    repeated = {w for w, c in words.items() if c >= 3}
+    assert repeated, "the test needs a name used three times or more"
+    both = 0
+    for seed in range(20):
+        (ex,) = variants("art-1", CLEAN, pool, kinds=["spun"], seed=seed, common_words=COMMON)
+        kept = {w for w in repeated if re.search(rf"\b{w}\b", ex.text)}
+        garbled = {w for w in repeated if words[w] > len(re.findall(rf"\b{w}\b", ex.text))}
+        both += bool(kept & garbled)
+    assert both >= 10

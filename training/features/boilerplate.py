@@ -81,6 +81,21 @@ def _site_suffix(line: Line) -> bool:
 _DOMAIN_RE = re.compile(r"\b[\w-]{1,63}\.(?:com|net|org|co\.uk|news|info|io)\b", re.I)  # a label is at most 63
 
 
+# A site title names its site: "Headline | Site", "Site - Headline", a domain. A line of a few words with
+# neither ("World News", "Breaking News") is a section's name or a menu's item, however newsy its words.
+SECTION_MAX_WORDS = 3
+_TITLE_SEPARATOR_RE = re.compile(r"[|›»:•·]|\s[-–—]\s")
+
+
+def _names_no_site(line: Line) -> bool:
+    """A short line without a title's separator or a domain: no title with the site's name."""
+    return (
+        len(line.words) <= SECTION_MAX_WORDS
+        and not _TITLE_SEPARATOR_RE.search(line.text)
+        and not _DOMAIN_RE.search(line.text)
+    )
+
+
 _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
 CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
 _TITLE_SITE = CLASSES.index("title_site")
@@ -202,13 +217,14 @@ def _classify_lines(
     )
     best = proba.argmax(axis=1)
     # A title with the site's name is a short line: a line written as prose (a dateline lead, a whole
-    # article on one line) is not one, whatever its position says. It gets its next most likely class.
+    # article on one line) is not one, whatever its position says; nor is a line of a few words that
+    # names no site ("World News": a section). It gets its next most likely class.
     # A long headline that ends in "| Site" or "- Site" is still a site title. Its probabilities are
     # then those given that it is no site title (renormalised without that class), so P(content) of a
     # whole article on one line is not left near zero.
     stop = stop_words(context.language)
     for i in np.flatnonzero(best == _TITLE_SITE):
-        if _not_a_title(doc.lines[i], stop):
+        if _not_a_title(doc.lines[i], stop) or _names_no_site(doc.lines[i]):
             row = proba[i].copy()
             row[_TITLE_SITE] = 0.0
             rest = row.sum()

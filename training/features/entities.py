@@ -7,7 +7,12 @@ too, but they are near no known word, or the text spells them the same way sever
 flagged. Nor are shapes a spinner or a typo does not make: acronyms and products with capitals inside
 ("PKIs", "SwiftUI"), names with letters outside English's alphabet ("Kristrún"), and two frequent words
 run together ("Workfront"). Spinners also swap a name for a real word ("Scott Scent"): a common word right after a known
-first name, close in spelling to that first name's known surname, is flagged as a name-slot swap.
+first name, close in spelling to that first name's known surname (the lexicon's, or the text's own full
+name elsewhere), is flagged as a name-slot swap.
+
+A clean text has a few such near-misses (rare names that happen to sit a letter from a common word); a
+spun copy has many for its length. The values say both how many and how surprising that many is for a
+text of this length (:func:`misspelling_evidence`), and how many the text itself spells right elsewhere.
 
 Only for English text: on other languages every value is NaN ("not applicable").
 """
@@ -18,7 +23,7 @@ import itertools
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from itertools import accumulate, compress
 
 from rapidfuzz import fuzz, process
@@ -26,12 +31,15 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from training.document import WORD_RE, Document
 from training.features import Context, FamilyOutput
+from training.lexicons import STOP_WORDS
 from training.vocabulary import COMMON_ZIPF, EntityLexicon, strip_possessive
 
 NAME = "entity"
 FEATURES = (
     "entity_misspelled_per_1k",
     "entity_misspelled_log_count",
+    "entity_misspelled_evidence",
+    "entity_respelled_log_count",
     "entity_name_slot_per_1k",
     "entity_oov_rate",
 )
@@ -46,6 +54,24 @@ MAX_CANDIDATES = 40  # unknown tokens examined per document at most
 MAX_TOKEN_LEN = 40  # a longer run of letters is no misspelled word or name (and its edits cost its length squared)
 COMPOUND_PART_ZIPF = 3.5  # each part of a word written as two known words is at least this frequent
 COMPOUND_MIN_PART = 3  # letters in each part of such a compound at least
+# How often a misspelling is flagged, per 1,000 words: in clean text (rare real names that happen to be a
+# letter or two from a known word) and in a spun copy (a spinner mangles about one word in a hundred).
+CLEAN_RATE_PER_1K = 1.0
+SPUN_RATE_PER_1K = 10.0
+
+
+def misspelling_evidence(n_flagged: int, n_words: int) -> float:
+    """How much better a spun copy's rate of misspellings explains ``n_flagged`` in ``n_words`` than a
+    clean text's: the log-likelihood ratio of two Poisson rates (SPUN_RATE_PER_1K against
+    CLEAN_RATE_PER_1K), held at 0 when the clean rate explains them better.
+
+    A count alone grows with length: a long clean article with five rare names a letter from common
+    words is not a spun copy, while a 1,000-word copy with nine is. The ratio weighs the count against
+    what a clean text of that length would have: 9 in 1,000 words gives 11.7; 5 in 3,000 words gives 0."""
+    expected_clean = CLEAN_RATE_PER_1K * n_words / 1000.0
+    expected_spun = SPUN_RATE_PER_1K * n_words / 1000.0
+    llr = n_flagged * math.log(SPUN_RATE_PER_1K / CLEAN_RATE_PER_1K) - (expected_spun - expected_clean)
+    return max(0.0, llr)
 
 
 def _inflected(word: str, zipf: Callable[[str, float], float], names: Collection[str]) -> bool:
@@ -170,6 +196,31 @@ def _word_line_numbers(doc: Document) -> list[int]:
     return out
 
 
+def _own_full_names(
+    line_words: Sequence[Sequence[str]], zipf: dict[str, float], names: Collection[str]
+) -> dict[str, set[str]]:
+    """The text's own full names: a capitalised word followed by a capitalised rare one ("Morwenna
+    Trevaskis": the second is no common word), first word lower-cased -> its surnames lower-cased."""
+    out: dict[str, set[str]] = {}
+    for words in line_words:
+        for a, b in itertools.pairwise(words):
+            if (
+                b[:1].isupper() and a[:1].isupper() and len(b) >= MIN_TOKEN_LEN
+                and a[1:].islower() and b[1:].islower() and a.isalpha() and b.isalpha()
+                and a.lower() not in STOP_WORDS  # "The Trevaskis family": "The" is no first name
+            ):
+                lb = b.lower()
+                if zipf.get(lb, 0.0) < COMMON_ZIPF or lb in names:
+                    out.setdefault(a.lower(), set()).add(lb)
+    return out
+
+
+def _surnames(lexicon: EntityLexicon, own: dict[str, set[str]], first: str) -> list[str]:
+    """The rare surnames known after ``first``: the lexicon's, and the text's own."""
+    mine = own.get(first)
+    return sorted(set(lexicon.rare_surnames(first)) | mine) if mine else lexicon.rare_surnames(first)
+
+
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
     if not context.english:
         nan = math.nan
@@ -246,10 +297,12 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
                 "line": first_line.get(w, 0),
             }
 
-    # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent".
+    # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent", or the text itself writes
+    # "Morwenna Trevaskis" elsewhere: its own full names are a first word and a rare capitalised one.
     slots: list[dict[str, object]] = []
     seen_slots: set[tuple[str, str]] = set()
-    first_names = lexicon.full_names.keys()
+    own = _own_full_names(line_words, vocab.zipf, names)
+    first_names = lexicon.full_names.keys() | own.keys()
     # The words after a known first name on the same line: positions in ``lowered`` (all the lines'
     # words, in order), looked for in one pass, then taken line by line.
     line_ends = list(accumulate(map(len, line_words)))
@@ -262,12 +315,12 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         ln, words = doc.lines[k], line_words[k]
         for i in after[k]:
             prev, cur = words[i - 1].lower(), words[i]
-            if not (cur[:1].isupper() and cur[1:].islower()) or prev not in lexicon.full_names:
+            if not (cur[:1].isupper() and cur[1:].islower()) or prev not in first_names:
                 continue
             lc = cur.lower()
-            # Only rare surnames (in the lexicon's names) count: "San Francisco" is no person.
-            surnames = lexicon.rare_surnames(prev)
-            if not surnames or lc in lexicon.full_names[prev] or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
+            # Only rare surnames (the lexicon's names, the text's own rare ones) count: "San Francisco" is no person.
+            surnames = _surnames(lexicon, own, prev)
+            if not surnames or lc in lexicon.full_names.get(prev, ()) or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
                 continue
             best = process.extractOne(lc, surnames, scorer=fuzz.ratio, score_cutoff=NAME_SLOT_SIMILARITY)
             if best is None or (prev, lc) in seen_slots:
@@ -278,7 +331,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
                     "found": f"{words[i - 1]} {cur}",
                     "intended": f"{words[i - 1]} {best[0].capitalize()}",
                     "line": ln.number,
-                    "source": "lexicon",
+                    "source": "lexicon" if best[0] in lexicon.rare_surnames(prev) else "document",
                 }
             )
 
@@ -287,6 +340,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     values = {
         "entity_misspelled_per_1k": 1000.0 * n_miss / n_words,
         "entity_misspelled_log_count": math.log1p(len(found)),
+        "entity_misspelled_evidence": misspelling_evidence(n_miss, n_words),
+        # names and words the text itself spells right elsewhere (Jemenskyy beside Zelenskyy)
+        "entity_respelled_log_count": math.log1p(sum(1 for f in found.values() if f["source"] == "document")),
         "entity_name_slot_per_1k": 1000.0 * len(slots) / n_words,
         "entity_oov_rate": sum(counts[w] for w in oov) / max(len(alpha_tokens), 1),
     }

@@ -296,3 +296,36 @@ def test_head_line_count_frees_only_a_storys_header(categories, counted):
     """Two lines of timestamp, credit or byline are a story's header; a strip of seven "meta" widgets
     ("Print", "Save", "A A A", ...) counted 0 and let a text score 98 before this bound."""
     assert boilerplate.head_line_count(categories) == counted
+
+
+@pytest.mark.parametrize("line", ["World News", "Breaking News", "Local News"])
+def test_a_line_that_names_no_site_is_no_site_title(resources, line):
+    """The line model took a section's name above the headline ("World News") for a title with the
+    site's name, and the site-title signal fired on a page that has none."""
+    out, _, _ = _run(f"{line}\n{CLEAN}", resources)
+    (hit,) = [e for e in out.evidence["boilerplate_lines"] if e["line"] == 1]
+    assert hit["category"] != "title_site"
+    assert out.values["boilerplate_site_title"] == 0.0
+    assert out.evidence["site_title"] == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Harbour wall to be rebuilt | Eastbrook Gazette",
+        "Harbour wall to be rebuilt - Eastbrook Gazette",
+        "eastbrook-gazette.example.com",
+    ],
+)
+def test_a_title_with_the_sites_name_is_still_one(resources, title):
+    out, _, _ = _run(f"{title}\n{CLEAN}", resources)
+    assert out.values["boilerplate_site_title"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("line", "site_title"),
+    [("World News", False), ("Politics", False), ("News | The Daily Harbor", True), ("Home - The Riverside Times", True)],
+)
+def test_names_no_site(line, site_title):
+    (ln,) = parse(line).lines
+    assert boilerplate._names_no_site(ln) is not site_title

@@ -263,3 +263,48 @@ def test_a_word_longer_than_any_name_within_reach_is_not_searched(resources):
     text = "The minister spoke on Monday about the budget. " * 6 + "q" * 3000 + " was written on the wall."
     out = entities.extract(parse(text), context=Context(resources=resources, language="en", english=True))
     assert out.values["entity_misspelled_per_1k"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("n_flagged", "n_words", "expected"),
+    [
+        (0, 1000, 0.0),
+        (1, 400, 0.0),  # one slip in a short article: a clean text's rate explains it better
+        (5, 3000, 0.0),  # five rare names a letter from common words in a long article: the same
+        (9, 1000, 9 * math.log(10.0) - 9.0),  # a spun copy's nine in a thousand words
+        (6, 400, 6 * math.log(10.0) - 3.6),
+    ],
+)
+def test_misspelling_evidence_weighs_the_count_against_the_length(n_flagged, n_words, expected):
+    assert entities.misspelling_evidence(n_flagged, n_words) == pytest.approx(expected)
+
+
+def test_misspelling_evidence_grows_with_the_count_and_falls_with_the_length():
+    values = [entities.misspelling_evidence(k, 1000) for k in range(0, 20)]
+    assert values == sorted(values) and values[-1] > values[5] > 0.0
+    longer = [entities.misspelling_evidence(8, n) for n in (300, 600, 1200, 2400, 4800)]
+    assert longer == sorted(longer, reverse=True) and longer[-1] == 0.0
+
+
+def test_names_the_text_spells_right_elsewhere_are_counted_apart(resources):
+    out, _ = _run(SPUN, resources)
+    assert out.values["entity_respelled_log_count"] == pytest.approx(math.log1p(len(SPUN_MANGLED)))
+    clean, _ = _run(CLEAN, resources)
+    assert clean.values["entity_respelled_log_count"] == 0.0
+
+
+def test_a_name_slot_swap_is_found_from_the_texts_own_full_name(resources):
+    """The text writes "Helen Pellow" and then "Helen Pillow": no lexicon is needed to see the swap."""
+    res = _resources_with(resources, [])
+    text = (
+        "Helen Pellow, who chaired the committee, opened the inquiry on Thursday morning.\n"
+        "The inquiry then heard from Helen Pillow about the budget and the delays.\n"
+    )
+    out, _ = _run(text, res)
+    assert out.evidence["name_slots"] == [
+        {"found": "Helen Pillow", "intended": "Helen Pellow", "line": 2, "source": "document"}
+    ]
+    assert out.values["entity_name_slot_per_1k"] > 0.0
+    # without the full name elsewhere, nothing is known about Helen's surname
+    alone, _ = _run(text.split("\n", 1)[1], res)
+    assert alone.evidence["name_slots"] == []
