@@ -54,10 +54,11 @@ MAX_CANDIDATES = 40  # unknown tokens examined per document at most
 MAX_TOKEN_LEN = 40  # a longer run of letters is no misspelled word or name (and its edits cost its length squared)
 COMPOUND_PART_ZIPF = 3.5  # each part of a word written as two known words is at least this frequent
 COMPOUND_MIN_PART = 3  # letters in each part of such a compound at least
-# How often a misspelling is flagged, per 1,000 words: in clean text (rare real names that happen to be a
-# letter or two from a known word) and in a spun copy (a spinner mangles about one word in a hundred).
-CLEAN_RATE_PER_1K = 1.0
-SPUN_RATE_PER_1K = 10.0
+# How often a misspelling is flagged, per 1,000 words: in clean text (a rare real name that happens to be
+# a letter or two from a known word, about once in 2,000 words) and in a spun copy (a light spinner's
+# touch: three in 1,000 words; heavier ones give more evidence still).
+CLEAN_RATE_PER_1K = 0.5
+SPUN_RATE_PER_1K = 3.0
 
 
 def misspelling_evidence(n_flagged: int, n_words: int) -> float:
@@ -67,7 +68,7 @@ def misspelling_evidence(n_flagged: int, n_words: int) -> float:
 
     A count alone grows with length: a long clean article with five rare names a letter from common
     words is not a spun copy, while a 1,000-word copy with nine is. The ratio weighs the count against
-    what a clean text of that length would have: 9 in 1,000 words gives 11.7; 5 in 3,000 words gives 0."""
+    what a clean text of that length would have: 9 in 1,000 words gives 13.6; 4 in 3,000 words gives 0."""
     expected_clean = CLEAN_RATE_PER_1K * n_words / 1000.0
     expected_spun = SPUN_RATE_PER_1K * n_words / 1000.0
     llr = n_flagged * math.log(SPUN_RATE_PER_1K / CLEAN_RATE_PER_1K) - (expected_spun - expected_clean)

@@ -269,10 +269,10 @@ def test_a_word_longer_than_any_name_within_reach_is_not_searched(resources):
     ("n_flagged", "n_words", "expected"),
     [
         (0, 1000, 0.0),
-        (1, 400, 0.0),  # one slip in a short article: a clean text's rate explains it better
-        (5, 3000, 0.0),  # five rare names a letter from common words in a long article: the same
-        (9, 1000, 9 * math.log(10.0) - 9.0),  # a spun copy's nine in a thousand words
-        (6, 400, 6 * math.log(10.0) - 3.6),
+        (1, 1000, 0.0),  # one slip in an article: a clean text's rate explains it better
+        (4, 3000, 0.0),  # four rare names a letter from common words in a long article: the same
+        (9, 1000, 9 * math.log(6.0) - 2.5),  # a spun copy's nine in a thousand words
+        (6, 400, 6 * math.log(6.0) - 1.0),
     ],
 )
 def test_misspelling_evidence_weighs_the_count_against_the_length(n_flagged, n_words, expected):
@@ -282,7 +282,7 @@ def test_misspelling_evidence_weighs_the_count_against_the_length(n_flagged, n_w
 def test_misspelling_evidence_grows_with_the_count_and_falls_with_the_length():
     values = [entities.misspelling_evidence(k, 1000) for k in range(0, 20)]
     assert values == sorted(values) and values[-1] > values[5] > 0.0
-    longer = [entities.misspelling_evidence(8, n) for n in (300, 600, 1200, 2400, 4800)]
+    longer = [entities.misspelling_evidence(8, n) for n in (300, 600, 1200, 2400, 4800, 9600)]
     assert longer == sorted(longer, reverse=True) and longer[-1] == 0.0
 
 
