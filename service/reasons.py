@@ -44,7 +44,7 @@ REASON_CODES: dict[str, str] = {
     "less_boilerplate": "beside the boilerplate lines found, less boilerplate than a typical reliable article",
     "title_repeated": "the title is repeated in the text",
     "cut_off": "the article stops mid-sentence (a teaser or a paywall)",
-    "site_name_in_title": "the first line is a site or section name, or a title carrying one or a domain",
+    "site_name_in_title": "the first line is a site's name, or a title carrying one or a domain",
     "contact_details": "e-mail addresses or phone numbers in the text",
     "links": "URLs in the text",
     "misspelled_entities": "words that are near misspellings of known names or words",
@@ -240,15 +240,16 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
         return ("The article's last paragraph stops without a full stop, as teasers and paywalled copies do."
                 if values["boilerplate_cut_off"] else "The article ends with a complete sentence.")
     if code == "site_name_in_title":
-        # training/features/boilerplate.py: the line model labels the first line title_site (a short line
-        # naming a site, or a section: "World News"), or it ends in "| Site" / "- Site", or names a domain
+        # training/features/boilerplate.py: the line model labels the first line title_site (a site's
+        # name; a line of a few words without a separator or a domain, such as a section's "World News",
+        # is not one), or it ends in "| Site" / "- Site", or names a domain
         if not values["boilerplate_site_title"]:
-            return "The first line is no site or section name and carries none."
+            return "The first line is no site's name and carries none."
         first = next((e.get("text", "") for e in ev.get("site_title", [])), "")
         if len(first) > 120:  # a site's name ends a long title: keep both ends
             first = f"{first[:50].rstrip()} … {first[-60:].lstrip()}"
         quoted = f" (“{first}”)" if first else ""
-        return (f"The first line{quoted} reads as a site or section name, or a title carrying one or a domain, "
+        return (f"The first line{quoted} reads as a site's name, or a title carrying one or a domain, "
                 "as the page header of a scraped copy does.")
     if code == "contact_details":
         n = len(ev.get("contacts", []))

@@ -298,7 +298,7 @@ def spun(
     names = sorted({w for w in words if w[:1].isupper() and len(w) >= 5 and w[1:].islower()})
     long_words = sorted({w for w in words if w.islower() and len(w) >= 7})
     # The spinner garbles occurrences, not words: a name the article uses five times is five times as
-    # likely to be hit, and is still spelled right elsewhere (Jemenskyy beside Zelenskyy).
+    # likely to be hit, and usually still spelled right elsewhere (Jemenskyy beside Zelenskyy).
     spots: list[tuple[int, str]] = []
     for group, k in ((set(names), rng.randint(3, 8)), (set(long_words), rng.randint(2, 6))):
         found = [(m.start(), m.group(0)) for m in WORD_RE.finditer(text) if m.group(0) in group]
@@ -418,16 +418,17 @@ def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
 
 def typo(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
     """The article with one slip of a writer's hand: one occurrence of a name the article uses again, or
-    of a long word, misspelled. Clean texts have such typos; a spinner makes many."""
+    of a long word, misspelled (an article with neither is left as it is). Clean texts have such typos;
+    a spinner makes many."""
     text = "\n".join(lines)
     words = WORD_RE.findall(text)
     counts = Counter(words)
     names = sorted(w for w, c in counts.items() if c >= 2 and w[:1].isupper() and len(w) >= 5 and w[1:].islower())
     long_words = sorted(w for w in counts if w.islower() and len(w) >= 7)
     choices = names if names and rng.random() < 0.6 else long_words
-    if choices:
+    if choices:  # an article without a repeated name or a long word is left as it is
         t = rng.choice(choices)
-        pos = rng.choice([m.start() for m in re.finditer(rf"\b{re.escape(t)}\b", text)])
+        pos = rng.choice([m.start() for m in WORD_RE.finditer(text) if m.group(0) == t])
         text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
     return _Page(_lines(text), "content")
 

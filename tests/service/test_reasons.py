@@ -303,14 +303,13 @@ def test_a_tiny_share_reads_under_one_percent_not_zero():
     assert "(under 1% of the text, after the article)" in got["message"]
 
 
-def test_site_name_in_title_quotes_the_line_and_says_it_may_be_a_section_name():
-    """A section label ("World News") is what the line model often calls a site title: the sentence
-    names what was detected and shows the line, instead of calling it a site name."""
+def test_site_name_in_title_quotes_the_line():
+    """The sentence names what was detected and shows the line."""
     contrib, values, evidence, extra = _inputs({"boilerplate_site_title": -1.9})
     values["boilerplate_site_title"] = 1.0
-    evidence["site_title"] = [{"line": 1, "text": "World News"}]
+    evidence["site_title"] = [{"line": 1, "text": "News | The Daily Harbor"}]
     msg = _all(contrib, values, evidence, extra)["site_name_in_title"]["message"]
-    assert msg.startswith("The first line (“World News”) reads as a site or section name")
+    assert msg.startswith("The first line (“News | The Daily Harbor”) reads as a site's name")
     long_title = "A long headline about the council's budget vote and what it means " * 2 + "| Section | example.com"
     evidence["site_title"] = [{"line": 1, "text": long_title}]
     msg = _all(contrib, values, evidence, extra)["site_name_in_title"]["message"]

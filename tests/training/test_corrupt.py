@@ -173,8 +173,11 @@ def test_fragments_are_headlines_alone_about_three_times_in_ten(pool):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_typo_misspells_exactly_one_word_once(pool, seed):
-    """A writer's slip: one word differs from the article, every other word is the same, in order."""
+    """A writer's slip: one word differs from the article, by one or two edits with its first letter's
+    case kept; every other word is the same, in order."""
     import re
+
+    from rapidfuzz.distance import DamerauLevenshtein
 
     (ex,) = variants("art-1", CLEAN, pool, kinds=["typo"], seed=seed, common_words=COMMON)
     assert ex.label == "reliable"
@@ -182,32 +185,47 @@ def test_typo_misspells_exactly_one_word_once(pool, seed):
     assert len(before) == len(after)
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(changed) == 1
-    (original, slip), = changed
-    assert slip == mangle_like(original, slip)
-
-
-def mangle_like(original: str, slip: str) -> str:
-    """``slip`` when it is what :func:`mangle` makes of ``original``: the first letter's case kept, a few edits."""
-    from rapidfuzz.distance import DamerauLevenshtein
-
+    ((original, slip),) = changed
     assert original[:1].isupper() == slip[:1].isupper()
-    assert 1 <= DamerauLevenshtein.distance(original, slip) <= 2 or slip == original[:-1] + "y"
-    return slip
+    assert 1 <= DamerauLevenshtein.distance(original, slip) <= 2
 
 
-def test_spun_garbles_occurrences_leaving_other_spellings_of_a_name(pool):
-    """A name the spinner garbles is still spelled right elsewhere in the copy (Jemenskyy beside
-    Zelenskyy): it hits occurrences, not every occurrence of a word."""
+@pytest.mark.parametrize("text", ["Harbour wall\nThe covid_lockdowns ended in 2024Parliament.", "ok", "Hi there."])
+def test_typo_leaves_words_glued_to_digits_or_underscores_and_tiny_articles_whole(pool, text):
+    (ex,) = variants("art-1", text, pool, kinds=["typo"], seed=0, common_words=COMMON)
+    assert len(ex.text.split()) == len(text.split())
+
+
+ONE_NAME_OFTEN = "\n".join([
+    "Marwick council approves the new ferry timetable",
+    "Councillor Tamsin Pellowe said on Monday that Marwick would keep its evening ferry.",
+    "Residents of Marwick had asked for the later crossing since the spring.",
+    "The operator, Brenscombe Shipping, agreed to run it until October.",
+    "Harbourmaster Idris Quennell welcomed the decision at the meeting.",
+    "Marwick traders expect more visitors from Polventon and Trewithick.",
+    "A survey by Gorrand Research found most passengers travel after work.",
+    "The timetable for Marwick starts next month, the council said.",
+    "Visitors from Lanrosse will also be able to use the later crossing.",
+])
+
+
+def test_spun_garbles_occurrences_not_words(pool):
+    """The spinner hits occurrences, not words: a name the article uses five times ("Marwick") is
+    garbled in more copies than a name used once, and is usually still spelled right elsewhere
+    (Jemenskyy beside Zelenskyy). Drawing words, as it did before, hit both alike."""
     import collections
     import re
 
-    words = collections.Counter(re.findall(r"\b[A-Z][a-z]{4,}\b", CLEAN))
-    repeated = {w for w, c in words.items() if c >= 3}
-    assert repeated, "the test needs a name used three times or more"
-    both = 0
-    for seed in range(20):
-        (ex,) = variants("art-1", CLEAN, pool, kinds=["spun"], seed=seed, common_words=COMMON)
-        kept = {w for w in repeated if re.search(rf"\b{w}\b", ex.text)}
-        garbled = {w for w in repeated if words[w] > len(re.findall(rf"\b{w}\b", ex.text))}
-        both += bool(kept & garbled)
-    assert both >= 10
+    uses = collections.Counter(re.findall(r"\b[A-Z][a-z]{4,}\b", ONE_NAME_OFTEN))
+    once = [w for w, c in uses.items() if c == 1]
+    assert uses["Marwick"] == 5 and len(once) >= 8
+    garbled: collections.Counter[str] = collections.Counter()
+    kept_too = 0
+    for seed in range(40):
+        (ex,) = variants("art-1", ONE_NAME_OFTEN, pool, kinds=["spun"], seed=seed, common_words=COMMON)
+        left = collections.Counter(re.findall(r"\b[A-Z][a-z]{4,}\b", ex.text))
+        for w, c in uses.items():
+            garbled[w] += left[w] < c
+        kept_too += 0 < left["Marwick"] < 5
+    assert garbled["Marwick"] >= 1.5 * sum(garbled[w] for w in once) / len(once)
+    assert kept_too >= 20

@@ -197,29 +197,38 @@ def _word_line_numbers(doc: Document) -> list[int]:
     return out
 
 
+OWN_SURNAMES_MAX = 2  # a first name the text uses with more surnames than this is a title ("Mr", "Dr")
+
+
 def _own_full_names(
-    line_words: Sequence[Sequence[str]], zipf: dict[str, float], names: Collection[str]
+    line_words: Sequence[Sequence[str]], zipf: dict[str, float], names: Collection[str], first_names: Collection[str]
 ) -> dict[str, set[str]]:
-    """The text's own full names: a capitalised word followed by a capitalised rare one ("Morwenna
-    Trevaskis": the second is no common word), first word lower-cased -> its surnames lower-cased."""
+    """The text's own full names: a first name followed by a capitalised word that is no common word
+    (or is a lexicon name): "Morwenna Trevaskis". First word lower-cased -> its surnames lower-cased.
+
+    A first name is one the lexicon knows, or a capitalised word that is no common word itself: "New
+    Zealander", "Hong Kongers", "Mr Pellow" name no person called New, Hong or Mr. A first word with more
+    than OWN_SURNAMES_MAX surnames is left out (a title before many names)."""
     out: dict[str, set[str]] = {}
     for words in line_words:
         for a, b in itertools.pairwise(words):
             if (
                 b[:1].isupper() and a[:1].isupper() and len(b) >= MIN_TOKEN_LEN
                 and a[1:].islower() and b[1:].islower() and a.isalpha() and b.isalpha()
-                and a.lower() not in STOP_WORDS  # "The Trevaskis family": "The" is no first name
             ):
-                lb = b.lower()
+                la, lb = a.lower(), b.lower()
+                if la in STOP_WORDS or (la not in first_names and zipf.get(la, 0.0) >= COMMON_ZIPF):
+                    continue  # "The Trevaskis family", "New Zealander": no first name
                 if zipf.get(lb, 0.0) < COMMON_ZIPF or lb in names:
-                    out.setdefault(a.lower(), set()).add(lb)
-    return out
+                    out.setdefault(la, set()).add(lb)
+    return {a: s for a, s in out.items() if len(s) <= OWN_SURNAMES_MAX}
 
 
 def _surnames(lexicon: EntityLexicon, own: dict[str, set[str]], first: str) -> list[str]:
     """The rare surnames known after ``first``: the lexicon's, and the text's own."""
+    known = lexicon.rare_surnames(first) if first in lexicon.full_names else []  # no cache entry for other words
     mine = own.get(first)
-    return sorted(set(lexicon.rare_surnames(first)) | mine) if mine else lexicon.rare_surnames(first)
+    return sorted(set(known) | mine) if mine else known
 
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
@@ -299,40 +308,50 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             }
 
     # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent", or the text itself writes
-    # "Morwenna Trevaskis" elsewhere: its own full names are a first word and a rare capitalised one.
+    # "Morwenna Trevaskis" elsewhere: its own full names are a first name and a rare capitalised word.
     slots: list[dict[str, object]] = []
     seen_slots: set[tuple[str, str]] = set()
-    own = _own_full_names(line_words, vocab.zipf, names)
-    first_names = lexicon.full_names.keys() | own.keys()
+    own = _own_full_names(line_words, vocab.zipf, names, lexicon.full_names)
+
+    def is_first_name(word: str) -> bool:
+        return word in lexicon.full_names or word in own
+
     # The words after a known first name on the same line: positions in ``lowered`` (all the lines'
     # words, in order), looked for in one pass, then taken line by line.
     line_ends = list(accumulate(map(len, line_words)))
     after: dict[int, list[int]] = {}
-    for p in compress(itertools.count(), map(first_names.__contains__, lowered)):
+    for p in compress(itertools.count(), map(is_first_name, lowered)):
         k = bisect_right(line_ends, p)  # the line of word p
         if p + 1 < line_ends[k]:  # not the line's last word
             after.setdefault(k, []).append(p + 1 - (line_ends[k] - len(line_words[k])))
+    surnames_of: dict[str, list[str]] = {}
     for k in sorted(after):
         ln, words = doc.lines[k], line_words[k]
         for i in after[k]:
             prev, cur = words[i - 1].lower(), words[i]
-            if not (cur[:1].isupper() and cur[1:].islower()) or prev not in first_names:
+            if not (cur[:1].isupper() and cur[1:].islower()):
                 continue
             lc = cur.lower()
-            # Only rare surnames (the lexicon's names, the text's own rare ones) count: "San Francisco" is no person.
-            surnames = _surnames(lexicon, own, prev)
-            if not surnames or lc in lexicon.full_names.get(prev, ()) or lc in names or vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
+            if (prev, lc) in seen_slots or lc in lexicon.full_names.get(prev, ()) or lc in names:
                 continue
+            if vocab.zipf.get(lc, 0.0) < COMMON_ZIPF:
+                continue
+            # Only rare surnames (the lexicon's names, the text's own rare ones) count: "San Francisco" is no
+            # person. A surname that starts with the word is its derived form ("Zealand", "Zealander").
+            if prev not in surnames_of:
+                surnames_of[prev] = _surnames(lexicon, own, prev)
+            surnames = [s for s in surnames_of[prev] if not s.startswith(lc)]
             best = process.extractOne(lc, surnames, scorer=fuzz.ratio, score_cutoff=NAME_SLOT_SIMILARITY)
-            if best is None or (prev, lc) in seen_slots:
-                continue
             seen_slots.add((prev, lc))
+            if best is None:
+                continue
+            from_lexicon = prev in lexicon.full_names and best[0] in lexicon.rare_surnames(prev)
             slots.append(
                 {
                     "found": f"{words[i - 1]} {cur}",
                     "intended": f"{words[i - 1]} {best[0].capitalize()}",
                     "line": ln.number,
-                    "source": "lexicon" if best[0] in lexicon.rare_surnames(prev) else "document",
+                    "source": "lexicon" if from_lexicon else "document",
                 }
             )
 

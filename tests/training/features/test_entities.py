@@ -294,8 +294,9 @@ def test_names_the_text_spells_right_elsewhere_are_counted_apart(resources):
 
 
 def test_a_name_slot_swap_is_found_from_the_texts_own_full_name(resources):
-    """The text writes "Helen Pellow" and then "Helen Pillow": no lexicon is needed to see the swap."""
-    res = _resources_with(resources, [])
+    """The text writes "Helen Pellow" and then "Helen Pillow": the lexicon knows Helen as a first name
+    (of another surname), the text itself gives her surname."""
+    res = _resources_with(resources, ["Helen Carver"])
     text = (
         "Helen Pellow, who chaired the committee, opened the inquiry on Thursday morning.\n"
         "The inquiry then heard from Helen Pillow about the budget and the delays.\n"
@@ -308,3 +309,26 @@ def test_a_name_slot_swap_is_found_from_the_texts_own_full_name(resources):
     # without the full name elsewhere, nothing is known about Helen's surname
     alone, _ = _run(text.split("\n", 1)[1], res)
     assert alone.evidence["name_slots"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "New Zealand's New Zealander of the year lives in Auckland, the paper said on Monday.\n",
+        "Hong Kong traders and Hong Kongers abroad watched the vote closely on Sunday evening.\n",
+        "El Salvador and the El Salvadoran embassy issued a joint statement about the loans.\n",
+    ],
+)
+def test_a_place_beside_its_derived_form_is_no_name_slot_swap(resources, text):
+    """"New", "Hong" and "El" are no first names, and "Zealander" is Zealand's derived form."""
+    out, _ = _run(text, _resources_with(resources, []))
+    assert out.evidence["name_slots"] == []
+
+
+def test_own_full_names_leave_out_common_words_and_titles_before_many_names(resources):
+    words = [
+        ("Morwenna", "Trevaskis", "spoke"), ("Mr", "Pellow", "and"), ("Mr", "Quennell"), ("Mr", "Brenscombe"),
+        ("New", "Zealander"), ("The", "Trevaskis", "family"),
+    ]
+    own = entities._own_full_names(words, resources.vocabulary.zipf, set(), {})
+    assert own == {"morwenna": {"trevaskis"}}
