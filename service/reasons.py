@@ -22,6 +22,7 @@ from typing import Any
 
 from training.features import FEATURE_DIRECTIONS, FEATURE_NAMES
 from training.features.boilerplate import HEADER_CATEGORIES, HEADER_LINES_FREE
+from training.features.entities import CLEAN_RATE_PER_1K
 from training.lexicons import CATEGORIES, CATEGORY_LABELS
 
 __all__ = ["REASON_CODES", "FAULT_CODES", "feature_group", "build_reasons"]
@@ -264,7 +265,14 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
                 return "Misspelled names and garbled words are checked in English text only: not applicable here."
             return f"No misspelled names or garbled words found ({_pct(oov)} of words unknown)."
         shown = _and_more([f"{f['found']} → {f['intended']}" for f in found], 8)
-        return f"{len(found)} word(s) look like misspellings of known names or words: {shown}."
+        # What the values weigh: the count against what a clean text of this length has by chance, and
+        # the ones the text itself spells right elsewhere.
+        n_words = int(extra.get("n_words", 0))
+        by_chance = CLEAN_RATE_PER_1K * max(n_words, 50) / 1000.0
+        respelled = round(math.expm1(values.get("entity_respelled_log_count", 0.0)))
+        text = (f"{len(found)} word(s) look like misspellings of known names or words: {shown}. "
+                f"A clean text of {n_words} words has about {by_chance:.1f} by chance")
+        return text + (f"; {respelled} of these the text spells right elsewhere." if respelled else ".")
     if code == "name_slot_swaps":
         slots = ev.get("name_slots", [])
         if not slots:

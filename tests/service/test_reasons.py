@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -269,10 +270,28 @@ def test_misspelling_message_says_how_many_it_leaves_out_and_the_evidence_keeps_
     evidence["misspellings"] = [{"found": f"Nme{i}", "intended": f"Name{i}", "line": i + 1} for i in range(10)]
     got = _all(contrib, values, evidence, extra)["misspelled_entities"]
     assert got["message"] == ("10 word(s) look like misspellings of known names or words: "
-                              + ", ".join(f"Nme{i} → Name{i}" for i in range(8)) + ", and 2 more.")
+                              + ", ".join(f"Nme{i} → Name{i}" for i in range(8)) + ", and 2 more. "
+                              "A clean text of 180 words has about 0.1 by chance.")
     assert len(got["evidence"]) == 10
     evidence["misspellings"] = evidence["misspellings"][:8]
     assert "more" not in _all(contrib, values, evidence, extra)["misspelled_entities"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("n_words", "respelled", "ending"),
+    [
+        (1070, 3, "A clean text of 1070 words has about 0.5 by chance; 3 of these the text spells right elsewhere."),
+        (4000, 0, "A clean text of 4000 words has about 2.0 by chance."),
+        (20, 1, "A clean text of 20 words has about 0.0 by chance; 1 of these the text spells right elsewhere."),
+    ],
+)
+def test_misspelling_message_says_what_a_clean_text_that_long_has(n_words, respelled, ending):
+    """The count alone does not say much: a long clean article has a few rare names near common words."""
+    contrib, values, evidence, extra = _inputs({"entity_misspelled_evidence": -3.0})
+    extra["n_words"] = n_words
+    values["entity_respelled_log_count"] = math.log1p(respelled)
+    evidence["misspellings"] = [{"found": "Jemenskyy", "intended": "Zelenskyy", "line": 3}] * 9
+    assert _all(contrib, values, evidence, extra)["misspelled_entities"]["message"].endswith(ending)
 
 
 def test_name_slot_and_promotional_lists_say_how_many_they_leave_out():
