@@ -99,6 +99,8 @@ def _names_no_site(line: Line) -> bool:
 _INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
 CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
 _TITLE_SITE = CLASSES.index("title_site")
+_SHARE = CLASSES.index("share")
+SHARE_PROSE_MAX_WORDS = 150  # a longer line is a page dump run together, judged by its words alone
 # Columns of the line model's layout features: the line holds an e-mail address, a phone number, a URL.
 _HAS_EMAIL = DENSE_FEATURE_NAMES.index("has_email")
 _HAS_PHONE = DENSE_FEATURE_NAMES.index("has_phone")
@@ -222,14 +224,25 @@ def _classify_lines(
     # A long headline that ends in "| Site" or "- Site" is still a site title. Its probabilities are
     # then those given that it is no site title (renormalised without that class), so P(content) of a
     # whole article on one line is not left near zero.
+    # Likewise a share or follow bar is a few words ("Share on Facebook", "Follow us on Instagram"): a
+    # sentence of prose that names a platform ("Instagram began testing hiding like counts on Thursday")
+    # is no share bar, unless it is longer than any paragraph (a page dump run onto one line).
     stop = stop_words(context.language)
+
+    def demote(i: int, k: int) -> None:
+        row = proba[i].copy()
+        row[k] = 0.0
+        rest = row.sum()
+        proba[i] = row / rest if rest > 0 else np.eye(len(CLASSES))[0]
+        best[i] = int(proba[i].argmax())
+
     for i in np.flatnonzero(best == _TITLE_SITE):
         if _not_a_title(doc.lines[i], stop) or _names_no_site(doc.lines[i]):
-            row = proba[i].copy()
-            row[_TITLE_SITE] = 0.0
-            rest = row.sum()
-            proba[i] = row / rest if rest > 0 else np.eye(len(CLASSES))[0]
-            best[i] = int(proba[i].argmax())
+            demote(i, _TITLE_SITE)
+    for i in np.flatnonzero(best == _SHARE):
+        ln = doc.lines[i]
+        if len(ln.words) <= SHARE_PROSE_MAX_WORDS and _is_prose(ln.text, ln.words, stop):
+            demote(i, _SHARE)
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best], layout
 

@@ -336,3 +336,29 @@ def test_a_title_with_the_sites_name_is_still_one(shipped_resources, title):
 def test_names_no_site(line, site_title):
     (ln,) = parse(line).lines
     assert boilerplate._names_no_site(ln) is not site_title
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Brands can set up shops on Instagram, Facebook, Pinterest and TikTok, letting customers browse and buy "
+        "without leaving the app.",
+        "Social media is no longer optional for small businesses: most customers now find local shops through "
+        "Instagram or Facebook.",
+        "The council shared the video on Facebook and Twitter, where it was watched more than 40,000 times by Sunday.",
+    ],
+)
+def test_a_sentence_that_names_a_platform_is_no_share_bar(shipped_resources, line):
+    """The shipped line model took prose about Instagram or Facebook for a share bar (the platform's
+    name is a share bar's keyword): a share bar is a few words, not a sentence."""
+    title, rest = CLEAN.split("\n", 1)
+    out, _, _ = _run(f"{title}\n{rest}\n{line}\n", shipped_resources)
+    n = len(parse(f"{title}\n{rest}").lines) + 1
+    assert all(e["category"] != "share" for e in out.evidence["boilerplate_lines"] if e["line"] >= n)
+
+
+@pytest.mark.parametrize("line", ["Share on Facebook", "Follow us on Instagram", "Share this article on WhatsApp"])
+def test_a_share_bar_is_still_one(shipped_resources, line):
+    title, rest = CLEAN.split("\n", 1)
+    out, _, _ = _run(f"{title}\n{rest}\n{line}\n", shipped_resources)
+    assert [e["category"] for e in out.evidence["boilerplate_lines"] if e["text"] == line] == ["share"]
