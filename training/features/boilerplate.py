@@ -236,10 +236,10 @@ def _classify_lines(
         proba[i] = row / rest if rest > 0 else np.eye(len(CLASSES))[0]
         best[i] = int(proba[i].argmax())
 
-    for i in np.flatnonzero(best == _TITLE_SITE):
+    for i in np.flatnonzero(best == _TITLE_SITE).tolist():
         if _not_a_title(doc.lines[i], stop) or _names_no_site(doc.lines[i]):
             demote(i, _TITLE_SITE)
-    for i in np.flatnonzero(best == _SHARE):
+    for i in np.flatnonzero(best == _SHARE).tolist():
         ln = doc.lines[i]
         if len(ln.words) <= SHARE_PROSE_MAX_WORDS and _is_prose(ln.text, ln.words, stop):
             demote(i, _SHARE)
