@@ -211,7 +211,8 @@ def _message(code: str, contribution: float, values: dict[str, float], ev: dict[
              extra: dict[str, Any], boilerplate_parts: dict[str, float]) -> str:
     text = _sentence(code, contribution, values, ev, extra, boilerplate_parts)
     applicable = not any(values.get(name, 0.0) != values.get(name, 0.0) for name in _FEATURES_OF.get(code, ()))
-    if code in FAULT_CODES and contribution > 0 and applicable:  # NaN: not measured, says "not applicable"
+    said = code == "misspelled_entities" and bool(ev.get("misspellings"))  # its sentence says it in its place
+    if code in FAULT_CODES and contribution > 0 and applicable and not said:  # NaN: not measured, says "not applicable"
         text += " That is less than a typical reliable article has, so it raises the score."
     return text
 
@@ -265,14 +266,20 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
                 return "Misspelled names and garbled words are checked in English text only: not applicable here."
             return f"No misspelled names or garbled words found ({_pct(oov)} of words unknown)."
         shown = _and_more([f"{f['found']} → {f['intended']}" for f in found], 8)
-        # What the values weigh: the count against what a clean text of this length has by chance, and
-        # the ones the text itself spells right elsewhere.
+        # What the values weigh: the misspellings (each time a word occurs) against what a clean text of
+        # this length has by chance, and the words the text itself spells right elsewhere.
         n_words = int(extra.get("n_words", 0))
         by_chance = CLEAN_RATE_PER_1K * max(n_words, 50) / 1000.0
-        respelled = round(math.expm1(values.get("entity_respelled_log_count", 0.0)))
+        chance = f"about {by_chance:.1f}" if by_chance >= 0.05 else "fewer than 0.1"
+        occurrences = sum(int(f.get("count", 1)) for f in found)
         text = (f"{len(found)} word(s) look like misspellings of known names or words: {shown}. "
-                f"A clean text of {n_words} words has about {by_chance:.1f} by chance")
-        return text + (f"; {respelled} of these the text spells right elsewhere." if respelled else ".")
+                f"A clean text of {n_words} words has {chance} such misspelling(s) by chance; this one has "
+                f"{occurrences}.")
+        if contribution > 0:  # fewer than the reference reliable article: said here, not after the next sentence
+            text += " That is less than a typical reliable article has, so it raises the score."
+        respelled_log = values.get("entity_respelled_log_count", 0.0)
+        respelled = round(math.expm1(respelled_log)) if respelled_log == respelled_log else 0
+        return text + (f" {respelled} of these words the text spells right elsewhere." if respelled else "")
     if code == "name_slot_swaps":
         slots = ev.get("name_slots", [])
         if not slots:

@@ -271,27 +271,35 @@ def test_misspelling_message_says_how_many_it_leaves_out_and_the_evidence_keeps_
     got = _all(contrib, values, evidence, extra)["misspelled_entities"]
     assert got["message"] == ("10 word(s) look like misspellings of known names or words: "
                               + ", ".join(f"Nme{i} → Name{i}" for i in range(8)) + ", and 2 more. "
-                              "A clean text of 180 words has about 0.1 by chance.")
+                              "A clean text of 180 words has about 0.1 such misspelling(s) by chance; this one has 10.")
     assert len(got["evidence"]) == 10
     evidence["misspellings"] = evidence["misspellings"][:8]
     assert "more" not in _all(contrib, values, evidence, extra)["misspelled_entities"]["message"]
 
 
 @pytest.mark.parametrize(
-    ("n_words", "respelled", "ending"),
+    ("n_words", "respelled", "contribution", "ending"),
     [
-        (1070, 3, "A clean text of 1070 words has about 0.5 by chance; 3 of these the text spells right elsewhere."),
-        (4000, 0, "A clean text of 4000 words has about 2.0 by chance."),
-        (20, 1, "A clean text of 20 words has about 0.0 by chance; 1 of these the text spells right elsewhere."),
+        (1070, 3, -3.0, "A clean text of 1070 words has about 0.5 such misspelling(s) by chance; this one has 9. "
+                        "3 of these words the text spells right elsewhere."),
+        (4000, 0, -0.5, "A clean text of 4000 words has about 2.0 such misspelling(s) by chance; this one has 9."),
+        (20, 1, -3.0, "A clean text of 20 words has fewer than 0.1 such misspelling(s) by chance; this one has 9. "
+                      "1 of these words the text spells right elsewhere."),
+        (9000, 1, 0.4, "A clean text of 9000 words has about 4.5 such misspelling(s) by chance; this one has 9. "
+                       "That is less than a typical reliable article has, so it raises the score. "
+                       "1 of these words the text spells right elsewhere."),
     ],
 )
-def test_misspelling_message_says_what_a_clean_text_that_long_has(n_words, respelled, ending):
-    """The count alone does not say much: a long clean article has a few rare names near common words."""
-    contrib, values, evidence, extra = _inputs({"entity_misspelled_evidence": -3.0})
+def test_misspelling_message_says_what_a_clean_text_that_long_has(n_words, respelled, contribution, ending):
+    """The count alone does not say much: a long clean article has a few rare names near common words.
+    Nine occurrences of one word count nine times, as in the values."""
+    contrib, values, evidence, extra = _inputs({"entity_misspelled_evidence": contribution})
     extra["n_words"] = n_words
     values["entity_respelled_log_count"] = math.log1p(respelled)
-    evidence["misspellings"] = [{"found": "Jemenskyy", "intended": "Zelenskyy", "line": 3}] * 9
-    assert _all(contrib, values, evidence, extra)["misspelled_entities"]["message"].endswith(ending)
+    evidence["misspellings"] = [{"found": "Jemenskyy", "intended": "Zelenskyy", "line": 3, "count": 9}]
+    message = _all(contrib, values, evidence, extra)["misspelled_entities"]["message"]
+    assert message.endswith(ending)
+    assert message.count("raises the score") == (contribution > 0)
 
 
 def test_name_slot_and_promotional_lists_say_how_many_they_leave_out():

@@ -224,9 +224,10 @@ def _classify_lines(
     # A long headline that ends in "| Site" or "- Site" is still a site title. Its probabilities are
     # then those given that it is no site title (renormalised without that class), so P(content) of a
     # whole article on one line is not left near zero.
-    # Likewise a share or follow bar is a few words ("Share on Facebook", "Follow us on Instagram"): a
-    # sentence of prose that names a platform ("Instagram began testing hiding like counts on Thursday")
-    # is no share bar, unless it is longer than any paragraph (a page dump run onto one line).
+    # Likewise a share or follow bar is a few words ("Share on Facebook", "Like this story? Share it with a
+    # friend."): a sentence of 15+ words of running text that names a platform ("Brands can set up shops on
+    # Instagram, Facebook, ...") is no share bar, unless it is longer than any paragraph (a page dump run
+    # onto one line). It gets its next most likely class.
     stop = stop_words(context.language)
 
     def demote(i: int, k: int) -> None:
@@ -236,13 +237,13 @@ def _classify_lines(
         proba[i] = row / rest if rest > 0 else np.eye(len(CLASSES))[0]
         best[i] = int(proba[i].argmax())
 
+    for i in np.flatnonzero(best == _SHARE).tolist():  # first: a line it demotes may land on title_site
+        ln = doc.lines[i]
+        if CUT_OFF_MIN_WORDS <= len(ln.words) <= SHARE_PROSE_MAX_WORDS and _running_text(ln.words, stop):
+            demote(i, _SHARE)
     for i in np.flatnonzero(best == _TITLE_SITE).tolist():
         if _not_a_title(doc.lines[i], stop) or _names_no_site(doc.lines[i]):
             demote(i, _TITLE_SITE)
-    for i in np.flatnonzero(best == _SHARE).tolist():
-        ln = doc.lines[i]
-        if len(ln.words) <= SHARE_PROSE_MAX_WORDS and _is_prose(ln.text, ln.words, stop):
-            demote(i, _SHARE)
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best], layout
 

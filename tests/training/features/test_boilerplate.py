@@ -357,7 +357,16 @@ def test_a_sentence_that_names_a_platform_is_no_share_bar(shipped_resources, lin
     assert all(e["category"] != "share" for e in out.evidence["boilerplate_lines"] if e["line"] >= n)
 
 
-@pytest.mark.parametrize("line", ["Share on Facebook", "Follow us on Instagram", "Share this article on WhatsApp"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Share on Facebook",
+        "Follow us on Instagram",
+        "Share this article on WhatsApp",
+        "Like this story? Share it with a friend.",
+        "Did you like it? Follow us on Instagram and Facebook.",
+    ],
+)
 def test_a_share_bar_is_still_one(shipped_resources, line):
     title, rest = CLEAN.split("\n", 1)
     out, _, _ = _run(f"{title}\n{rest}\n{line}\n", shipped_resources)
