@@ -290,13 +290,28 @@ def mangle(word: str, rng: random.Random) -> str:
     return out if out.lower() != word.lower() else word[:-1] + ("y" if word[-1] != "y" else "i")
 
 
+def _name_like(word: str) -> bool:
+    """A word a spinner or a slip may garble as a name: capitalised, 5+ letters, the rest lower case."""
+    return word[:1].isupper() and len(word) >= 5 and word[1:].islower()
+
+
+def _long_word(word: str) -> bool:
+    """A word a spinner or a slip may garble as a word: lower case, 7+ letters."""
+    return word.islower() and len(word) >= 7
+
+
+def _garble_at(text: str, pos: int, word: str, rng: random.Random) -> str:
+    """``text`` with the occurrence of ``word`` at ``pos`` mangled."""
+    return text[:pos] + mangle(word, rng) + text[pos + len(word) :]
+
+
 def spun(
     lines: list[str], pool: dict[str, list[str]], rng: random.Random, *, common_words: Sequence[str] = ()
 ) -> _Page:
     text = "\n".join(lines)
     words = WORD_RE.findall(text)
-    names = sorted({w for w in words if w[:1].isupper() and len(w) >= 5 and w[1:].islower()})
-    long_words = sorted({w for w in words if w.islower() and len(w) >= 7})
+    names = sorted({w for w in words if _name_like(w)})
+    long_words = sorted({w for w in words if _long_word(w)})
     # The spinner garbles occurrences, not words: a name the article uses five times is five times as
     # likely to be hit, and usually still spelled right elsewhere (Jemenskyy beside Zelenskyy).
     spots: list[tuple[int, str]] = []
@@ -304,7 +319,7 @@ def spun(
         found = [(m.start(), m.group(0)) for m in WORD_RE.finditer(text) if m.group(0) in group]
         spots += rng.sample(found, min(len(found), k))
     for pos, t in sorted(spots, reverse=True):  # from the end, so that earlier positions stay valid
-        text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
+        text = _garble_at(text, pos, t, rng)
     # A surname swapped for a common word after a first name ("Scott Scent").
     pairs = re.findall(r"\b([A-Z][a-z]+) ([A-Z][a-z]{3,})\b", text)
     if pairs and common_words:
@@ -423,13 +438,13 @@ def typo(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _P
     text = "\n".join(lines)
     words = WORD_RE.findall(text)
     counts = Counter(words)
-    names = sorted(w for w, c in counts.items() if c >= 2 and w[:1].isupper() and len(w) >= 5 and w[1:].islower())
-    long_words = sorted(w for w in counts if w.islower() and len(w) >= 7)
+    names = sorted(w for w, c in counts.items() if c >= 2 and _name_like(w))
+    long_words = sorted(w for w in counts if _long_word(w))
     choices = names if names and rng.random() < 0.6 else long_words
     if choices:  # an article without a repeated name or a long word is left as it is
         t = rng.choice(choices)
         pos = rng.choice([m.start() for m in WORD_RE.finditer(text) if m.group(0) == t])
-        text = text[:pos] + mangle(t, rng) + text[pos + len(t) :]
+        text = _garble_at(text, pos, t, rng)
     return _Page(_lines(text), "content")
 
 
