@@ -158,11 +158,42 @@ def _closing_sentence(line: Line, stop: frozenset[str]) -> bool:
     )
 
 
+_DASHES = "–—―-"
+TITLE_PHRASE_MAX_WORDS = 12  # a linked title or a source named after a colon is no longer
+
+
+def _attribution(after: list[str]) -> bool:
+    """The words after a quote's last sentence are its attribution: a dash, a name, perhaps the person's
+    role after a comma ("— Susan B. Anthony, US women's rights activist", "– Jeff McDonald, CEO")."""
+    if not after or after[0][:1] not in _DASHES:
+        return False
+    rest = [after[0].lstrip(_DASHES), *after[1:]] if after[0].lstrip(_DASHES) else after[1:]
+    if not rest or len(rest) > CREDIT_TOKENS:
+        return False
+    name = []
+    for token in rest:
+        name.append(token)
+        if token.endswith(","):
+            break
+    return all(map(_is_tag, name))
+
+
+def _title_phrase(words: list[str]) -> bool:
+    """A title or a name, not running text: a few words, first and last capitalised (or a number), at least
+    half of them capitalised ("How to Compost in a Chicago Apartment", "Do your Federal Taxes for Free")."""
+    if not 0 < len(words) <= TITLE_PHRASE_MAX_WORDS:
+        return False
+    capital = [w[:1].isupper() or w[:1].isdigit() for w in words]
+    return capital[0] and capital[-1] and 2 * sum(capital) >= len(words)
+
+
 def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int, stop: frozenset[str] = STOP_WORDS) -> bool:
     """The article's last prose line (``lines[k]``) stops on a word: cut off (a teaser, a paywall, a truncation).
 
     Not a cut: a line whose last sentence ended and is followed only by a credit or a tag ("... into the
-    US. PTI", "... next day. #Plenary"); and the last item of a list written without full stops: an
+    US. PTI", "... next day. #Plenary") or by a quote's attribution ("... in the world." — Susan B.
+    Anthony, activist); a line that ends on a title after a colon ("Check out this guide: How to Compost
+    in a Chicago Apartment"); and the last item of a list written without full stops: an
     item-sized line right below (no blank line between) a content line of 8+ words that stops on a word
     too. A subheading above a cut paragraph is not that: a blank line or the paragraph's length tells.
     Nor is it a cut when the only content line after it is a closing sentence (8+ words of running text
@@ -177,8 +208,11 @@ def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int, stop: froz
     ends = list(_SENTENCE_END_RE.finditer(text))
     if ends:
         after = text[ends[-1].end() :].split()
-        if len(after) <= CREDIT_TOKENS and all(map(_is_tag, after)):
+        if (len(after) <= CREDIT_TOKENS and all(map(_is_tag, after))) or _attribution(after):
             return False
+    colon = text.rfind(": ")
+    if colon >= 0 and _title_phrase(text[colon + 2 :].split()):
+        return False  # "... to get started: How to Compost in a Chicago Apartment": a title, linked or named
     before = lines[k - 1] if k > 0 and labels[k - 1] == "content" else None
     in_list = (
         before is not None

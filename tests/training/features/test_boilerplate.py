@@ -170,6 +170,15 @@ _LEAD = (
         ("The senate moved that all activities be suspended until the next legislative day.#TodayInSenate", False),
         ("The air quality index in the city right now is 218, which is poor. First Published: Tuesday, November 19", False),
         ("The captures run at thirty frames a second while the browser output aims for sixty. pic.twitter.com/4p7S", False),
+        # a quote's last sentence, then who said it (and their role)
+        ("\"The park belongs to everyone who walks in it, and we mean to keep it that way.\" — Ruth Calloway, the town's mayor", False),
+        ("She said it best: the best time to plant a tree was twenty years ago, the second best is now. – Alun Pryce", False),
+        # a line that ends on a title after a colon: a linked guide, a source
+        ("Residents who want to start composting can read the council's guide: How to Compost in a Small Garden", False),
+        ("You may copy this leaflet for any non-commercial use if you name the source: The Town Council of Westbury", False),
+        # ... but a dash or a colon before running text is no attribution and no title
+        ("The committee will meet again next week. – The mayor is expected to present the revised figures to the", True),
+        ("The committee listed what it will discuss next week: the budget for the schools, the roads and the", True),
         # the last item of a list written without full stops
         (
             "What the plan includes:\n\nNew classrooms for the two primary schools that were damaged in the storm\n"
