@@ -5,6 +5,7 @@ from resources import CLEAN, CLEAN_TITLE, SPUN
 
 from training.corrupt import (
     _SECTIONS,
+    EXTRA_RELIABLE_KINDS,
     EXTRA_UNRELIABLE_KINDS,
     RELIABLE_KINDS,
     UNRELIABLE_KINDS,
@@ -17,7 +18,7 @@ from training.dataset import FIXTURES_DIR, POOL_FILE
 from training.document import parse
 from training.linemodel import CLASSES
 
-ALL_KINDS = RELIABLE_KINDS + UNRELIABLE_KINDS + EXTRA_UNRELIABLE_KINDS
+ALL_KINDS = RELIABLE_KINDS + UNRELIABLE_KINDS + EXTRA_UNRELIABLE_KINDS + EXTRA_RELIABLE_KINDS
 # Kinds whose page has no usable line structure, so they carry no per-line labels (documented in corrupt.py).
 NO_LINE_LABELS = {"flattened"}
 COMMON = ("scent", "carrot", "harbour", "pellet", "trees", "voice", "tower")
@@ -57,7 +58,9 @@ def test_generate_gives_both_benign_kinds_and_per_article_corrupted(pool):
         assert kinds[:n_benign] == list(RELIABLE_KINDS)
         drawn = kinds[n_benign:n_benign + 3]
         assert len(set(drawn)) == 3 and set(drawn) <= set(UNRELIABLE_KINDS)
-        assert kinds[n_benign + 3:] in ([], list(EXTRA_UNRELIABLE_KINDS))
+        extra = kinds[n_benign + 3:]
+        assert extra in ([], list(EXTRA_UNRELIABLE_KINDS), list(EXTRA_RELIABLE_KINDS),
+                         list(EXTRA_UNRELIABLE_KINDS + EXTRA_RELIABLE_KINDS))
 
 
 def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
@@ -71,7 +74,7 @@ def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
     # the fragment comes on top of the drawn kinds, never instead of one
     rest = [e for e in out if e.tags != ["fragment"]]
     for art_id, _ in arts[:5]:
-        kinds = [e.tags[0] for e in rest if e.source_id == art_id]
+        kinds = [e.tags[0] for e in rest if e.source_id == art_id and e.tags != ["list_end"]]
         assert len(kinds) == len(RELIABLE_KINDS) + 3
 
 
@@ -79,7 +82,7 @@ def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_every_kind_label_and_line_alignment(kind, seed, pool):
     (ex,) = variants("art-1", CLEAN, pool, kinds=[kind], seed=seed, common_words=COMMON)
-    assert ex.label == ("reliable" if kind in RELIABLE_KINDS else "unreliable")
+    assert ex.label == ("reliable" if kind in RELIABLE_KINDS + EXTRA_RELIABLE_KINDS else "unreliable")
     assert ex.tags == [kind]
     assert ex.id == f"art-1~{kind}"
     assert ex.origin == f"generated:{kind}"
@@ -229,3 +232,27 @@ def test_spun_garbles_occurrences_not_words(pool):
         kept_too += 0 < left["Marwick"] < 5
     assert garbled["Marwick"] >= 1.5 * sum(garbled[w] for w in once) / len(once)
     assert kept_too >= 20
+
+
+def test_about_a_quarter_of_english_articles_also_end_on_a_list_and_none_in_other_languages(pool):
+    arts = [(f"a{i}", CLEAN) for i in range(80)]
+    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language={"a0", "a1", "a2", "a3"})
+    listed = [e for e in out if e.tags == ["list_end"]]
+    assert 8 <= len(listed) <= 32
+    assert all(e.label == "reliable" for e in listed)
+    assert not {e.source_id for e in listed} & {"a0", "a1", "a2", "a3"}
+    # drawn from a stream of its own: every other variant is what it was without it
+    without = [e for e in out if e.tags != ["list_end"]]
+    assert len(without) == len(out) - len(listed)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_list_end_turns_the_last_paragraph_into_items_and_keeps_every_word(pool, seed):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["list_end"], seed=seed, common_words=COMMON)
+    lines = [ln for ln in ex.text.split("\n") if ln.strip()]
+    original = [ln for ln in CLEAN.split("\n") if ln.strip()]
+    assert len(lines) > len(original)  # a paragraph became several items
+    assert not lines[-1].endswith(".")  # the last item stops on a word, as such lists do
+    words = lambda t: [w.strip(".•*-") for w in t.split() if w.strip(".•*-")]  # noqa: E731
+    assert words(ex.text) == words(CLEAN)
+    assert ex.line_labels == ["content"] * len(lines)
