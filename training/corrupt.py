@@ -436,17 +436,39 @@ def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
     return page.add(body, "content")
 
 
+# A sentence does not end on an abbreviation: "Dr.", "St.", "Mrs.", "N.", "p.m.", "U.S." (a short capitalised
+# word, or letters between dots). A sentence that ends on "May." is kept whole with the next one: no harm.
+_ABBREVIATION_RE = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[A-Za-z](?:\.[A-Za-z])+)\.$")
+_ITEM_MARK_RE = re.compile(r"^(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """A paragraph's sentences, not split after an abbreviation."""
+    out: list[str] = []
+    for piece in _SENTENCE_SPLIT_RE.split(paragraph):
+        if out and _ABBREVIATION_RE.search(out[-1]):
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+    return out
+
+
 def list_end(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
     """The article ending on a list written without full stops, as many real ones do (what to bring, the
     key dates, where to go next): the sentences of its last paragraph become the items, each on its own
-    line, with or without a bullet. Nothing is added or lost, yet the last line stops on a word."""
+    line, with a bullet or without, their full stops dropped. Nothing is added or lost; the last line stops
+    on a word unless it ends on a quote. The headline never becomes an item."""
+    if not lines:
+        return _Page()
     *rest, last = lines
-    items = _SENTENCE_SPLIT_RE.split(last)
-    if len(items) < 2 and rest:  # a one-sentence paragraph: the last two paragraphs' sentences
+    items = _sentences(last)
+    if len(items) < 2 and len(rest) >= 2:  # a one-sentence paragraph: the last two paragraphs' sentences
         *rest, before = rest
-        items = _SENTENCE_SPLIT_RE.split(before) + items
+        items = _sentences(before) + items
     marker = rng.choice(("", "- ", "• ", "* "))
-    items = [marker + (item[:-1] if item.endswith(".") else item) for item in items]
+    items = [
+        ("" if _ITEM_MARK_RE.match(item) else marker) + (item[:-1] if item.endswith(".") else item) for item in items
+    ]
     return _Page(rest, "content").add(items, "content")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from resources import CLEAN, CLEAN_TITLE, SPUN
 
+from training import corrupt
 from training.corrupt import (
     _SECTIONS,
     EXTRA_RELIABLE_KINDS,
@@ -234,16 +235,38 @@ def test_spun_garbles_occurrences_not_words(pool):
     assert kept_too >= 20
 
 
-def test_about_a_quarter_of_english_articles_also_end_on_a_list_and_none_in_other_languages(pool):
+def test_about_a_quarter_of_english_articles_also_end_on_a_list_and_none_in_other_languages(pool, monkeypatch):
     arts = [(f"a{i}", CLEAN) for i in range(80)]
-    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language={"a0", "a1", "a2", "a3"})
+    other = {f"a{i}" for i in range(20)}
+    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
     listed = [e for e in out if e.tags == ["list_end"]]
-    assert 8 <= len(listed) <= 32
+    assert 6 <= len(listed) <= 28
     assert all(e.label == "reliable" for e in listed)
-    assert not {e.source_id for e in listed} & {"a0", "a1", "a2", "a3"}
-    # drawn from a stream of its own: every other variant is what it was without it
-    without = [e for e in out if e.tags != ["list_end"]]
-    assert len(without) == len(out) - len(listed)
+    assert not {e.source_id for e in listed} & other
+    # drawn from a stream of its own: every other variant is exactly what it is when no article gets one
+    monkeypatch.setattr(corrupt, "LIST_END_SHARE", 0.0)
+    never = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    assert not [e for e in never if e.tags == ["list_end"]]
+    assert _dump([e for e in out if e.tags != ["list_end"]]) == _dump(never)
+
+
+def test_list_end_keeps_abbreviations_inside_their_items_and_the_headline_out_of_the_list(pool):
+    text = (
+        "Clinic hours change from Monday\n\n"
+        "The St. Anne's clinic on Mill Lane will open longer hours from next week, the health board said.\n\n"
+        "Dr. Ruth Okafor will see patients until 7 p.m. on Tuesdays. Walk-in slots start at 8 a.m. on Saturdays. "
+        "Bookings open on Friday."
+    )
+    for seed in range(6):
+        (ex,) = variants("art-2", text, pool, kinds=["list_end"], seed=seed, common_words=COMMON)
+        lines = [ln for ln in ex.text.split("\n") if ln.strip()]
+        assert lines[0] == "Clinic hours change from Monday"
+        items = [ln.lstrip("-•* ") for ln in lines[2:]]
+        assert items == ["Dr. Ruth Okafor will see patients until 7 p.m. on Tuesdays",
+                         "Walk-in slots start at 8 a.m. on Saturdays", "Bookings open on Friday"]
+    # a headline and a one-sentence paragraph: only the paragraph is an item; a line already an item keeps its mark
+    (ex,) = variants("art-3", "Headline of the story\n\n- Bring a packed lunch.", pool, kinds=["list_end"], seed=0)
+    assert [ln for ln in ex.text.split("\n") if ln.strip()] == ["Headline of the story", "- Bring a packed lunch"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

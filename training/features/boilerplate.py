@@ -159,29 +159,40 @@ def _closing_sentence(line: Line, stop: frozenset[str]) -> bool:
 
 
 _DASHES = "–—―-"
-TITLE_PHRASE_MAX_WORDS = 12  # a linked title or a source named after a colon is no longer
+# A linked title or a source named after a colon: at least this many words ("How to Compost in a Small
+# Garden"), at most that many. Shorter, it is as likely a quote or a list cut off ("he added: The Government").
+TITLE_PHRASE_MIN_WORDS = 4
+TITLE_PHRASE_MAX_WORDS = 12
+# Words that start a clause: a role after a name has none ("CEO, Kythera Labs", "the town's mayor"); a
+# sentence cut off after a name does ("Calloway, who has led the council since").
+_CLAUSE_WORDS = frozenset(
+    "who whom whose which that when where while since because after before until unless although if as".split()
+)
 
 
-def _attribution(after: list[str]) -> bool:
+def _attribution(after: list[str], stop: frozenset[str]) -> bool:
     """The words after a quote's last sentence are its attribution: a dash, a name, perhaps the person's
-    role after a comma ("— Susan B. Anthony, US women's rights activist", "– Jeff McDonald, CEO")."""
+    role after a comma ("— Susan B. Anthony, US women's rights activist", "– Jeff McDonald, CEO"). A name
+    starts with a capital (not "-5, the coldest night"), and a role holds no word that starts a clause and
+    does not stop on a function word ("— Calloway, who has led the council since" is a sentence cut off)."""
     if not after or after[0][:1] not in _DASHES:
         return False
     rest = [after[0].lstrip(_DASHES), *after[1:]] if after[0].lstrip(_DASHES) else after[1:]
-    if not rest or len(rest) > CREDIT_TOKENS:
+    if not rest or len(rest) > CREDIT_TOKENS or not rest[0][:1].isupper():
         return False
     name = []
     for token in rest:
         name.append(token)
         if token.endswith(","):
             break
-    return all(map(_is_tag, name))
+    role = [t.strip(",;").lower() for t in rest[len(name) :]]
+    return all(map(_is_tag, name)) and not _CLAUSE_WORDS.intersection(role) and rest[-1].strip(",;").lower() not in stop
 
 
 def _title_phrase(words: list[str]) -> bool:
     """A title or a name, not running text: a few words, first and last capitalised (or a number), at least
     half of them capitalised ("How to Compost in a Chicago Apartment", "Do your Federal Taxes for Free")."""
-    if not 0 < len(words) <= TITLE_PHRASE_MAX_WORDS:
+    if not TITLE_PHRASE_MIN_WORDS <= len(words) <= TITLE_PHRASE_MAX_WORDS:
         return False
     capital = [w[:1].isupper() or w[:1].isdigit() for w in words]
     return capital[0] and capital[-1] and 2 * sum(capital) >= len(words)
@@ -208,7 +219,7 @@ def _stops_mid_sentence(lines: list[Line], labels: list[str], k: int, stop: froz
     ends = list(_SENTENCE_END_RE.finditer(text))
     if ends:
         after = text[ends[-1].end() :].split()
-        if (len(after) <= CREDIT_TOKENS and all(map(_is_tag, after))) or _attribution(after):
+        if (len(after) <= CREDIT_TOKENS and all(map(_is_tag, after))) or _attribution(after, stop):
             return False
     colon = text.rfind(": ")
     if colon >= 0 and _title_phrase(text[colon + 2 :].split()):

@@ -179,6 +179,9 @@ _LEAD = (
         # ... but a dash or a colon before running text is no attribution and no title
         ("The committee will meet again next week. – The mayor is expected to present the revised figures to the", True),
         ("The committee listed what it will discuss next week: the budget for the schools, the roads and the", True),
+        ("Asked whether the council would change its plans for the schools, the leader of the council added: The Government", True),
+        ("The next meeting will be held in the town hall in March. — Calloway, who has led the council since", True),
+        ("It was the coldest night of the year in most of the county, the forecasters said. -5, which was the lowest since the", True),
         # the last item of a list written without full stops
         (
             "What the plan includes:\n\nNew classrooms for the two primary schools that were damaged in the storm\n"
