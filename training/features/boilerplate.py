@@ -87,6 +87,19 @@ SECTION_MAX_WORDS = 3
 _TITLE_SEPARATOR_RE = re.compile(r"[|›»:•·]|\s[-–—]\s")
 
 
+def _section_name(line: Line, layout: np.ndarray) -> bool:
+    """A section's name: a line that names no site (:func:`_names_no_site`), every word capitalised, ending
+    no sentence, without a word of the keyword lexicons but the site title's ("World News", "Politics",
+    "Health & Science"; not "Skip to content", "Home", "Subscribe")."""
+    return (
+        bool(line.words)
+        and _names_no_site(line)
+        and all(w[:1].isupper() for w in line.words)
+        and not _ends_with_mark(line.text, _TERMINAL_MARKS)
+        and not layout[_KEYWORD_COLUMNS].any()
+    )
+
+
 def _names_no_site(line: Line) -> bool:
     """A short line without a title's separator or a domain: no title with the site's name."""
     return (
@@ -105,6 +118,11 @@ SHARE_PROSE_MAX_WORDS = 150  # a longer line is a page dump run together, judged
 _HAS_EMAIL = DENSE_FEATURE_NAMES.index("has_email")
 _HAS_PHONE = DENSE_FEATURE_NAMES.index("has_phone")
 _HAS_URL = DENSE_FEATURE_NAMES.index("has_url")
+# The keyword lexicons a section's name has no word of: all but the site title's, whose words ("news",
+# "daily", "times") name sections too; a site title is told by its separator or domain instead.
+_KEYWORD_COLUMNS = [DENSE_FEATURE_NAMES.index(f"kw_{c}") for c in CATEGORIES if c != "title_site"]
+_NAVIGATION = CLASSES.index("navigation")
+_META = CLASSES.index("meta")
 
 
 def _running_text(words: tuple[str, ...], stop: frozenset[str]) -> bool:
@@ -289,6 +307,14 @@ def _classify_lines(
     for i in np.flatnonzero(best == _TITLE_SITE).tolist():
         if _not_a_title(doc.lines[i], stop) or _names_no_site(doc.lines[i]):
             demote(i, _TITLE_SITE)
+    # A section's name above the headline ("World News", "Politics") is the story's metadata, as its
+    # timestamp is, not a menu: the first line, taken for navigation or a site title, followed by a
+    # content line (the headline; a menu goes on with more items). What the model gave to those two
+    # classes goes to metadata; P(content) stays.
+    if len(best) >= 2 and best[0] in (_NAVIGATION, _TITLE_SITE) and best[1] == 0 and _section_name(doc.lines[0], layout[0]):
+        proba[0, _META] += proba[0, _NAVIGATION] + proba[0, _TITLE_SITE]
+        proba[0, _NAVIGATION] = proba[0, _TITLE_SITE] = 0.0
+        best[0] = _META
     labels = [CLASSES[k] for k in best]
     return labels, proba[:, 0], proba[np.arange(len(best)), best], layout
 

@@ -328,6 +328,35 @@ def test_a_line_that_names_no_site_is_no_site_title(shipped_resources, line):
     assert out.evidence["site_title"] == []
 
 
+@pytest.mark.parametrize("line", ["World News", "Politics", "Health & Science", "The Daily Times"])
+def test_a_sections_name_above_the_headline_is_the_storys_metadata(shipped_resources, line):
+    """A section's name as the first line, right above the headline, is metadata as a timestamp is: it is
+    labeled so and costs no head line; the article scores as it does without it."""
+    plain, _, _ = _run(CLEAN, shipped_resources)
+    out, _, _ = _run(f"{line}\n{CLEAN}", shipped_resources)
+    hits = [e["category"] for e in out.evidence["boilerplate_lines"] if e["line"] == 1]
+    assert hits == (["meta"] if line != "Health & Science" else [])  # the model itself reads that one as content
+    assert out.values["boilerplate_head_lines"] == plain.values["boilerplate_head_lines"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "Skip to content\n{clean}",  # a menu's words, not a section's name
+        "Home\n{clean}",
+        "Sign in\n{clean}",
+        "World News\nPolitics\nBusiness\nSport\n{clean}",  # a menu: the first line is not above a headline
+        "{clean}\n\nWorld News\nMore from this section",  # not the first line
+    ],
+)
+def test_a_menu_stays_navigation_however_short_its_first_line(shipped_resources, page):
+    plain, _, _ = _run(CLEAN, shipped_resources)
+    out, _, _ = _run(page.format(clean=CLEAN), shipped_resources)
+    assert "meta" not in {e["category"] for e in out.evidence["boilerplate_lines"]}
+    if page.startswith(("Skip", "Home", "Sign", "World")):
+        assert out.values["boilerplate_head_lines"] > plain.values["boilerplate_head_lines"]
+
+
 @pytest.mark.parametrize(
     "title",
     [
