@@ -346,11 +346,14 @@ def _category_weights(bp_lines: list[dict[str, Any]], by_cat: dict[str, float]) 
     text that lies there (evidence keeps 300 characters of a line: exact unless a line is longer and the
     category sits in two places)."""
     lines: dict[tuple[str, str], float] = {}
+    section: dict[tuple[str, str], float] = {}  # a section's name above the headline: no head line
     text: dict[tuple[str, str], float] = {}
     text_total: dict[str, float] = {}
     for e in bp_lines:
         key = (e["category"], e["position"])
         lines[key] = lines.get(key, 0.0) + 1.0
+        if e.get("section"):
+            section[key] = section.get(key, 0.0) + 1.0
         n = float(max(len(e.get("text", "")), 1))
         text[key] = text.get(key, 0.0) + n
         text_total[e["category"]] = text_total.get(e["category"], 0.0) + n
@@ -358,18 +361,20 @@ def _category_weights(bp_lines: list[dict[str, Any]], by_cat: dict[str, float]) 
     for name, (places, unit) in _BOILERPLATE_SHARED.items():
         w: dict[str, float] = {}
         free_cats, free = _BOILERPLATE_FREE.get(name, (frozenset(), 0))
+        # the head-line count leaves out a section's name above the headline, wholly
+        counts = {k: x - section.get(k, 0.0) for k, x in lines.items()} if name in _BOILERPLATE_FREE else lines
         # the share of the free categories' lines there that counts (1 without free lines)
-        header = sum(lines.get((cat, p), 0.0) for cat in free_cats for p in places)
+        header = sum(counts.get((cat, p), 0.0) for cat in free_cats for p in places)
         counted = max(0.0, header - free) / header if header else 1.0
         for cat, chars in by_cat.items():
             if cat in free_cats and bp_lines:
-                x = counted * sum(lines.get((cat, p), 0.0) for p in places)
+                x = counted * sum(counts.get((cat, p), 0.0) for p in places)
             elif unit == "categories":
                 x = 1.0
             elif not bp_lines:  # no positions known: the categories' characters
                 x = chars
             elif unit == "lines":
-                x = sum(lines.get((cat, p), 0.0) for p in places)
+                x = sum(counts.get((cat, p), 0.0) for p in places)
             else:
                 x = chars * sum(text.get((cat, p), 0.0) for p in places) / text_total.get(cat, 1.0)
             if x > 0:

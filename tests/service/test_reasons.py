@@ -102,6 +102,23 @@ def test_header_lines_beyond_the_free_ones_are_charged_for_their_part():
     assert got["boilerplate_share"]["contribution"] == pytest.approx(-1.0)
 
 
+def test_a_sections_name_above_the_headline_is_not_charged_for_head_lines():
+    """A section's name (first line, labeled meta, marked ``section``), two timestamp lines and a share
+    line before the article: the timestamps are the two free lines and the section's name is no head line,
+    so the head-line count's cost goes to the share line alone."""
+    contrib, values, evidence, extra = _inputs(
+        {"boilerplate_head_lines": -3.0}, lines=[("meta", "head", 10)] * 3 + [("share", "head", 15)]
+    )
+    evidence["boilerplate_lines"][0]["section"] = True
+    got = _all(contrib, values, evidence, extra)
+    assert got["boilerplate_share"]["contribution"] == pytest.approx(-3.0)
+    assert got["boilerplate_meta"]["contribution"] == 0.0
+    # without the mark, one of the three meta lines is beyond the free two and takes its part
+    del evidence["boilerplate_lines"][0]["section"]
+    got = _all(contrib, values, evidence, extra)
+    assert got["boilerplate_meta"]["contribution"] == pytest.approx(-1.5)
+
+
 def test_a_head_line_count_without_counted_lines_is_not_charged_to_a_timestamp():
     """No line before the article counts (a model whose reference would make 0 cost something): the cost
     goes to the other categories found, not to the timestamp the count leaves free."""

@@ -265,18 +265,19 @@ def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
 
 def classify_lines(doc: Document, *, context: Context) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Label per line, P(content) per line, and the winning probability per line."""
-    labels, p_content, confidence, _ = _classify_lines(doc, context=context)
+    labels, p_content, confidence, _, _ = _classify_lines(doc, context=context)
     return labels, p_content, confidence
 
 
 def _classify_lines(
     doc: Document, *, context: Context
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
-    """:func:`classify_lines`, and the line model's layout features of the lines (None without a model)."""
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None, bool]:
+    """:func:`classify_lines`, the line model's layout features of the lines (None without a model), and
+    whether the first line is a section's name above the headline."""
     model = context.resources.line_model
     if model is None:
         labels, p = _fallback_labels(doc)
-        return labels, p, np.ones(len(labels)), None
+        return labels, p, np.ones(len(labels)), None, False
     proba, layout = model.predict_proba_layout(
         [ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines], language=context.language
     )
@@ -307,21 +308,23 @@ def _classify_lines(
     for i in np.flatnonzero(best == _TITLE_SITE).tolist():
         if _not_a_title(doc.lines[i], stop) or _names_no_site(doc.lines[i]):
             demote(i, _TITLE_SITE)
-    # A section's name above the headline ("World News", "Politics") is the story's metadata, as its
-    # timestamp is, not a menu: the first line, taken for navigation or a site title, followed by a
-    # content line (the headline; a menu goes on with more items). What the model gave to those two
-    # classes goes to metadata; P(content) stays.
-    if len(best) >= 2 and best[0] in (_NAVIGATION, _TITLE_SITE) and best[1] == 0 and _section_name(doc.lines[0], layout[0]):
-        proba[0, _META] += proba[0, _NAVIGATION] + proba[0, _TITLE_SITE]
-        proba[0, _NAVIGATION] = proba[0, _TITLE_SITE] = 0.0
+    # A section's name above the headline ("World News", "Politics") is the story's metadata, not a menu:
+    # the first line, taken for navigation (a short line naming no site was moved off title_site above),
+    # followed by a content line (the headline; a menu goes on with more items). What the model gave to
+    # navigation goes to metadata; P(content) stays. It costs no head line, on top of the timestamp,
+    # credit or byline lines a story's header may have.
+    section = len(best) >= 2 and best[0] == _NAVIGATION and best[1] == 0 and _section_name(doc.lines[0], layout[0])
+    if section:
+        proba[0, _META] += proba[0, _NAVIGATION]
+        proba[0, _NAVIGATION] = 0.0
         best[0] = _META
     labels = [CLASSES[k] for k in best]
-    return labels, proba[:, 0], proba[np.arange(len(best)), best], layout
+    return labels, proba[:, 0], proba[np.arange(len(best)), best], layout, section
 
 
 def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lines = doc.lines
-    labels, p_content, confidence, layout = _classify_lines(doc, context=context)
+    labels, p_content, confidence, layout, section = _classify_lines(doc, context=context)
     context.line_categories = labels
     n = len(lines)
     chars = np.array([len(ln.text) for ln in lines], dtype=np.float64)
@@ -384,7 +387,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "boilerplate_char_ratio": float(sum(chars[i] for i in inside) / total_chars),
         "boilerplate_tail_char_ratio": float(sum(chars[i] for i in tail) / total_chars),
         "boilerplate_soft_char_ratio": float((chars * (1.0 - p_content)).sum() / total_chars),
-        "boilerplate_head_lines": math.log1p(head_line_count([labels[i] for i in head])),
+        "boilerplate_head_lines": math.log1p(head_line_count([labels[i] for i in head if not (section and i == 0)])),
         "boilerplate_body_lines": math.log1p(len(body)),
         "boilerplate_tail_lines": math.log1p(len(tail)),
         "boilerplate_title_repeats": math.log1p(len(repeats)),
@@ -405,6 +408,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             "position": where(i),
             "text": lines[i].text[:300],
             "confidence": round(float(confidence[i]), 3),
+            **({"section": True} if section and i == 0 else {}),  # a section's name: no head line
         }
         for i in range(n)
         if is_bp[i]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from resources import CLEAN, SCRAPED, SCRAPED_TITLE, SPAM, SPAM_LINE
 
@@ -328,15 +329,59 @@ def test_a_line_that_names_no_site_is_no_site_title(shipped_resources, line):
     assert out.evidence["site_title"] == []
 
 
-@pytest.mark.parametrize("line", ["World News", "Politics", "Health & Science", "The Daily Times"])
-def test_a_sections_name_above_the_headline_is_the_storys_metadata(shipped_resources, line):
+@pytest.mark.parametrize("line", ["World News", "Politics", "Opinion"])
+@pytest.mark.parametrize("header", ["", "5 min read\nPublished 27 November 2026\n"])
+def test_a_sections_name_above_the_headline_is_the_storys_metadata(shipped_resources, line, header):
     """A section's name as the first line, right above the headline, is metadata as a timestamp is: it is
-    labeled so and costs no head line; the article scores as it does without it."""
-    plain, _, _ = _run(CLEAN, shipped_resources)
-    out, _, _ = _run(f"{line}\n{CLEAN}", shipped_resources)
-    hits = [e["category"] for e in out.evidence["boilerplate_lines"] if e["line"] == 1]
-    assert hits == (["meta"] if line != "Health & Science" else [])  # the model itself reads that one as content
+    labeled so and costs no head line, not even with a header's two free lines (a read time, a date) under
+    the headline. The line model's P(content) for it stays what the model said."""
+    title, body = CLEAN.split("\n", 1)
+    plain, _, _ = _run(f"{title}\n{header}{body}", shipped_resources)
+    text = f"{line}\n{title}\n{header}{body}"
+    out, _, _ = _run(text, shipped_resources)
+    (hit,) = [e for e in out.evidence["boilerplate_lines"] if e["line"] == 1]
+    assert hit["category"] == "meta" and hit["section"] is True
     assert out.values["boilerplate_head_lines"] == plain.values["boilerplate_head_lines"]
+    doc = parse(text)
+    proba, _ = shipped_resources.line_model.predict_proba_layout(
+        [ln.text for ln in doc.lines], words=[ln.words for ln in doc.lines], language="en"
+    )
+    _, p_content, _ = boilerplate.classify_lines(doc, context=Context(resources=shipped_resources))
+    # what the rule overrides: navigation, or a site title that names no site (then its probabilities
+    # are those given that it is none)
+    site = CLASSES.index("title_site")
+    assert proba[0].argmax() in (CLASSES.index("navigation"), site)
+    expected = proba[0, 0] / (1.0 - proba[0, site]) if proba[0].argmax() == site else proba[0, 0]
+    assert p_content[0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "section"),
+    [
+        ("World News", True),
+        ("Politics", True),
+        ("Health & Science", True),
+        ("World news today", False),  # a word not capitalised: a phrase, not a name
+        ("Politics.", False),  # ends a sentence
+        ("Politics: Latest", False),  # a title's separator
+        ("World | News", False),
+        ("worldnews.com", False),  # a domain
+        ("News From Around The World", False),  # more than three words
+    ],
+)
+def test_section_name(line, section):
+    (ln,) = parse(line).lines
+    no_keywords = np.zeros(len(boilerplate.DENSE_FEATURE_NAMES))
+    assert boilerplate._section_name(ln, no_keywords) is section
+
+
+def test_a_section_name_has_no_word_of_a_boilerplate_lexicon_but_the_site_titles():
+    (ln,) = parse("World News").lines
+    row = np.zeros(len(boilerplate.DENSE_FEATURE_NAMES))
+    row[boilerplate.DENSE_FEATURE_NAMES.index("kw_title_site")] = 1.0  # "news" names sites and sections alike
+    assert boilerplate._section_name(ln, row)
+    row[boilerplate.DENSE_FEATURE_NAMES.index("kw_navigation")] = 1.0
+    assert not boilerplate._section_name(ln, row)
 
 
 @pytest.mark.parametrize(
