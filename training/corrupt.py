@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.document import WORD_RE
+from training.linemodel import BULLET_RE
 
 __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS",
            "EXTRA_UNRELIABLE_KINDS", "EXTRA_RELIABLE_KINDS"]
@@ -439,7 +440,6 @@ def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
 # A sentence does not end on an abbreviation: "Dr.", "St.", "Mrs.", "N.", "p.m.", "U.S." (a short capitalised
 # word, or letters between dots). A sentence that ends on "May." is kept whole with the next one: no harm.
 _ABBREVIATION_RE = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[A-Za-z](?:\.[A-Za-z])+)\.$")
-_ITEM_MARK_RE = re.compile(r"^(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
 
 
 def _sentences(paragraph: str) -> list[str]:
@@ -467,7 +467,7 @@ def list_end(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -
         items = _sentences(before) + items
     marker = rng.choice(("", "- ", "• ", "* "))
     items = [
-        ("" if _ITEM_MARK_RE.match(item) else marker) + (item[:-1] if item.endswith(".") else item) for item in items
+        ("" if BULLET_RE.match(item) else marker) + (item[:-1] if item.endswith(".") else item) for item in items
     ]
     return _Page(rest, "content").add(items, "content")
 

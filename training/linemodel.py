@@ -50,7 +50,8 @@ __all__ = ["LineModel", "CLASSES", "line_layout_features", "DENSE_FEATURE_NAMES"
 
 CLASSES: tuple[str, ...] = ("content", *CATEGORIES)
 _CLOSERS = "\"'”’)]"  # may follow a sentence's last punctuation mark
-_BULLET_RE = re.compile(r"^(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
+# A list item's mark: a bullet or a number, then a space (the generator's list items keep theirs by it).
+BULLET_RE = re.compile(r"^(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
 _SEPARATORS = "|›»·•/→>"
 _SHORT_WORDS = 6
 
@@ -217,7 +218,7 @@ def line_layout_features(
 
     out[:, 3] = np.fromiter(map(methodcaller("endswith", ":"), lines), dtype=bool, count=n)
     out[:, 4] = np.fromiter(map(methodcaller("endswith", ("…", "...")), lines), dtype=bool, count=n)
-    out[:, 5] = np.fromiter((m is not None for m in map(_BULLET_RE.match, lines)), dtype=bool, count=n)
+    out[:, 5] = np.fromiter((m is not None for m in map(BULLET_RE.match, lines)), dtype=bool, count=n)
     # Capitalised words and function words, counted over all the document's words at once.
     all_words = [w for tk in toks for w in tk]
     n_all = len(all_words)

@@ -143,7 +143,7 @@ def test_document_wide_passes_equal_line_by_line_ones(lines):
 
     from training.document import WORD_RE
     from training.lexicons import EMAIL_RE, FUNCTION_WORDS, PHONE_RE, URL_RE
-    from training.linemodel import _BULLET_RE, _SENT_END_RE, _lines_matching
+    from training.linemodel import _SENT_END_RE, BULLET_RE, _lines_matching
 
     rows = line_layout_features(lines)
     col = {name: i for i, name in enumerate(DENSE_FEATURE_NAMES)}
@@ -154,7 +154,7 @@ def test_document_wide_passes_equal_line_by_line_ones(lines):
         expected = {
             "colon_end": line.endswith(":"),
             "ellipsis_end": line.endswith("…") or line.endswith("..."),
-            "bullet": _BULLET_RE.match(line) is not None,
+            "bullet": BULLET_RE.match(line) is not None,
             "title_ratio": sum(w[0].isupper() for w in toks) / nw if nw else 0.0,
             "stop_ratio": sum(w.lower() in FUNCTION_WORDS for w in toks) / nw if nw else 0.0,
             "has_url": "." in line and URL_RE.search(line) is not None,
