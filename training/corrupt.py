@@ -41,7 +41,12 @@ EXTRA_UNRELIABLE_KINDS = ("fragment",)
 # without full stops. Real clean articles end without a full stop about once in fifty (a list, a
 # signature); with none among the reliable fixtures, the model took every such ending for a cut-off text.
 LIST_END_SHARE = 0.25
-EXTRA_RELIABLE_KINDS = ("list_end",)
+# Drawn apart too, for about half of the articles: one of its sentences repeated a few paragraphs on as a
+# line of its own (a pull quote). Two in five real clean articles repeat some 8-word run (a pull quote, a
+# summary or a contents list above the sections, the lede again as a video's caption); almost no reliable
+# fixture did, so the model took any repeated run for a page repeating itself.
+PULL_QUOTE_SHARE = 0.5
+EXTRA_RELIABLE_KINDS = ("list_end", "pull_quote")
 # Kinds that only make sense for an English article (the spinner; a tail or header from the English pool).
 ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2", "light_head", "typo")
 
@@ -442,10 +447,14 @@ def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
 _ABBREVIATION_RE = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[A-Za-z](?:\.[A-Za-z])+)\.$")
 
 
-def _sentences(paragraph: str) -> list[str]:
+# Also a sentence that ends in a closing quote, or starts with an opening one.
+_QUOTED_SENTENCE_SPLIT_RE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][”\"]))\s+(?=[“\"]?[^\W\d_])")
+
+
+def _sentences(paragraph: str, split: re.Pattern[str] = _SENTENCE_SPLIT_RE) -> list[str]:
     """A paragraph's sentences, not split after an abbreviation."""
     out: list[str] = []
-    for piece in _SENTENCE_SPLIT_RE.split(paragraph):
+    for piece in split.split(paragraph):
         if out and _ABBREVIATION_RE.search(out[-1]):
             out[-1] += " " + piece
         else:
@@ -472,6 +481,35 @@ def list_end(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -
     return _Page(rest, "content").add(items, "content")
 
 
+# A pull quote is a sentence a reader notices: long enough to say something, short enough to stand alone.
+PULL_QUOTE_WORDS = (8, 40)
+_QUOTES = (("", ""), ("“", "”"), ('"', '"'))
+
+
+def pull_quote(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """The article with one of its sentences repeated, as a line of its own, one to three paragraphs
+    after the paragraph it comes from (or just before it when that paragraph is the last): the pull quote
+    of a magazine page, in quotation marks or not. A paragraph of one sentence, quoted without marks, is
+    that line twice: news paragraphs are often one sentence, and a text extracted from the page keeps no
+    trace of the pull quote's typography. Nothing else changes; an article with no sentence of 8 to 40
+    words stays as it is."""
+    head, body = _split(lines)
+    lo, hi = PULL_QUOTE_WORDS
+    found = [
+        (i, s) for i, para in enumerate(body) for s in _sentences(para, _QUOTED_SENTENCE_SPLIT_RE) if lo <= len(s.split()) <= hi
+    ]
+    if not found:
+        return _Page(lines, "content")
+    i, sentence = rng.choice(found)
+    opening, closing = rng.choice(_QUOTES)
+    if sentence[0] in "“\"'":
+        opening = closing = ""
+    at = i + rng.randint(1, 3) if i + 1 < len(body) else i
+    out = list(body)
+    out.insert(min(at, len(out)), opening + sentence + closing)
+    return _Page(head + out, "content")
+
+
 def typo(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
     """The article with one slip of a writer's hand: one occurrence of a name the article uses again, or
     of a long word, misspelled (an article with neither is left as it is). Clean texts have such typos;
@@ -492,7 +530,7 @@ def typo(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _P
 _FUNCS = {
     "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "flattened": flattened, "truncated": truncated, "stuffed": stuffed,
     "repeated": repeated, "fragment": fragment, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail, "light_head": light_head,
-    "typo": typo, "list_end": list_end,
+    "typo": typo, "list_end": list_end, "pull_quote": pull_quote,
 }
 
 
@@ -553,6 +591,8 @@ def generate(
         if _rng(seed, art_id, "fragment-share").random() < FRAGMENT_SHARE:  # not the variant's own stream
             kinds += EXTRA_UNRELIABLE_KINDS
         if art_id not in other_language and _rng(seed, art_id, "list-end-share").random() < LIST_END_SHARE:
-            kinds += EXTRA_RELIABLE_KINDS
+            kinds.append("list_end")
+        if _rng(seed, art_id, "pull-quote-share").random() < PULL_QUOTE_SHARE:
+            kinds.append("pull_quote")
         out.extend(variants(art_id, text, pool, kinds=kinds, seed=seed, common_words=common_words))
     return out

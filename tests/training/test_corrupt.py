@@ -60,8 +60,9 @@ def test_generate_gives_both_benign_kinds_and_per_article_corrupted(pool):
         drawn = kinds[n_benign:n_benign + 3]
         assert len(set(drawn)) == 3 and set(drawn) <= set(UNRELIABLE_KINDS)
         extra = kinds[n_benign + 3:]
-        assert extra in ([], list(EXTRA_UNRELIABLE_KINDS), list(EXTRA_RELIABLE_KINDS),
-                         list(EXTRA_UNRELIABLE_KINDS + EXTRA_RELIABLE_KINDS))
+        # each extra kind at most once, in this order
+        order = list(EXTRA_UNRELIABLE_KINDS + EXTRA_RELIABLE_KINDS)
+        assert extra == [k for k in order if k in extra]
 
 
 def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
@@ -75,7 +76,7 @@ def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
     # the fragment comes on top of the drawn kinds, never instead of one
     rest = [e for e in out if e.tags != ["fragment"]]
     for art_id, _ in arts[:5]:
-        kinds = [e.tags[0] for e in rest if e.source_id == art_id and e.tags != ["list_end"]]
+        kinds = [e.tags[0] for e in rest if e.source_id == art_id and e.tags[0] not in EXTRA_RELIABLE_KINDS]
         assert len(kinds) == len(RELIABLE_KINDS) + 3
 
 
@@ -279,3 +280,47 @@ def test_list_end_turns_the_last_paragraph_into_items_and_keeps_every_word(pool,
     words = lambda t: [w.strip(".•*-") for w in t.split() if w.strip(".•*-")]  # noqa: E731
     assert words(ex.text) == words(CLEAN)
     assert ex.line_labels == ["content"] * len(lines)
+
+
+def test_about_half_of_the_articles_also_give_a_pull_quote_in_any_language(pool, monkeypatch):
+    arts = [(f"a{i}", CLEAN) for i in range(80)]
+    other = {f"a{i}" for i in range(20)}
+    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    quoted = [e for e in out if e.tags == ["pull_quote"]]
+    assert 28 <= len(quoted) <= 52
+    assert all(e.label == "reliable" for e in quoted)
+    assert {e.source_id for e in quoted} & other  # a pull quote is no English-only thing
+    # drawn from a stream of its own: every other variant is exactly what it is when no article gets one
+    monkeypatch.setattr(corrupt, "PULL_QUOTE_SHARE", 0.0)
+    never = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    assert not [e for e in never if e.tags == ["pull_quote"]]
+    assert _dump([e for e in out if e.tags != ["pull_quote"]]) == _dump(never)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pull_quote_repeats_one_sentence_as_a_line_of_its_own_after_its_paragraph(pool, seed):
+    (ex,) = variants("art-1", CLEAN, pool, kinds=["pull_quote"], seed=seed, common_words=COMMON)
+    lines = [ln for ln in ex.text.split("\n") if ln.strip()]
+    original = [" ".join(ln.split()) for ln in CLEAN.split("\n") if ln.strip()]
+    assert ex.line_labels == ["content"] * len(lines)
+    assert len(lines) == len(original) + 1
+    (at,) = [i for i in range(len(lines)) if lines[:i] + lines[i + 1:] == original]  # one line added, all else kept
+    quote = lines[at].strip('"“”')
+    assert 8 <= len(quote.split()) <= 40
+    sources = [i for i, para in enumerate(original) if quote in para]
+    assert sources and sources[0] != 0, "a sentence of the body, never the headline"
+    # a few paragraphs after its paragraph, or just before it when that paragraph is the last
+    assert 1 <= at - sources[0] <= 3 or (sources[0] == len(original) - 1 and at == sources[0])
+
+
+def test_pull_quote_keeps_a_quotes_own_marks_and_leaves_an_article_without_such_a_sentence_alone(pool):
+    text = ("Ferry timetable changes\n\n"
+            "The operator published its plans on Friday. “The winter timetable starts on the first Monday of "
+            "November and runs until the end of March,” the operator said.\n\nTickets bought earlier stay valid.")
+    for seed in range(6):
+        (ex,) = variants("art-2", text, pool, kinds=["pull_quote"], seed=seed, common_words=COMMON)
+        added = [ln for ln in ex.text.split("\n") if ln.strip() and ln not in text.split("\n")]
+        assert len(added) == 1 and not added[0].startswith(("““", '“"', '"“', '""')), added
+    short = "Ferry timetable changes\n\nTickets stay valid. No change on Sundays.\n\nThe bar stays open late."
+    (ex,) = variants("art-3", short, pool, kinds=["pull_quote"], seed=0, common_words=COMMON)
+    assert [ln for ln in ex.text.split("\n") if ln.strip()] == [ln for ln in short.split("\n") if ln.strip()]
