@@ -332,3 +332,29 @@ def test_a_timestamp_under_the_headline_keeps_a_clean_article_reliable_a_teaser_
     teaser = with_line("Must read: Five things to do in Eastbrook this weekend")
     assert teaser["score"] < clean - 20
     assert teaser["reasons"][0]["code"] == "boilerplate_related"
+
+
+def test_a_pull_quote_keeps_a_clean_article_reliable_paragraphs_printed_twice_do_not(shipped_model_dir):
+    """Two in five real clean articles repeat some run of 8 words (a pull quote, a summary above the
+    sections): the shipped model took one sentence of CLEAN repeated as a line of its own from 99 to 8."""
+    import re
+
+    from service.model import load_model
+
+    model = load_model(shipped_model_dir)
+    paras = [p for p in CLEAN.split("\n") if p.strip()]
+    clean = score_text(CLEAN, model=model)["score"]
+    assert clean >= 90
+    quoted = 0
+    for i in range(1, len(paras) - 1):
+        sentence = next((s for s in re.split(r"(?<=[.!?])\s+", paras[i]) if 8 <= len(s.split()) <= 40), None)
+        if sentence is None or sentence == paras[i]:
+            continue
+        page = paras[: i + 2] + [f"“{sentence.strip(chr(8220) + chr(8221) + chr(34))}”"] + paras[i + 2:]
+        assert score_text("\n\n".join(page), model=model)["score"] >= max(clean - 15, 80), sentence
+        quoted += 1
+    assert quoted >= 3, "the test needs sentences to quote"
+    twice = paras[:3] + paras[1:3] + paras[3:] + [paras[4]]
+    r = score_text("\n\n".join(twice), model=model)
+    assert r["score"] < 40
+    assert "repetition" in [x["code"] for x in r["reasons"][:3]]
