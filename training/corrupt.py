@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.document import WORD_RE
+from training.document import WORD_RE, split_sentences
 from training.linemodel import BULLET_RE
 
 __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS",
@@ -444,22 +444,22 @@ def light_head(lines: list[str], pool: dict[str, list[str]], rng: random.Random)
 
 # A sentence does not end on an abbreviation: "Dr.", "St.", "Mrs.", "N.", "p.m.", "U.S." (a short capitalised
 # word, or letters between dots). A sentence that ends on "May." is kept whole with the next one: no harm.
-_ABBREVIATION_RE = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[A-Za-z](?:\.[A-Za-z])+)\.$")
+_ABBREVIATION_RE = re.compile(r"(?:^|\s)[\"'“‘(«„]?(?:[A-Z][a-z]{0,2}|[A-Za-z](?:\.[A-Za-z])+)\.$")
 
 
-# Also a sentence that ends in a closing quote, or starts with an opening one.
-_QUOTED_SENTENCE_SPLIT_RE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][”\"]))\s+(?=[“\"]?[^\W\d_])")
-
-
-def _sentences(paragraph: str, split: re.Pattern[str] = _SENTENCE_SPLIT_RE) -> list[str]:
-    """A paragraph's sentences, not split after an abbreviation."""
+def _merge_abbreviations(pieces: Iterable[str]) -> list[str]:
     out: list[str] = []
-    for piece in split.split(paragraph):
+    for piece in pieces:
         if out and _ABBREVIATION_RE.search(out[-1]):
             out[-1] += " " + piece
         else:
             out.append(piece)
     return out
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """A paragraph's sentences, not split after an abbreviation."""
+    return _merge_abbreviations(_SENTENCE_SPLIT_RE.split(paragraph))
 
 
 def list_end(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
@@ -484,25 +484,45 @@ def list_end(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -
 # A pull quote is a sentence a reader notices: long enough to say something, short enough to stand alone.
 PULL_QUOTE_WORDS = (8, 40)
 _QUOTES = (("", ""), ("“", "”"), ('"', '"'))
+_QUOTE_MARKS = frozenset('"“”‘«»„‚‹›')  # not ' and ’: they are apostrophes too
+_SENTENCE_DONE_RE = re.compile(r"[.!?…][\"'”’»)]*$")
+
+
+def _quotable(sentence: str) -> bool:
+    """A whole sentence (it ends on its mark; a table row or a list item does not) whose quotation marks,
+    if it has any, open and close within it: not one sentence of a quotation that runs on into the next."""
+    if not _SENTENCE_DONE_RE.search(sentence):
+        return False
+    return (
+        sentence.count('"') % 2 == 0
+        and sentence.count("“") == sentence.count("”")
+        and sentence.count("«") == sentence.count("»")
+        and "„" not in sentence  # „…“ (German) closes with “: not counted, not taken
+    )
 
 
 def pull_quote(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
     """The article with one of its sentences repeated, as a line of its own, one to three paragraphs
-    after the paragraph it comes from (or just before it when that paragraph is the last): the pull quote
-    of a magazine page, in quotation marks or not. A paragraph of one sentence, quoted without marks, is
-    that line twice: news paragraphs are often one sentence, and a text extracted from the page keeps no
-    trace of the pull quote's typography. Nothing else changes; an article with no sentence of 8 to 40
-    words stays as it is."""
+    after the paragraph it comes from (as far as the article goes), or just before it when that paragraph
+    is the last: the pull quote of a magazine page. A sentence without quotation marks is set in “”, in
+    "" or bare; one with its own is set as it is. A paragraph of one sentence, set bare, is that line
+    twice: news paragraphs are often one sentence, and a text extracted from the page keeps no trace of
+    the pull quote's typography. Sentences are those of :func:`training.document.split_sentences` (a
+    quotation's end is one), not split after an abbreviation. Nothing else changes; an article with no
+    whole sentence of 8 to 40 words stays as it is."""
     head, body = _split(lines)
     lo, hi = PULL_QUOTE_WORDS
     found = [
-        (i, s) for i, para in enumerate(body) for s in _sentences(para, _QUOTED_SENTENCE_SPLIT_RE) if lo <= len(s.split()) <= hi
+        (i, s)
+        for i, para in enumerate(body)
+        for s in _merge_abbreviations(split_sentences(para))
+        if lo <= len(s.split()) <= hi and _quotable(s)
     ]
     if not found:
         return _Page(lines, "content")
     i, sentence = rng.choice(found)
     opening, closing = rng.choice(_QUOTES)
-    if sentence[0] in "“\"'":
+    if _QUOTE_MARKS.intersection(sentence):
         opening = closing = ""
     at = i + rng.randint(1, 3) if i + 1 < len(body) else i
     out = list(body)
@@ -573,12 +593,14 @@ def generate(
     common_words: Sequence[str] = (),
     other_language: Collection[str] = (),
 ) -> list[Example]:
-    """For each reliable (id, text): the benign variants, ``per_article`` corrupted ones and, for about half
-    of the articles (``FRAGMENT_SHARE``), a fragment of it.
+    """For each reliable (id, text): the benign variants, ``per_article`` corrupted ones and, each decided
+    by a random stream of its own (so that one does not move the others): for about half of the articles
+    (``FRAGMENT_SHARE``) a fragment of it, for about a quarter of the English ones (``LIST_END_SHARE``) an
+    ending on a list, for about half of all (``PULL_QUOTE_SHARE``) a pull quote.
 
     ``other_language``: ids of articles not in English. They get only the kinds that do not depend on
-    English: no spun copy (the spinner's synonyms and the misspelling signals are English) and no
-    English tail or header on a reliable variant."""
+    English: no spun copy (the spinner's synonyms and the misspelling signals are English), no English
+    tail or header on a reliable variant, no list ending (its sentences are split the English way)."""
     out: list[Example] = []
     for art_id, text in articles:
         rng = _rng(seed, art_id, "kinds")

@@ -236,6 +236,19 @@ def test_spun_garbles_occurrences_not_words(pool):
     assert kept_too >= 20
 
 
+def _forced(stream: str, value: float):
+    """``corrupt._rng`` with the named stream's first draw forced to ``value`` (every other stream as it is)."""
+    real = corrupt._rng
+
+    def rng(seed, *parts):
+        r = real(seed, *parts)
+        if parts[-1] == stream:
+            r.random = lambda: value
+        return r
+
+    return rng
+
+
 def test_about_a_quarter_of_english_articles_also_end_on_a_list_and_none_in_other_languages(pool, monkeypatch):
     arts = [(f"a{i}", CLEAN) for i in range(80)]
     other = {f"a{i}" for i in range(20)}
@@ -244,10 +257,15 @@ def test_about_a_quarter_of_english_articles_also_end_on_a_list_and_none_in_othe
     assert 6 <= len(listed) <= 28
     assert all(e.label == "reliable" for e in listed)
     assert not {e.source_id for e in listed} & other
-    # drawn from a stream of its own: every other variant is exactly what it is when no article gets one
-    monkeypatch.setattr(corrupt, "LIST_END_SHARE", 0.0)
+    # decided by a stream of its own: forced one way then the other, every English article gets one or
+    # none, and every other variant is exactly what it is when no article gets one
+    monkeypatch.setattr(corrupt, "_rng", _forced("list-end-share", 0.0))
+    every = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    monkeypatch.setattr(corrupt, "_rng", _forced("list-end-share", 1.0))
     never = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    assert {e.source_id for e in every if e.tags == ["list_end"]} == {a for a, _ in arts} - other
     assert not [e for e in never if e.tags == ["list_end"]]
+    assert _dump([e for e in every if e.tags != ["list_end"]]) == _dump(never)
     assert _dump([e for e in out if e.tags != ["list_end"]]) == _dump(never)
 
 
@@ -290,11 +308,23 @@ def test_about_half_of_the_articles_also_give_a_pull_quote_in_any_language(pool,
     assert 28 <= len(quoted) <= 52
     assert all(e.label == "reliable" for e in quoted)
     assert {e.source_id for e in quoted} & other  # a pull quote is no English-only thing
-    # drawn from a stream of its own: every other variant is exactly what it is when no article gets one
-    monkeypatch.setattr(corrupt, "PULL_QUOTE_SHARE", 0.0)
+    # Decided by a stream of its own ("pull-quote-share"), and nothing else draws from it: forced one way
+    # then the other, every article gets one or none, and every other variant is the same bytes.
+    monkeypatch.setattr(corrupt, "_rng", _forced("pull-quote-share", 0.0))
+    every = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    monkeypatch.setattr(corrupt, "_rng", _forced("pull-quote-share", 1.0))
     never = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
+    assert {e.source_id for e in every if e.tags == ["pull_quote"]} == {a for a, _ in arts}
     assert not [e for e in never if e.tags == ["pull_quote"]]
+    assert _dump([e for e in every if e.tags != ["pull_quote"]]) == _dump(never)
     assert _dump([e for e in out if e.tags != ["pull_quote"]]) == _dump(never)
+    assert _dump([e for e in every if e.source_id in {q.source_id for q in quoted} and e.tags == ["pull_quote"]]) \
+        == _dump(quoted)
+
+
+def _added(text: str, ex) -> list[str]:
+    before = [" ".join(ln.split()) for ln in text.split("\n") if ln.strip()]
+    return [ln for ln in ex.text.split("\n") if ln.strip() and ln not in before]
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -313,14 +343,87 @@ def test_pull_quote_repeats_one_sentence_as_a_line_of_its_own_after_its_paragrap
     assert 1 <= at - sources[0] <= 3 or (sources[0] == len(original) - 1 and at == sources[0])
 
 
-def test_pull_quote_keeps_a_quotes_own_marks_and_leaves_an_article_without_such_a_sentence_alone(pool):
-    text = ("Ferry timetable changes\n\n"
-            "The operator published its plans on Friday. “The winter timetable starts on the first Monday of "
-            "November and runs until the end of March,” the operator said.\n\nTickets bought earlier stay valid.")
+def test_pull_quote_lands_one_to_three_paragraphs_on_or_before_the_last(pool):
+    filler = "A short line of the story. It says little."
+    paras = [f"Paragraph {k} begins here. This is the sentence of paragraph number {k} worth quoting." for k in range(10)]
+    offsets = set()
+    for seed in range(40):
+        body = [filler] * 3 + [paras[0]] + [filler] * 6  # one quotable sentence, in the fourth paragraph
+        text = "Headline of the story\n\n" + "\n\n".join(body)
+        (ex,) = variants("art-4", text, pool, kinds=["pull_quote"], seed=seed)
+        lines = [ln for ln in ex.text.split("\n") if ln.strip()]
+        (at,) = [i for i, ln in enumerate(lines) if "worth quoting" in ln and ln.strip('"“”') != paras[0]]
+        offsets.add(at - 4)  # the headline is line 0, the quoted paragraph line 4
+    assert offsets == {1, 2, 3}
+    last = "Headline of the story\n\n" + "\n\n".join([filler] * 3 + [paras[1]])
     for seed in range(6):
-        (ex,) = variants("art-2", text, pool, kinds=["pull_quote"], seed=seed, common_words=COMMON)
-        added = [ln for ln in ex.text.split("\n") if ln.strip() and ln not in text.split("\n")]
-        assert len(added) == 1 and not added[0].startswith(("““", '“"', '"“', '""')), added
-    short = "Ferry timetable changes\n\nTickets stay valid. No change on Sundays.\n\nThe bar stays open late."
-    (ex,) = variants("art-3", short, pool, kinds=["pull_quote"], seed=0, common_words=COMMON)
-    assert [ln for ln in ex.text.split("\n") if ln.strip()] == [ln for ln in short.split("\n") if ln.strip()]
+        (ex,) = variants("art-5", last, pool, kinds=["pull_quote"], seed=seed)
+        lines = [ln for ln in ex.text.split("\n") if ln.strip()]
+        assert lines[-1] == paras[1] and "worth quoting" in lines[-2]  # just before the last paragraph
+
+
+@pytest.mark.parametrize(
+    "paragraph, wanted",
+    [
+        # a quotation inside the sentence: set as it is, never in a second pair of marks
+        ("The mayor spoke. The mayor called the plan “a waste of time and of the city's money to the end.”",
+         "The mayor called the plan “a waste of time and of the city's money to the end.”"),
+        ("« Nous voulons juste pouvoir continuer à vivre de notre métier », a dit le maire. Il est parti.",
+         "« Nous voulons juste pouvoir continuer à vivre de notre métier », a dit le maire."),
+        ("The mayor spoke. ‘We will rebuild the bridge within two years of the flood,’ the mayor said.",
+         "‘We will rebuild the bridge within two years of the flood,’ the mayor said."),
+        # no split inside a sentence at a quotation's end, nor after an abbreviation behind an opening mark
+        ("We left. “Are we there yet?” asked the child from the back of the car on the long way home.",
+         "“Are we there yet?” asked the child from the back of the car on the long way home."),
+        ("They met today. “Mr. Lee was not told about the plan before the vote,” a spokesman said.",
+         "“Mr. Lee was not told about the plan before the vote,” a spokesman said."),
+        # a sentence without marks is set bare, in “” or in ""
+        ("They met today. The council will vote on the new flood barrier plan next week.",
+         "The council will vote on the new flood barrier plan next week."),
+    ],
+)
+def test_pull_quote_takes_whole_sentences_and_never_doubles_or_splits_their_marks(pool, paragraph, wanted):
+    text = f"Flood barrier opens\n\n{paragraph}\n\nThird.\n\nFourth."
+    seen = set()
+    for seed in range(12):
+        (ex,) = variants("art-2", text, pool, kinds=["pull_quote"], seed=seed)
+        (added,) = _added(text, ex)
+        seen.add(added)
+    marks = "“”‘\"«»"
+    if any(c in wanted for c in marks):
+        assert seen == {wanted}
+    else:
+        assert seen == {wanted, f"“{wanted}”", f'"{wanted}"'}
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        # one sentence of a quotation that runs on into the next: either half alone has one mark
+        "“We will rebuild the bridge within two years of the flood. Nobody will be left behind by this council,” she said.",
+        # table rows and list items end on no sentence mark
+        "Pos Team P W D L GF GA GD Pts Scarthwaite Athletic 14 10 3 1 33",
+        # sentences too short
+        "Tickets stay valid. No change on Sundays.",
+    ],
+)
+def test_pull_quote_leaves_an_article_without_a_whole_quotable_sentence_alone(pool, paragraph):
+    text = f"Ferry timetable changes\n\n{paragraph}\n\nThe bar stays open late."
+    for seed in range(6):
+        (ex,) = variants("art-3", text, pool, kinds=["pull_quote"], seed=seed)
+        assert _added(text, ex) == []
+        assert [ln for ln in ex.text.split("\n") if ln.strip()] == [ln for ln in text.split("\n") if ln.strip()]
+
+
+def test_every_fixture_pull_quote_is_a_whole_sentence_with_balanced_marks():
+    from training.dataset import builtin_examples
+
+    examples = builtin_examples(seed=0)
+    originals = {e.id: e.text for e in examples if not e.origin.startswith("generated")}
+    quoted = [e for e in examples if e.tags == ["pull_quote"]]
+    assert len(quoted) >= 60
+    for e in quoted:
+        for line in _added(originals[e.source_id], e):
+            assert line.rstrip("\"”’»)").endswith((".", "!", "?", "…")), line
+            assert line.count("“") == line.count("”") and line.count('"') % 2 == 0, line
+            assert not line.startswith(("““", '“"', '"“', '""', "“‘", '"‘', "“«", '"«')), line
