@@ -309,7 +309,10 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
     if code == "text_statistics":
         sw = values.get("repetition_stopword_frac", math.nan)
         sw_txt = f"{_pct(sw)} stop words, " if not math.isnan(sw) else ""
-        return f"{sw_txt}mean word length {values['repetition_mean_word_length']:.1f}."
+        mwl = values.get("repetition_mean_word_length", math.nan)
+        if math.isnan(mwl):  # Chinese or Japanese: no spaces, no word length
+            return f"{sw_txt}no mean word length (a text written without spaces between words)."
+        return f"{sw_txt}mean word length {mwl:.1f}."
     if code == "length":
         n = extra.get("n_words", 0)
         if values.get("repetition_short_text", 0.0) > 0:

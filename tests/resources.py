@@ -75,6 +75,19 @@ Die Kosten werden auf etwa neun Millionen Euro geschätzt. Ein großer Teil des 
 „Wir wollen, dass mehr Menschen im Alltag das Fahrrad nutzen", sagte die Bürgermeisterin nach der Sitzung. Umweltverbände begrüßten die Entscheidung, forderten aber, dass die Bäume am Ufer erhalten bleiben. Die Bauarbeiten sollen im kommenden Frühjahr beginnen und etwa zwei Jahre dauern.
 """
 
+# A Japanese news article (~290 characters, written without spaces between words).
+JAPANESE_TITLE = "東京都、公立小学校の給食費を来年度から無償に"
+JAPANESE = f"""{JAPANESE_TITLE}
+
+東京都は二十日、来年度から都内の公立小学校で給食費を無償にすると発表した。対象は約六十万人の児童で、必要な費用は年間およそ三百億円になる見通しだ。
+
+知事は記者会見で「子育て世帯の負担を少しでも減らしたい」と述べた。保護者の間では歓迎する声が多い一方、財源の確保を心配する意見もある。
+
+都の担当者によると、食材の価格が上がっているため、給食の質を保つための補助も合わせて検討している。区や市との調整は今年の秋までに終える予定だという。
+
+専門家は「無償化は家計の助けになるが、給食を作る現場の人手不足にも目を向ける必要がある」と指摘している。
+"""
+
 # Spam: promotional phrases, capitals, exclamation marks and repeated lines.
 SPAM_LINE = "BEST CHEAP CAR INSURANCE!!! Click here to get your FREE quote today!!!"
 SPAM = f"""{SPAM_LINE}
@@ -100,6 +113,7 @@ ALL_TEXTS = {
     "scraped": SCRAPED,
     "spun": SPUN,
     "german": GERMAN,
+    "japanese": JAPANESE,
     "spam": SPAM,
     "binary": BINARY_ISH,
 }

@@ -7,10 +7,21 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE"]
+__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk"]
 
 # A word: letters (any script), with inner apostrophes or hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+# Chinese and Japanese put no spaces between words: in a text with their characters (Han, kana), each of
+# them counts as a word (a real word is one to three of them), so that a sentence of theirs is as long as
+# anyone's, not one "word" between two punctuation marks. Other texts keep WORD_RE's words, unchanged.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}]")
+CJK_WORD_RE = re.compile(f"[{_CJK}]|[^\\W\\d_{_CJK}]+(?:['’\\-][^\\W\\d_{_CJK}]+)*")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese or Japanese character (its words are then :data:`CJK_WORD_RE`'s)."""
+    return _CJK_RE.search(text) is not None
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 # Control characters, and the invisible format characters that carry nothing a reader sees: word
 # joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and non-joiners
@@ -273,7 +284,7 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         title = " ".join(normalise(title).split()) or None
         if title and not _has_headline(clean, title):
             clean, titled = f"{title}\n\n{clean}", True
-    findall = WORD_RE.findall
+    findall = (CJK_WORD_RE if has_cjk(clean) else WORD_RE).findall
     logical, rewritten = _logical_lines(clean)
     lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical]
     if not lines:

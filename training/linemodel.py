@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 __all__ = ["LineModel", "CLASSES", "line_layout_features", "DENSE_FEATURE_NAMES", "NotFittedError"]
 
 CLASSES: tuple[str, ...] = ("content", *CATEGORIES)
-_CLOSERS = "\"'”’)]"  # may follow a sentence's last punctuation mark
+_CLOSERS = "\"'”’)]」』）"  # may follow a sentence's last punctuation mark
 # A list item's mark: a bullet or a number, then a space (the generator's list items keep theirs by it).
 BULLET_RE = re.compile(r"^(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
 _SEPARATORS = "|›»·•/→>"
@@ -69,7 +69,7 @@ class NotFittedError(RuntimeError):
     """Raised when a model is used before ``fit``."""
 
 
-_TERMINALS = frozenset(".!?…")
+_TERMINALS = frozenset(".!?…。！？")  # with the full-width marks Chinese and Japanese end sentences with
 # A line can only hold a URL_RE match if it holds one of these: a cheap scan of the whole document first.
 # Every alternative starts with ":" or ".", so the scan skips to those characters ("https?://" is found
 # by its "://", "www." by its "." with "www" before it: the match's line is the same). It finds more
@@ -83,7 +83,7 @@ _PHONE_HINT_RE = re.compile(r"\d{3}(?:[^\S\n]|[.-])\d{3}")
 _TOKEN_PATTERN = r"(?u)\b\w+\b|[©|›»@]"  # the hashed n-grams' tokens (LineModel._hasher)
 _TOKEN_PATTERN_FAST = r"\w+|[©|›»@]"
 
-_SENT_END_RE = re.compile(r"[.!?](?:\s|$)")
+_SENT_END_RE = re.compile(r"[.!?](?:\s|$)|[。！？]")
 
 # Per-character classes for the whole Basic Multilingual Plane, built once: the per-line character
 # counts (letters, capitals, digits, separators) are then array sums instead of Python loops.

@@ -4,7 +4,7 @@ import math
 from pathlib import Path
 
 import pytest
-from resources import ALL_TEXTS, CLEAN, EMPTY_TEXTS, GERMAN, SCRAPED, SPUN, SPUN_MANGLED
+from resources import ALL_TEXTS, CLEAN, EMPTY_TEXTS, GERMAN, JAPANESE, SCRAPED, SPUN, SPUN_MANGLED
 
 from service.reasons import REASON_CODES
 from service.scoring import MAX_TEXT_CHARS, TextTooLargeError, score_text, verdict_for
@@ -358,3 +358,23 @@ def test_a_pull_quote_keeps_a_clean_article_reliable_paragraphs_printed_twice_do
     r = score_text("\n\n".join(twice), model=model)
     assert r["score"] < 40
     assert "repetition" in [x["code"] for x in r["reasons"][:3]]
+
+
+def test_a_japanese_article_is_read_as_prose_and_a_line_after_it_as_its_tail(shipped_model_dir):
+    """Chinese and Japanese write no spaces and end sentences in 。: a clean Japanese article was "24 words"
+    long, had no prose line, and so every boilerplate line counted as one before the article (51.6; 7.0
+    with a copyright line after it)."""
+    from service.model import load_model
+
+    model = load_model(shipped_model_dir)
+    plain = score_text(JAPANESE, model=model)
+    assert plain["score"] >= 90
+    assert plain["stats"]["words"] >= 250
+    every = plain["reasons"] + plain["explanation"]["no_effect"]
+    assert all("nan" not in x["message"] for x in every)
+    r = score_text(JAPANESE + "\n© 2025 Tokyo Daily News. All rights reserved.\n", model=model)
+    lines = [(e["category"], e["position"]) for x in r["reasons"] + r["explanation"]["no_effect"]
+             for e in x.get("evidence", []) if "category" in e]
+    assert lines == [("legal", "tail")]
+    assert r["signals"]["boilerplate_head_lines"] == 0
+    assert r["score"] >= 70

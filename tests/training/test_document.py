@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import pytest
-from resources import CLEAN, CLEAN_TITLE, EMPTY_TEXTS, NUMBERED
+from resources import CLEAN, CLEAN_TITLE, EMPTY_TEXTS, GERMAN, JAPANESE, NUMBERED
 
-from training.document import EmptyDocumentError, _looks_like_markdown, normalise, parse, split_sentences
+from training.document import (
+    WORD_RE,
+    EmptyDocumentError,
+    _looks_like_markdown,
+    normalise,
+    parse,
+    split_sentences,
+)
 
 
 def test_line_numbers_are_one_based_and_skip_blank_lines():
@@ -338,3 +345,16 @@ def test_markdown_spans_are_bounded():
     assert _plain("[a [b](https://x.org)") == "[a b"
     long_bold = "**" + "word " * 70 + "end**"  # 355 characters between the marks
     assert _plain(long_bold) == " ".join(long_bold.split())
+
+
+def test_chinese_and_japanese_characters_are_a_word_each_and_other_words_stay_whole():
+    doc = parse("東京の天気は晴れ。Windows 11 and don't 北京")
+    assert doc.lines[0].words == ("東", "京", "の", "天", "気", "は", "晴", "れ", "Windows", "and", "don't", "北", "京")
+    # a sentence of theirs is as many words long as its characters, not one "word" between two marks
+    assert parse(JAPANESE).n_words >= 250
+
+
+@pytest.mark.parametrize("text", [CLEAN, GERMAN, "Ελληνικά και русский текст, 한국어 문장도 있다."])
+def test_texts_without_chinese_or_japanese_keep_the_word_patterns_words(text):
+    doc = parse(text)
+    assert [w for ln in doc.lines for w in ln.words] == [w for ln in doc.lines for w in WORD_RE.findall(ln.text)]

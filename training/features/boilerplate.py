@@ -53,13 +53,14 @@ def head_line_count(categories: list[str]) -> int:
     return len(categories) - header + max(0, header - HEADER_LINES_FREE)
 
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
-_PROSE_END_RE = re.compile(r"[.!?][\"'”’)\]]*$")  # a teaser cut off with "…" is not prose
+# Chinese and Japanese sentences end in full-width marks (。！？) and may close a quotation with 」 or 』.
+_PROSE_END_RE = re.compile(r"[.!?。！？][\"'”’)\]」』）]*$")  # a teaser cut off with "…" is not prose
 _DIGITS_RE = re.compile(r"\d{3}")
-_CUT_RE = re.compile(r"[\w,;–—-]$")  # ends on a word, a comma or a dash: the sentence did not end
-_TERMINAL_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
-_CLOSING_MARKS = "\"'”’)]"  # what _PROSE_END_RE and _TERMINAL_RE allow after the mark
-_PROSE_END_MARKS = frozenset(".!?")
-_TERMINAL_MARKS = frozenset(".!?…:")
+_CUT_RE = re.compile(r"[\w,;–—、，；-]$")  # ends on a word, a comma or a dash: the sentence did not end
+_TERMINAL_RE = re.compile(r"[.!?…:。！？][\"'”’)\]」』）]*$")
+_CLOSING_MARKS = "\"'”’)]」』）"  # what _PROSE_END_RE and _TERMINAL_RE allow after the mark
+_PROSE_END_MARKS = frozenset(".!?。！？")
+_TERMINAL_MARKS = frozenset(".!?…:。！？")
 
 
 def _ends_with_mark(text: str, marks: frozenset[str]) -> bool:
@@ -109,7 +110,7 @@ def _names_no_site(line: Line) -> bool:
     )
 
 
-_INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
+_INNER_SENTENCE_RE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]|[。！？][」』）]*\S")
 CUT_OFF_MIN_WORDS = 15  # a line this long, written as prose, that stops on a word was cut off
 _TITLE_SITE = CLASSES.index("title_site")
 _SHARE = CLASSES.index("share")
@@ -145,7 +146,7 @@ def _is_prose(text: str, words: tuple[str, ...], stop: frozenset[str] = STOP_WOR
 
 
 # A sentence's end: its mark (and closing quotes) before a space, or glued to a hashtag or handle.
-_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?:\s+|(?=[#@]))")
+_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?:\s+|(?=[#@]))|[。！？][」』）]*")
 CREDIT_TOKENS = 10  # at most this many words after a line's last full stop can be a credit, a date or tags
 
 

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from training.document import Document
+from training.document import WORD_RE, Document, has_cjk
 from training.features import Context, FamilyOutput
 from training.lexicons import STOP_WORDS, promo_hits
 
@@ -54,8 +54,8 @@ DIRECTIONS = {
     "repetition_short_text": -1,
 }
 # Under this many characters in words (letters and digits; about 30 English words) a text is a fragment (a
-# headline, a teaser, an error page), not an article. Characters, not words: a Japanese or Chinese
-# sentence is one "word" to the word pattern.
+# headline, a teaser, an error page), not an article. Characters, not words: a word is one to three
+# characters in Japanese or Chinese, five in English.
 SHORT_TEXT_CHARS = 150
 _BULLETS = ("-", "•", "*", "·", "▪", "►", "–")
 _TEXT_RE = re.compile(r"[^\W_]")  # a letter or a digit: a line without one (a table rule, "* * *") is layout
@@ -149,8 +149,15 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lines = [ln.text for ln in doc.lines]
     words = list(map(str.lower, doc.words))
     n_words = len(words)
+    cjk = has_cjk(doc.text)
+    if cjk:
+        # Every Chinese or Japanese character is a word to the parser, so that lengths and rates compare
+        # with other languages'; but a run of 5 characters is not 5 words (common endings repeat all the
+        # time). The n-gram statistics read the runs of letters between punctuation marks instead, as they
+        # did before characters were words; a mean word length is not applicable (no spaces, no words).
+        words = [w.lower() for ln in doc.lines for w in WORD_RE.findall(ln.text)]
     ids = _word_ids(words)
-    hashes = _ngram_hashes_upto(ids[0], tuple(n for n in (2, 3, 4, 5, 8) if n <= n_words))
+    hashes = _ngram_hashes_upto(ids[0], tuple(n for n in (2, 3, 4, 5, 8) if n <= len(words)))
     per_1k = 1000.0 / max(n_words, 50)
     # Lines and paragraphs without a letter or digit (a text table's rules, separators) are layout,
     # not text: a table drawn with 20 identical rule lines is not a page repeating itself.
@@ -174,9 +181,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "repetition_ellipsis_line_frac": sum(ln.endswith(("…", "...")) for ln in lines) / len(lines),
         "repetition_bullet_line_frac": sum(ln.startswith(_BULLETS) for ln in lines) / len(lines),
         "repetition_stopword_frac": (
-            sum(map(STOP_WORDS.__contains__, words)) / max(n_words, 1) if context.english else math.nan
+            sum(map(STOP_WORDS.__contains__, words)) / max(len(words), 1) if context.english else math.nan
         ),
-        "repetition_mean_word_length": min(word_chars / max(n_words, 1), 20.0),
+        "repetition_mean_word_length": math.nan if cjk else min(word_chars / max(len(words), 1), 20.0),
         "repetition_caps_word_frac": len(caps) / max(n_words, 1),
         "repetition_exclamation_per_1k": doc.text.count("!") * per_1k,
         "repetition_promo_per_1k": len(promo) * per_1k,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from resources import CLEAN, GERMAN, SPAM, SPAM_LINE
+from resources import CLEAN, GERMAN, JAPANESE, SPAM, SPAM_LINE
 
 from training.document import parse
 from training.features import Context, language, repetition
@@ -161,3 +161,14 @@ def test_top_ngram_takes_the_first_of_equally_frequent_in_hash_order(words):
         start = int(first[k])
         expected = 0.0 if counts[k] < 2 else min(1.0, int(lens[start : start + n].sum()) * int(counts[k]) / int(lens.sum()))
         assert top_ngram_char_frac(words, n) == expected
+
+
+def test_japanese_ngrams_are_read_over_runs_between_marks_and_word_length_is_not_applicable(resources):
+    """Its characters are words to the parser; "公立小学校" (a school, five characters) in the headline and
+    the first sentence would otherwise be a repeated 5-gram, and every common ending one too."""
+    out, doc = _run(JAPANESE, resources)
+    assert doc.n_words >= 250
+    assert out.values["repetition_log_words"] == pytest.approx(math.log1p(doc.n_words))
+    assert out.values["repetition_dup_5gram_frac"] == 0.0
+    assert out.values["repetition_dup_8gram_frac"] == 0.0
+    assert math.isnan(out.values["repetition_mean_word_length"])
