@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk"]
+__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk", "count_cjk"]
 
 # A word: letters (any script), with inner apostrophes or hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -22,6 +22,11 @@ CJK_WORD_RE = re.compile(f"[{_CJK}]|[^\\W\\d_{_CJK}]+(?:['’\\-][^\\W\\d_{_CJK}
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds a Chinese or Japanese character (its words are then :data:`CJK_WORD_RE`'s)."""
     return _CJK_RE.search(text) is not None
+
+
+def count_cjk(text: str) -> int:
+    """How many Chinese or Japanese characters ``text`` holds."""
+    return len(_CJK_RE.findall(text))
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 # Control characters, and the invisible format characters that carry nothing a reader sees: word
 # joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and non-joiners

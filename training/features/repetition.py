@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from training.document import WORD_RE, Document, has_cjk
+from training.document import WORD_RE, Document, count_cjk, has_cjk
 from training.features import Context, FamilyOutput
 from training.lexicons import STOP_WORDS, promo_hits
 
@@ -57,6 +57,7 @@ DIRECTIONS = {
 # headline, a teaser, an error page), not an article. Characters, not words: a word is one to three
 # characters in Japanese or Chinese, five in English.
 SHORT_TEXT_CHARS = 150
+CJK_TEXT_SHARE = 0.5  # of a text's letters Chinese or Japanese characters: it is written without spaces
 _BULLETS = ("-", "•", "*", "·", "▪", "►", "–")
 _TEXT_RE = re.compile(r"[^\W_]")  # a letter or a digit: a line without one (a table rule, "* * *") is layout
 
@@ -149,13 +150,15 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     lines = [ln.text for ln in doc.lines]
     words = list(map(str.lower, doc.words))
     n_words = len(words)
-    cjk = has_cjk(doc.text)
-    if cjk:
+    no_spaces = False
+    if has_cjk(doc.text):
         # Every Chinese or Japanese character is a word to the parser, so that lengths and rates compare
         # with other languages'; but a run of 5 characters is not 5 words (common endings repeat all the
         # time). The n-gram statistics read the runs of letters between punctuation marks instead, as they
-        # did before characters were words; a mean word length is not applicable (no spaces, no words).
+        # did before characters were words. A text mostly written in them has no mean word length (no
+        # spaces, no words); an English article naming 北京 keeps its own.
         words = [w.lower() for ln in doc.lines for w in WORD_RE.findall(ln.text)]
+        no_spaces = count_cjk(doc.text) >= CJK_TEXT_SHARE * sum(map(len, words))
     ids = _word_ids(words)
     hashes = _ngram_hashes_upto(ids[0], tuple(n for n in (2, 3, 4, 5, 8) if n <= len(words)))
     per_1k = 1000.0 / max(n_words, 50)
@@ -183,7 +186,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "repetition_stopword_frac": (
             sum(map(STOP_WORDS.__contains__, words)) / max(len(words), 1) if context.english else math.nan
         ),
-        "repetition_mean_word_length": math.nan if cjk else min(word_chars / max(len(words), 1), 20.0),
+        "repetition_mean_word_length": math.nan if no_spaces else min(word_chars / max(len(words), 1), 20.0),
         "repetition_caps_word_frac": len(caps) / max(n_words, 1),
         "repetition_exclamation_per_1k": doc.text.count("!") * per_1k,
         "repetition_promo_per_1k": len(promo) * per_1k,

@@ -172,3 +172,12 @@ def test_japanese_ngrams_are_read_over_runs_between_marks_and_word_length_is_not
     assert out.values["repetition_dup_5gram_frac"] == 0.0
     assert out.values["repetition_dup_8gram_frac"] == 0.0
     assert math.isnan(out.values["repetition_mean_word_length"])
+
+
+def test_an_english_article_naming_a_chinese_city_keeps_its_word_statistics(resources):
+    named = CLEAN.replace("Pellingham", "Pellingham (北京)", 1)
+    out, _ = _run(named, resources)
+    plain, _ = _run(CLEAN, resources)
+    assert math.isfinite(out.values["repetition_mean_word_length"])
+    assert out.values["repetition_mean_word_length"] == pytest.approx(plain.values["repetition_mean_word_length"], abs=0.05)
+    assert out.values["repetition_dup_5gram_frac"] == plain.values["repetition_dup_5gram_frac"]
