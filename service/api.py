@@ -311,23 +311,35 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        counted = False
         asked = dict(scope)  # as it came: the router adds to scope (a mount changes root_path)
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
+        def count() -> None:
+            nonlocal counted
+            if counted:
+                return
+            counted = True
             route = getattr(scope.get("route"), "path", None)
             if route is None:  # FastAPI sets it for its own routes only: /openapi.json, the mount, 404s
                 app = scope.get("app")
                 route = _route_template(asked, list(getattr(app, "routes", ())))
             self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Counted before the answer's last bytes go out: a client that has its answer finds it
+                # counted (a file's answer used to reach it first: the app still closed the file after).
+                count()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            count()  # an answer that never finished (an error, a client gone) counts too
 
 
 # ------------------------------------------------------------------------------------------------- app
