@@ -7,14 +7,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk", "count_cjk"]
+__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk", "count_cjk", "word_pattern"]
 
 # A word: letters (any script), with inner apostrophes or hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 # Chinese and Japanese put no spaces between words: in a text with their characters (Han, kana), each of
 # them counts as a word (a real word is one to three of them), so that a sentence of theirs is as long as
 # anyone's, not one "word" between two punctuation marks. Other texts keep WORD_RE's words, unchanged.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Hiragana and katakana letters (with the prolonged-sound and iteration marks, not the combining sound
+# marks, ゠ or the middle dot ・ that kaomoji use too), and Han.
+_CJK = "\u3040-\u3098\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
 CJK_WORD_RE = re.compile(f"[{_CJK}]|[^\\W\\d_{_CJK}]+(?:['’\\-][^\\W\\d_{_CJK}]+)*")
 
@@ -22,6 +24,12 @@ CJK_WORD_RE = re.compile(f"[{_CJK}]|[^\\W\\d_{_CJK}]+(?:['’\\-][^\\W\\d_{_CJK}
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds a Chinese or Japanese character (its words are then :data:`CJK_WORD_RE`'s)."""
     return _CJK_RE.search(text) is not None
+
+
+def word_pattern(text: str) -> re.Pattern[str]:
+    """The pattern of ``text``'s words as :func:`parse` finds them: :data:`CJK_WORD_RE` in a text with a
+    Chinese or Japanese character, :data:`WORD_RE` in any other."""
+    return CJK_WORD_RE if has_cjk(text) else WORD_RE
 
 
 def count_cjk(text: str) -> int:
@@ -289,7 +297,7 @@ def parse(text: str, *, title: str | None = None, url: str | None = None) -> Doc
         title = " ".join(normalise(title).split()) or None
         if title and not _has_headline(clean, title):
             clean, titled = f"{title}\n\n{clean}", True
-    findall = (CJK_WORD_RE if has_cjk(clean) else WORD_RE).findall
+    findall = word_pattern(clean).findall
     logical, rewritten = _logical_lines(clean)
     lines = [Line(number, line, tuple(findall(line)), span) for number, span, line in logical]
     if not lines:

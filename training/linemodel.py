@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import murmurhash3_32
 
-from training.document import WORD_RE
+from training.document import word_pattern
 from training.lexicons import (
     CATEGORIES,
     EMAIL_RE,
@@ -174,7 +174,11 @@ def line_layout_features(
     out = np.zeros((n, len(DENSE_FEATURE_NAMES)), dtype=np.float64)
     if n == 0:
         return out
-    toks = [words[i] for i in range(n)] if words is not None else [WORD_RE.findall(line) for line in lines]
+    if words is not None:
+        toks = [words[i] for i in range(n)]
+    else:  # as parse() finds them (training passes none): one pattern for the whole document
+        findall = word_pattern("\n".join(lines)).findall
+        toks = [findall(line) for line in lines]
     lowered = [line.lower() for line in lines]
     counts = Counter(lowered)
     first = lowered[0]

@@ -378,3 +378,34 @@ def test_a_japanese_article_is_read_as_prose_and_a_line_after_it_as_its_tail(shi
     assert lines == [("legal", "tail")]
     assert r["signals"]["boilerplate_head_lines"] == 0
     assert r["score"] >= 70
+
+
+def test_a_japanese_article_cut_at_a_comma_is_cut_off(shipped_model_dir):
+    from service.model import load_model
+
+    model = load_model(shipped_model_dir)
+    cut = JAPANESE.rstrip().rsplit("、", 1)[0] + "、"
+    r = score_text(cut, model=model)
+    assert r["signals"]["boilerplate_cut_off"] == 1.0
+    assert score_text(JAPANESE, model=model)["signals"]["boilerplate_cut_off"] == 0.0
+
+
+def test_a_chinese_name_in_a_hard_wrapped_article_leaves_the_evidence_on_its_lines(shipped_model_dir):
+    """Words counted out line by line in a wrapped paragraph with the pattern parse() used: with another
+    one, a Han name made every word of its paragraph land on the paragraph's first line."""
+    import textwrap
+
+    from service.model import load_model
+
+    model = load_model(shipped_model_dir)
+    wrapped = "\n\n".join(textwrap.fill(p, 60) for p in SPUN.split("\n\n"))
+    named = wrapped.replace("Ravensworth", "Ravensworth (马丁)", 1)
+    assert named != wrapped
+
+    def lines(text: str) -> list[int]:
+        r = score_text(text, model=model)
+        return sorted(e["line"] for x in r["reasons"] + r["explanation"]["no_effect"]
+                      if x["code"] == "misspelled_entities" for e in x.get("evidence", []) if "line" in e)
+
+    assert len(lines(wrapped)) >= 3
+    assert lines(named) == lines(wrapped)

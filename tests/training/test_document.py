@@ -358,3 +358,10 @@ def test_chinese_and_japanese_characters_are_a_word_each_and_other_words_stay_wh
 def test_texts_without_chinese_or_japanese_keep_the_word_patterns_words(text):
     doc = parse(text)
     assert [w for ln in doc.lines for w in ln.words] == [w for ln in doc.lines for w in WORD_RE.findall(ln.text)]
+
+
+def test_kana_marks_that_are_no_letters_do_not_make_a_text_japanese():
+    # the middle dot is a separator (ドナルド・トランプ is 8 words, not 9), and kaomoji use it too
+    assert parse("ドナルド・トランプ").n_words == 8
+    assert parse("Great news (´・ω・`) today, Pellingham・residents").lines[0].words == \
+        ("Great", "news", "ω", "today", "Pellingham", "residents")

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from resources import CLEAN, SCRAPED
+from resources import CLEAN, JAPANESE, SCRAPED
 
 from training.document import parse
 from training.linemodel import CLASSES, DENSE_FEATURE_NAMES, LineModel, line_layout_features
@@ -201,3 +201,12 @@ def test_fast_token_pattern_finds_the_hashers_tokens(tiny_model, text):
     assert fast.token_re.pattern != model.hasher_.token_pattern  # the faster one is in use
     assert fast.token_re.findall(text) == re.findall(model.hasher_.token_pattern, text)
     assert fast.token_or_newline_re.findall(text) == re.findall(f"{model.hasher_.token_pattern}|\n", text)
+
+
+def test_full_width_marks_end_a_line_and_training_counts_words_as_parse_does():
+    terminal = line_layout_features(["今日は晴れです。", "今日は晴れです", "「晴れです。」", "晴れ？"])
+    assert terminal[:, DENSE_FEATURE_NAMES.index("terminal")].tolist() == [1.0, 0.0, 1.0, 1.0]
+    # training passes no words: the features must be those of the words parse() gives at scoring time
+    doc = parse(JAPANESE)
+    texts = [ln.text for ln in doc.lines]
+    assert np.array_equal(line_layout_features(texts), line_layout_features(texts, [ln.words for ln in doc.lines]))

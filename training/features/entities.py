@@ -29,7 +29,7 @@ from itertools import accumulate, compress
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from training.document import WORD_RE, Document
+from training.document import Document, word_pattern
 from training.features import Context, FamilyOutput
 from training.lexicons import STOP_WORDS
 from training.vocabulary import COMMON_ZIPF, EntityLexicon, strip_possessive
@@ -184,12 +184,13 @@ def _word_line_numbers(doc: Document) -> list[int]:
     if all(ln.span == 1 for ln in doc.lines):
         return [ln.number for ln in doc.lines for _ in ln.words]
     physical = doc.text.split("\n")
+    findall = word_pattern(doc.text).findall  # the pattern parse() counted the words with
     out: list[int] = []
     for ln in doc.lines:
         if ln.span == 1:
             out += [ln.number] * len(ln.words)
             continue
-        parts = [len(WORD_RE.findall(physical[ln.number - 1 + k])) for k in range(ln.span)]
+        parts = [len(findall(physical[ln.number - 1 + k])) for k in range(ln.span)]
         if sum(parts) != len(ln.words):  # cannot happen (joined with a space); the first line then
             parts = [len(ln.words)]
         for k, count in enumerate(parts):

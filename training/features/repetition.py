@@ -151,6 +151,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     words = list(map(str.lower, doc.words))
     n_words = len(words)
     no_spaces = False
+    spaced = words  # the words a mean word length is taken over
     if has_cjk(doc.text):
         # Every Chinese or Japanese character is a word to the parser, so that lengths and rates compare
         # with other languages'; but a run of 5 characters is not 5 words (common endings repeat all the
@@ -159,6 +160,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         # spaces, no words); an English article naming 北京 keeps its own.
         words = [w.lower() for ln in doc.lines for w in WORD_RE.findall(ln.text)]
         no_spaces = count_cjk(doc.text) >= CJK_TEXT_SHARE * sum(map(len, words))
+        spaced = [w for w in words if not has_cjk(w)]
     ids = _word_ids(words)
     hashes = _ngram_hashes_upto(ids[0], tuple(n for n in (2, 3, 4, 5, 8) if n <= len(words)))
     per_1k = 1000.0 / max(n_words, 50)
@@ -186,7 +188,9 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "repetition_stopword_frac": (
             sum(map(STOP_WORDS.__contains__, words)) / max(len(words), 1) if context.english else math.nan
         ),
-        "repetition_mean_word_length": math.nan if no_spaces else min(word_chars / max(len(words), 1), 20.0),
+        "repetition_mean_word_length": (
+            math.nan if no_spaces else min(sum(map(len, spaced)) / max(len(spaced), 1), 20.0)
+        ),
         "repetition_caps_word_frac": len(caps) / max(n_words, 1),
         "repetition_exclamation_per_1k": doc.text.count("!") * per_1k,
         "repetition_promo_per_1k": len(promo) * per_1k,

@@ -181,3 +181,12 @@ def test_an_english_article_naming_a_chinese_city_keeps_its_word_statistics(reso
     assert math.isfinite(out.values["repetition_mean_word_length"])
     assert out.values["repetition_mean_word_length"] == pytest.approx(plain.values["repetition_mean_word_length"], abs=0.05)
     assert out.values["repetition_dup_5gram_frac"] == plain.values["repetition_dup_5gram_frac"]
+
+
+def test_a_text_mostly_in_english_with_japanese_lines_takes_its_word_length_from_the_english_words(resources):
+    english = "\n\n".join(CLEAN.split("\n\n")[1:3])
+    mixed = JAPANESE + "\n\n" + english
+    out, _ = _run(mixed, resources)
+    alone, _ = _run(english, resources)
+    assert math.isfinite(out.values["repetition_mean_word_length"])
+    assert out.values["repetition_mean_word_length"] == pytest.approx(alone.values["repetition_mean_word_length"], abs=0.01)
