@@ -384,9 +384,12 @@ def test_a_japanese_article_cut_at_a_comma_is_cut_off(shipped_model_dir):
     from service.model import load_model
 
     model = load_model(shipped_model_dir)
-    cut = JAPANESE.rstrip().rsplit("、", 1)[0] + "、"
+    # the third paragraph stops at a comma, and nothing follows
+    title, first, second, third, _ = JAPANESE.strip().split("\n\n")
+    cut = "\n\n".join([title, first, second, third.rsplit("、", 1)[0] + "、"])
     r = score_text(cut, model=model)
     assert r["signals"]["boilerplate_cut_off"] == 1.0
+    assert r["score"] < 70
     assert score_text(JAPANESE, model=model)["signals"]["boilerplate_cut_off"] == 0.0
 
 
