@@ -249,24 +249,37 @@ def _forced(stream: str, value: float):
     return rng
 
 
+ARTS = [(f"a{i}", CLEAN) for i in range(80)]
+OTHER = {f"a{i}" for i in range(20)}
+
+
+def _drawn_apart(pool, monkeypatch, kind: str, stream: str, articles: set[str]) -> list:
+    """The ``kind`` examples of ARTS (OTHER in another language), after checking that ``stream`` alone
+    decides them: forced one way then the other, exactly ``articles`` get one, or none does, and every
+    other variant is the same bytes either way (and as drawn)."""
+    def run() -> list:
+        return generate(ARTS, pool, seed=0, per_article=3, common_words=COMMON, other_language=OTHER)
+
+    out = run()
+    mine = [e for e in out if e.tags == [kind]]
+    monkeypatch.setattr(corrupt, "_rng", _forced(stream, 0.0))
+    every = run()
+    monkeypatch.setattr(corrupt, "_rng", _forced(stream, 1.0))
+    never = run()
+    assert {e.source_id for e in every if e.tags == [kind]} == articles
+    assert not [e for e in never if e.tags == [kind]]
+    assert _dump([e for e in every if e.tags != [kind]]) == _dump(never)
+    assert _dump([e for e in out if e.tags != [kind]]) == _dump(never)
+    drawn = {e.source_id for e in mine}
+    assert _dump([e for e in every if e.source_id in drawn and e.tags == [kind]]) == _dump(mine)
+    return mine
+
+
 def test_about_a_quarter_of_english_articles_also_end_on_a_list_and_none_in_other_languages(pool, monkeypatch):
-    arts = [(f"a{i}", CLEAN) for i in range(80)]
-    other = {f"a{i}" for i in range(20)}
-    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
-    listed = [e for e in out if e.tags == ["list_end"]]
+    listed = _drawn_apart(pool, monkeypatch, "list_end", "list-end-share", {a for a, _ in ARTS} - OTHER)
     assert 6 <= len(listed) <= 28
     assert all(e.label == "reliable" for e in listed)
-    assert not {e.source_id for e in listed} & other
-    # decided by a stream of its own: forced one way then the other, every English article gets one or
-    # none, and every other variant is exactly what it is when no article gets one
-    monkeypatch.setattr(corrupt, "_rng", _forced("list-end-share", 0.0))
-    every = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
-    monkeypatch.setattr(corrupt, "_rng", _forced("list-end-share", 1.0))
-    never = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
-    assert {e.source_id for e in every if e.tags == ["list_end"]} == {a for a, _ in arts} - other
-    assert not [e for e in never if e.tags == ["list_end"]]
-    assert _dump([e for e in every if e.tags != ["list_end"]]) == _dump(never)
-    assert _dump([e for e in out if e.tags != ["list_end"]]) == _dump(never)
+    assert not {e.source_id for e in listed} & OTHER
 
 
 def test_list_end_keeps_abbreviations_inside_their_items_and_the_headline_out_of_the_list(pool):
@@ -301,25 +314,10 @@ def test_list_end_turns_the_last_paragraph_into_items_and_keeps_every_word(pool,
 
 
 def test_about_half_of_the_articles_also_give_a_pull_quote_in_any_language(pool, monkeypatch):
-    arts = [(f"a{i}", CLEAN) for i in range(80)]
-    other = {f"a{i}" for i in range(20)}
-    out = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
-    quoted = [e for e in out if e.tags == ["pull_quote"]]
+    quoted = _drawn_apart(pool, monkeypatch, "pull_quote", "pull-quote-share", {a for a, _ in ARTS})
     assert 28 <= len(quoted) <= 52
     assert all(e.label == "reliable" for e in quoted)
-    assert {e.source_id for e in quoted} & other  # a pull quote is no English-only thing
-    # Decided by a stream of its own ("pull-quote-share"), and nothing else draws from it: forced one way
-    # then the other, every article gets one or none, and every other variant is the same bytes.
-    monkeypatch.setattr(corrupt, "_rng", _forced("pull-quote-share", 0.0))
-    every = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
-    monkeypatch.setattr(corrupt, "_rng", _forced("pull-quote-share", 1.0))
-    never = generate(arts, pool, seed=0, per_article=3, common_words=COMMON, other_language=other)
-    assert {e.source_id for e in every if e.tags == ["pull_quote"]} == {a for a, _ in arts}
-    assert not [e for e in never if e.tags == ["pull_quote"]]
-    assert _dump([e for e in every if e.tags != ["pull_quote"]]) == _dump(never)
-    assert _dump([e for e in out if e.tags != ["pull_quote"]]) == _dump(never)
-    assert _dump([e for e in every if e.source_id in {q.source_id for q in quoted} and e.tags == ["pull_quote"]]) \
-        == _dump(quoted)
+    assert {e.source_id for e in quoted} & OTHER  # a pull quote is no English-only thing
 
 
 def _added(text: str, ex) -> list[str]:
