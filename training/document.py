@@ -35,6 +35,8 @@ def word_pattern(text: str) -> re.Pattern[str]:
 def count_cjk(text: str) -> int:
     """How many Chinese or Japanese characters ``text`` holds."""
     return len(_CJK_RE.findall(text))
+
+
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 # Control characters, and the invisible format characters that carry nothing a reader sees: word
 # joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and non-joiners
