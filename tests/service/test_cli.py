@@ -444,6 +444,13 @@ LATIN_ARTICLE = (
 )
 
 
+def _text_shown(rec: dict) -> str:
+    """A record's cleaned text and the text of every line its evidence quotes."""
+    every = rec["reasons"] + rec["explanation"]["no_effect"]
+    quoted = [str(e["text"]) for x in every for e in x.get("evidence", []) if isinstance(e, dict) and "text" in e]
+    return "\n".join([rec["cleaned_text"], *quoted])
+
+
 def test_score_decodes_other_encodings_as_scan_does(runner, tmp_path, tiny_model_dir):
     from service.scan.sources import decode_text
 
@@ -459,8 +466,10 @@ def test_score_decodes_other_encodings_as_scan_does(runner, tmp_path, tiny_model
     for path, rec in zip((cp1252, latin1), recs[:2], strict=True):
         assert "error" not in rec and 0.0 <= rec["score"] <= 100.0, rec
         assert rec["input"] == {"encoding": decode_text(path.read_bytes())[1]} == {"encoding": "cp1252"}
-        assert "Hélène Dubois" in rec["cleaned_text"] and "Ã" not in rec["cleaned_text"]
-    assert "d’euros – financés" in recs[0]["cleaned_text"]
+        # the decoded words, wherever the line model put their line: in the cleaned text or in evidence
+        seen = _text_shown(rec)
+        assert "Hélène Dubois" in seen and "Ã" not in seen
+    assert "d’euros – financés" in _text_shown(recs[0])
     assert "error" not in recs[2] and "input" not in recs[2]  # UTF-8: no encoding field
     assert recs[1]["score"] == recs[2]["score"]  # the same text, however it was encoded
 
