@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk", "count_cjk", "word_pattern"]
+__all__ = ["Document", "Line", "parse", "EmptyDocumentError", "WORD_RE", "CJK_WORD_RE", "has_cjk", "count_cjk", "word_pattern", "split_cjk"]
 
 # A word: letters (any script), with inner apostrophes or hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -30,6 +30,14 @@ def word_pattern(text: str) -> re.Pattern[str]:
     """The pattern of ``text``'s words as :func:`parse` finds them: :data:`CJK_WORD_RE` in a text with a
     Chinese or Japanese character, :data:`WORD_RE` in any other."""
     return CJK_WORD_RE if has_cjk(text) else WORD_RE
+
+
+_CJK_PIECES_RE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+
+
+def split_cjk(token: str) -> list[str]:
+    """``token`` with each Chinese or Japanese character apart: "2025年3月" -> ["2025", "年", "3", "月"]."""
+    return _CJK_PIECES_RE.findall(token)
 
 
 def count_cjk(text: str) -> int:

@@ -52,6 +52,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Indel
 
 from service.scan import CrawlDoc
+from training.document import has_cjk, split_cjk
 from training.vocabulary import COMMON_ZIPF, general_vocabulary
 
 __all__ = [
@@ -345,8 +346,14 @@ def duplicate_groups(fields: dict[str, dict[str, Any]], docs: list[CrawlDoc]) ->
 
 # ========================================================================================= near-duplicates
 def normalise_tokens(text: str) -> list[str]:
-    """Lower case, apostrophes dropped ("don't" -> "dont"), other punctuation a space: the words in order."""
-    return _PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", text.lower())).split()
+    """Lower case, apostrophes dropped ("don't" -> "dont"), other punctuation a space: the words in order.
+    Chinese and Japanese write no spaces: each of their characters is a token, as :func:`training.document.parse`
+    counts words, so that a shingle is five characters, not five clauses, and a character edited does not
+    change a whole clause."""
+    words = _PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", text.lower())).split()
+    if has_cjk(text):
+        words = [piece for w in words for piece in split_cjk(w)]
+    return words
 
 
 _token_hashes: dict[str, int] = {}

@@ -348,3 +348,19 @@ def test_five_thousand_documents_each_get_their_fields_and_mixes_form_no_giant_s
     assert set(fields) == {d.key for d in docs}
     sizes = [f["story_size"] or 0 for f in fields.values()]
     assert max(sizes) < 1000, "documents mixing two articles must not chain the crawl into one story"
+
+
+def test_an_edited_japanese_copy_is_a_near_duplicate_and_its_short_lines_repeat_by_key():
+    """Chinese and Japanese tokens are characters, as parse() counts words: with clauses as tokens, three
+    characters edited changed three whole clauses, and the copy shared too few shingles to be found."""
+    from resources import JAPANESE
+
+    edited = JAPANESE.replace("二十日", "二十一日").replace("約六十万人", "約五十九万人").replace("秋まで", "夏まで")
+    assert edited != JAPANESE
+    none, (of, similarity) = C.near_duplicates([JAPANESE, edited])
+    assert none is None and of == 0 and C.DUPLICATE_THRESHOLD <= similarity < 1.0
+    assert C._line_key("この記事をシェアする") is not None  # a short Japanese line can repeat across a site
+    assert C.normalise_tokens("2025年3月4日 東京 don't") == ["2025", "年", "3", "月", "4", "日", "東", "京", "dont"]
+    # other scripts keep their words
+    assert C.normalise_tokens("Don't stop — the U.S. team's 2-1 win! Ελλάδα 한국어") == \
+        ["dont", "stop", "the", "u", "s", "teams", "2", "1", "win", "ελλάδα", "한국어"]
