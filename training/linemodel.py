@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 __all__ = ["LineModel", "CLASSES", "line_layout_features", "DENSE_FEATURE_NAMES", "NotFittedError"]
 
 CLASSES: tuple[str, ...] = ("content", *CATEGORIES)
-_CLOSERS = "\"'”’)]」』）"  # may follow a sentence's last punctuation mark
+CLOSERS = "\"'”’)]」』）"  # may follow a sentence's last punctuation mark
 # A list item's mark: a bullet or a number, then a space (the generator's list items keep theirs by it).
 BULLET_RE = re.compile(r"^(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
 _SEPARATORS = "|›»·•/→>"
@@ -185,7 +185,7 @@ def line_layout_features(
     n_chars = np.fromiter(map(len, lines), dtype=np.float64, count=n)
     word_counts = np.fromiter(map(len, toks), dtype=np.int64, count=n)
     n_words = word_counts.astype(np.float64)
-    terminal = np.fromiter((line.rstrip(_CLOSERS)[-1:] in _TERMINALS for line in lines), dtype=bool, count=n)
+    terminal = np.fromiter((line.rstrip(CLOSERS)[-1:] in _TERMINALS for line in lines), dtype=bool, count=n)
     short_nonterm = (n_words < _SHORT_WORDS) & ~terminal
     log_chars = np.log1p(n_chars)
     flags = _char_flags("".join(lines))

@@ -16,7 +16,7 @@ import numpy as np
 from training.document import Document, Line
 from training.features import Context, FamilyOutput
 from training.lexicons import CATEGORIES, EMAIL_RE, PHONE_RE, STOP_WORDS, URL_RE, stop_words
-from training.linemodel import CLASSES, DENSE_FEATURE_NAMES
+from training.linemodel import CLASSES, CLOSERS, DENSE_FEATURE_NAMES
 
 NAME = "boilerplate"
 FEATURES = (
@@ -53,12 +53,10 @@ def head_line_count(categories: list[str]) -> int:
     return len(categories) - header + max(0, header - HEADER_LINES_FREE)
 
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
-# Chinese and Japanese sentences end in full-width marks (。！？) and may close a quotation with 」 or 』.
-_PROSE_END_RE = re.compile(r"[.!?。！？][\"'”’)\]」』）]*$")  # a teaser cut off with "…" is not prose
 _DIGITS_RE = re.compile(r"\d{3}")
 _CUT_RE = re.compile(r"[\w,;–—、，；-]$")  # ends on a word, a comma or a dash: the sentence did not end
-_TERMINAL_RE = re.compile(r"[.!?…:。！？][\"'”’)\]」』）]*$")
-_CLOSING_MARKS = "\"'”’)]」』）"  # what _PROSE_END_RE and _TERMINAL_RE allow after the mark
+_CLOSING_MARKS = CLOSERS  # what may follow a sentence's mark (a quote's or a bracket's end, 」 or 』)
+# Chinese and Japanese sentences end in full-width marks (。！？). A teaser cut off with "…" is not prose.
 _PROSE_END_MARKS = frozenset(".!?。！？")
 _TERMINAL_MARKS = frozenset(".!?…:。！？")
 
@@ -172,7 +170,7 @@ def _closing_sentence(line: Line, stop: frozenset[str]) -> bool:
     sentence's end, and no credit."""
     return (
         _running_text(line.words, stop)
-        and bool(_PROSE_END_RE.search(line.text))
+        and _ends_with_mark(line.text, _PROSE_END_MARKS)
         and not _CREDIT_START_RE.match(line.text)
     )
 
@@ -258,7 +256,7 @@ def _fallback_labels(doc: Document) -> tuple[list[str], np.ndarray]:
     """Without a line model: a line is content when it is prose-like. Only for bootstrapping."""
     labels = []
     for ln in doc.lines:
-        prose = len(ln.words) >= PARAGRAPH_WORDS or bool(_TERMINAL_RE.search(ln.text))
+        prose = len(ln.words) >= PARAGRAPH_WORDS or _ends_with_mark(ln.text, _TERMINAL_MARKS)
         labels.append("content" if prose else "navigation")
     p = np.array([1.0 if lab == "content" else 0.0 for lab in labels])
     return labels, p

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -262,15 +263,20 @@ def test_what_may_follow_a_last_full_stop(token, tag):
     assert boilerplate._is_tag(token) is tag
 
 
+# The regular expressions the string test replaces (the module used them beside it, for two checks).
+_PROSE_END_RE = re.compile(r"[.!?。！？][\"'”’)\]」』）]*$")
+_TERMINAL_RE = re.compile(r"[.!?…:。！？][\"'”’)\]」』）]*$")
+
+
 def test_mark_at_the_end_is_the_regular_expressions_answer():
     """The string test for a line's last mark says what the regular expressions it replaces say."""
     import itertools
 
-    chars = ".!?…:\"')]”’\na "
+    chars = ".!?…:\"')]”’\na 。！」"
     texts = ["".join(p) for n in range(5) for p in itertools.product(chars, repeat=n)]
     for text in texts:
-        assert boilerplate._ends_with_mark(text, boilerplate._PROSE_END_MARKS) == bool(boilerplate._PROSE_END_RE.search(text))
-        assert boilerplate._ends_with_mark(text, boilerplate._TERMINAL_MARKS) == bool(boilerplate._TERMINAL_RE.search(text))
+        assert boilerplate._ends_with_mark(text, boilerplate._PROSE_END_MARKS) == bool(_PROSE_END_RE.search(text))
+        assert boilerplate._ends_with_mark(text, boilerplate._TERMINAL_MARKS) == bool(_TERMINAL_RE.search(text))
 
 
 @pytest.mark.parametrize(
