@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.charsets import text_codec
 from service.metrics import CONTENT_TYPE, Metrics
 from service.model import Model, ModelError, load_model
 from service.schemas import (
@@ -194,14 +195,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _decode(data: bytes, charset: str = "utf-8") -> str:
     """``data`` decoded with the declared charset (a leading byte-order mark dropped), or :class:`ApiError`."""
-    try:
-        codec = codecs.lookup(charset).name
-    except LookupError as exc:
-        raise ApiError(415, "unsupported_media_type", f"charset '{charset}' is unknown; send UTF-8") from exc
+    codec = text_codec(charset)
+    if codec is None:
+        raise ApiError(415, "unsupported_media_type", f"charset '{charset}' is not a known text charset; send UTF-8")
     try:
         text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as exc:
         raise ApiError(400, "not_utf8", f"the body is not valid {charset} (byte {exc.start}); send UTF-8 text") from exc
+    except UnicodeError as exc:  # a codec that fails without saying where
+        raise ApiError(400, "not_utf8", f"the body is not valid {charset} ({exc}); send UTF-8 text") from exc
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -234,6 +236,8 @@ def _json_body(data: bytes, charset: str | None = None) -> Any:
         raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
     except RecursionError as exc:
         raise ApiError(400, "bad_json", "the body is not valid JSON: it is nested too deeply") from exc
+    except ValueError as exc:  # an integer over Python's 4,300 digits: "Exceeds the limit (4300 digits) ..."
+        raise ApiError(400, "bad_json", f"the body cannot be read as JSON: {exc}") from exc
 
 
 def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:

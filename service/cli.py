@@ -281,6 +281,8 @@ def score(
                         raise InputError("bad_json", f"line {lineno} is not valid JSON: {exc}") from exc
                     except RecursionError as exc:
                         raise InputError("bad_json", f"line {lineno} is not valid JSON: nested too deeply") from exc
+                    except ValueError as exc:  # an integer over Python's 4,300 digits
+                        raise InputError("bad_json", f"line {lineno} cannot be read as JSON: {exc}") from exc
                     if not isinstance(row, dict):
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     rid = utf8_safe(str(row.get("id", rid)))
@@ -857,7 +859,7 @@ def _models_root(root: Path | None) -> Path:
 def _manifest(folder: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return None
     return data if isinstance(data, dict) else None
 
@@ -904,7 +906,9 @@ def models_show(
     folder = Path(name) if Path(name).is_dir() else _models_root(root) / name
     man = _manifest(folder)
     if man is None:
-        typer.echo(f"error: no model manifest at {folder / 'manifest.json'}", err=True)
+        path = folder / "manifest.json"
+        what = "is not a JSON object in UTF-8" if path.is_file() else "does not exist"
+        typer.echo(f"error: model manifest {path} {what}", err=True)
         raise typer.Exit(2)
     try:
         load_model(folder)

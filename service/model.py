@@ -74,15 +74,30 @@ def _major(version: str) -> str:
 
 
 def load_model(path: Path | str, *, extra_names: list[str] | None = None) -> Model:
-    """Load and verify the model in ``path``; raise :class:`ModelError` saying what is wrong."""
+    """Load and verify the model in ``path``; raise :class:`ModelError` saying what is wrong.
+
+    Whatever is wrong with the folder (a manifest that is a list, a field of the wrong type, bytes that are
+    not UTF-8) is a :class:`ModelError`: the callers (the CLI, a reload over HTTP, the supervisor's SIGHUP)
+    refuse the model with its message and keep what they had, whatever the folder holds."""
     path = Path(path)
+    try:
+        return _load_model(path, extra_names)
+    except ModelError:
+        raise
+    except Exception as exc:  # a malformed field the checks below did not foresee: still the folder's fault
+        raise ModelError(f"model {path} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+def _load_model(path: Path, extra_names: list[str] | None) -> Model:
     manifest_path = path / MANIFEST_FILE
     if not manifest_path.is_file():
         raise ModelError(f"no model at {path}: {MANIFEST_FILE} is missing (train one with 'thresher train')")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8 (UnicodeDecodeError)
         raise ModelError(f"model manifest {manifest_path} is unreadable: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ModelError(f"model manifest {manifest_path} is not a JSON object (it holds a {type(manifest).__name__})")
     files = manifest.get("files")
     if not isinstance(files, dict) or MODEL_FILE not in files:
         raise ModelError(f"model manifest {manifest_path} lists no files; expected {MODEL_FILE} with its sha256")
@@ -111,7 +126,10 @@ def load_model(path: Path | str, *, extra_names: list[str] | None = None) -> Mod
         )
     if manifest.get("line_classes") != list(CLASSES):
         raise ModelError(f"model {path} has line classes {manifest.get('line_classes')}, code has {list(CLASSES)}")
-    _check_libraries(manifest.get("libraries", {}), path)
+    libraries = manifest.get("libraries", {})
+    if not isinstance(libraries, dict):
+        raise ModelError(f"model manifest {manifest_path} gives libraries {libraries!r}; expected an object")
+    _check_libraries(libraries, path)
     try:
         bundle = joblib.load(path / MODEL_FILE)
     except Exception as exc:  # a pickle that hashes right but does not load: another joblib, a truncated copy

@@ -22,7 +22,9 @@ WARMUP_TEXT = (
     "Members said the plan would be published next month after a public consultation."
 )
 
-MAX_TEXT_CHARS = 2_000_000  # library limit; the API and CLI set their own, smaller byte limits
+# The longest text scored, whoever asks. No smaller than the API's default body limit (2 MiB) and the CLI's
+# default --max-bytes: a text within those is never refused by this one (a UTF-8 character is a byte or more).
+MAX_TEXT_CHARS = 2 * 1024 * 1024
 
 
 class TextTooLargeError(ValueError):
@@ -67,7 +69,10 @@ def score_text(
     :class:`TextTooLargeError` beyond :data:`MAX_TEXT_CHARS`. ``lang`` is the language the caller
     expects: it is echoed in ``language.declared`` with whether detection agrees, and does not change the score."""
     if len(text) > MAX_TEXT_CHARS:
-        raise TextTooLargeError(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS} are accepted")
+        raise TextTooLargeError(
+            f"text has {len(text)} characters; at most {MAX_TEXT_CHARS} are scored (a limit of its own, whatever "
+            "the byte limits are set to)"
+        )
     doc = parse(text, title=title, url=url)
     ext = extract_features(doc, resources=model.resources)
     base, contrib = model.classifier.contributions(ext.vector())

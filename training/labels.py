@@ -46,7 +46,7 @@ Labels: ``reliable`` or ``unreliable``, ignoring case and surrounding blanks. Nu
 silently inverted label set would train a model that is confidently wrong.
 
 Weights: a positive finite number (a numeric string in CSV), default 1. Tags: a list, or a string split
-on commas and semicolons. Limits as in the scan: files over 2 MiB and texts over 2,000,000 characters are
+on commas and semicolons. Limits as in the scan: files over 2 MiB and texts over 2 Mi (2,097,152) characters are
 skipped (``too_large``).
 
 Ids: a row's ``id``, else ``<file name>:<line>``. Within a source a repeated id gets ``#2``, ``#3``...;
@@ -107,7 +107,7 @@ JSONL_EXTENSIONS = (".jsonl.gz", ".ndjson.gz", ".jsonl", ".ndjson")
 CSV_EXTENSIONS = (".csv",)
 DOCUMENT_EXTENSIONS = (".txt", ".md", ".html", ".htm")
 _CONTAINER_EXTENSIONS = (".jsonl.gz", ".ndjson.gz", ".warc.gz", ".jsonl", ".ndjson", ".json", ".warc")
-MAX_TEXT_CHARS = 2_000_000  # service.scoring.MAX_TEXT_CHARS: a longer text could not be scored either
+MAX_TEXT_CHARS = 2 * 1024 * 1024  # service.scoring.MAX_TEXT_CHARS: a longer text could not be scored either
 NUL_WINDOW = 8192
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
 _TAG_SPLIT = re.compile(r"[,;]")

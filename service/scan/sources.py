@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from service.charsets import text_codec
 from service.scan import RawDocument
 from service.surrogates import has_lone_surrogate, utf8_safe
 
@@ -186,12 +187,7 @@ _CT_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", r
 
 def _codec(label: str | None) -> str | None:
     """A Python codec name for a declared charset label, or None if unknown."""
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().lower()).name
-    except LookupError:
-        return None
+    name = text_codec(label) if label else None
     return "cp1252" if name in _AS_CP1252 else name
 
 
@@ -231,7 +227,7 @@ def decode_text(data: bytes, *, declared: str | None = None, check_binary: bool 
         if candidate:
             try:
                 return data.decode(candidate), candidate
-            except (UnicodeDecodeError, LookupError):
+            except UnicodeError:  # UnicodeDecodeError, or a codec that fails without saying where
                 continue
     raise _Problem(
         "not_utf8",

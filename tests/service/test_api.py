@@ -159,7 +159,8 @@ def test_wrong_types_are_422(client, body):
         assert err["errors"], err
 
 
-@pytest.mark.parametrize("raw", [b"{", b"{'text': 'single quotes'}", b'{"text": "a"} trailing', b"[" * 100_000])
+@pytest.mark.parametrize("raw", [b"{", b"{'text': 'single quotes'}", b'{"text": "a"} trailing', b"[" * 100_000,
+                                 b'{"text": "a b c", "x": ' + b"9" * 4301 + b"}"])  # over Python's int digits
 def test_malformed_json_is_400(client, raw):
     _error(client.post("/v1/score", content=raw, headers={"content-type": "application/json"}), 400, "bad_json")
 
@@ -243,8 +244,11 @@ def test_unsupported_media_type_is_415(client, ctype):
     _error(client.post("/v1/score", content=b"text=hello", headers=headers), 415, "unsupported_media_type")
 
 
-def test_unknown_charset_is_415(client):
-    _error(client.post("/v1/score", content=b"hello", headers={"content-type": "text/plain; charset=klingon"}),
+@pytest.mark.parametrize("charset", ["klingon", "hex", "base64", "rot13", "zip", "undefined", "punycode", "idna",
+                                     "unicode_escape"])
+def test_unknown_or_no_text_charset_is_415(client, charset):
+    """A Python codec that is no text charset (bytes to bytes, escapes, domain names) is no charset either."""
+    _error(client.post("/v1/score", content=b"hello-99999zz", headers={"content-type": f"text/plain; charset={charset}"}),
            415, "unsupported_media_type")
 
 

@@ -117,6 +117,17 @@ def test_a_worker_that_cannot_start_puts_the_replaced_ones_back(tmp_path, model_
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
 
+        # reload 0: a manifest that is no JSON object is refused before any worker is touched, and the
+        # supervisor goes on (it once died in its signal handler and then ignored every signal)
+        manifest = (model_copy / "manifest.json").read_bytes()
+        (model_copy / "manifest.json").write_text("[]")
+        os.kill(proc.pid, signal.SIGHUP)
+        text = _wait_for(log, r"SIGHUP: the model in \S+ was refused; no worker was replaced")
+        assert "Traceback" not in text, text
+        assert _reloads(metrics_dir) == {"refused": 1}
+        assert _copies_served(url) == {first}
+        (model_copy / "manifest.json").write_bytes(manifest)
+
         # reload 1: the second new worker fails at once; the first, already replaced, is put back
         os.kill(proc.pid, signal.SIGHUP)
         text = _wait_for(log, r"all 2 workers serve tiny \w+ again; the reload was refused")
@@ -125,21 +136,21 @@ def test_a_worker_that_cannot_start_puts_the_replaced_ones_back(tmp_path, model_
         assert "putting the 1 worker(s) already replaced back on tiny" in text
         assert "not ready in time" not in text
         assert _copies_served(url) == {first}
-        assert not (root / "2").exists()
-        assert _reloads(metrics_dir) == {"refused": 1}
+        assert not (root / "2").exists() and not (root / "3").exists()
+        assert _reloads(metrics_dir) == {"refused": 2}
 
         # reload 2: every worker replaced, on the new copy; the old copy is removed
         os.kill(proc.pid, signal.SIGHUP)
         _wait_for(log, r"model reloaded from \S+ on all 2 workers")
-        assert _copies_served(url) == {str(root / "3")}
+        assert _copies_served(url) == {str(root / "4")}
         assert not (root / "1").exists()
-        assert _reloads(metrics_dir) == {"refused": 1, "loaded": 1}
+        assert _reloads(metrics_dir) == {"refused": 2, "loaded": 1}
 
         # reload 3: the first new worker fails: no worker was replaced
         os.kill(proc.pid, signal.SIGHUP)
         _wait_for(log, r"putting the 0 worker\(s\) already replaced back(.|\n)*all 2 workers serve tiny \w+ again")
-        assert _copies_served(url) == {str(root / "3")}
-        assert _reloads(metrics_dir) == {"refused": 2, "loaded": 1}
+        assert _copies_served(url) == {str(root / "4")}
+        assert _reloads(metrics_dir) == {"refused": 3, "loaded": 1}
         assert proc.poll() is None
     finally:
         if proc.poll() is None:

@@ -246,7 +246,16 @@ def test_models_list_and_show(runner, tiny_model_dir, tmp_path):
     man = json.loads(shown.output)
     assert man["name"] == "tiny" and man["status"] == "verified" and man["feature_names"]
     missing = runner.invoke(app, ["models", "show", "nothing", "--root", str(root)])
-    assert missing.exit_code == 2
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    (root / "listed").mkdir()
+    (root / "listed" / "manifest.json").write_text("[]")
+    malformed = runner.invoke(app, ["models", "show", "listed", "--root", str(root)])
+    assert malformed.exit_code == 2 and "is not a JSON object" in malformed.output, malformed.output
+    shutil.copytree(tiny_model_dir, root / "null-libraries")
+    manifest = json.loads((root / "null-libraries" / "manifest.json").read_text())
+    (root / "null-libraries" / "manifest.json").write_text(json.dumps({**manifest, "libraries": None}))
+    refused = runner.invoke(app, ["score", "--model", str(root / "null-libraries"), "-"], input="Some text here.")
+    assert refused.exit_code == 2 and "libraries" in refused.output, refused.output
     empty = runner.invoke(app, ["models", "list", "--root", str(tmp_path / "none")])
     assert empty.exit_code == 1
 
@@ -318,10 +327,13 @@ def test_score_gzip_cut_short_ends_with_an_error_record(runner, tmp_path, tiny_m
 def test_bad_json_message_keeps_the_position(runner, tmp_path, tiny_model_dir):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "a", "text": CLEAN}) + "\n" + '{"id": "b", "text": "tab\there"}\n'
-                   + "[" * 100_000 + "\n", encoding="utf-8")
+                   + "[" * 100_000 + "\n" + '{"id": "d", "n": ' + "9" * 4301 + "}\n"
+                   + json.dumps({"id": "e", "text": CLEAN}) + "\n", encoding="utf-8")
     res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
     assert res.exit_code == 1
-    _, bad, deep = _records(res.stdout)
+    _, bad, deep, big, last = _records(res.stdout)
+    assert big["error"]["code"] == "bad_json" and "4300 digits" in big["error"]["message"]  # the run goes on
+    assert last["id"] == "e" and "score" in last
     assert bad["error"]["code"] == "bad_json"
     want = "line 2 is not valid JSON: Invalid control character at: line 1 column 25 (char 24)"
     assert bad["error"]["message"] == want

@@ -100,6 +100,23 @@ def test_unreadable_manifest_is_refused(model_copy):
         load_model(model_copy)
 
 
+@pytest.mark.parametrize("content", [b"[]", b"null", b"3", b'"manifest"', b"\xff\xfe{\x00", b"{\"files\": \xe9}"])
+def test_a_manifest_that_is_no_json_object_is_refused(model_copy, content):
+    (model_copy / "manifest.json").write_bytes(content)
+    with pytest.raises(ModelError, match="manifest"):
+        load_model(model_copy)
+
+
+@pytest.mark.parametrize("changes", [{"libraries": None}, {"libraries": ["numpy"]}, {"libraries": {"numpy": 2}},
+                                     {"feature_names": None}, {"feature_names": 7}, {"files": []},
+                                     {"files": {"model.joblib": None}}, {"line_classes": None}])
+def test_a_manifest_field_of_the_wrong_type_is_refused(model_copy, changes):
+    """Whatever a manifest holds, loading it raises ModelError (what the CLI, a reload and SIGHUP refuse)."""
+    _edit_manifest(model_copy, **changes)
+    with pytest.raises(ModelError):
+        load_model(model_copy)
+
+
 def test_manifest_without_files_is_refused(model_copy):
     _edit_manifest(model_copy, files={})
     with pytest.raises(ModelError, match="model.joblib"):
