@@ -187,6 +187,31 @@ def _check_out_file(out: Path, option: str = "--out", example: str = "scored.jso
         raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
 
 
+def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]]) -> None:
+    """Refuse, before any work, an output that would destroy or be read as an input: a file given as an input,
+    a path inside a folder that is scanned (the next scan would read this one's output as documents), or
+    the same file as another output."""
+    sources = []
+    for p in inputs:
+        try:
+            sources.append((p, p.resolve(), p.is_dir()))
+        except (OSError, RuntimeError):  # a symlink loop: no output can be in it
+            continue
+    seen: dict[Path, str] = {}
+    for option, out in outputs:
+        where = out.resolve()
+        for given, source, folder in sources:
+            if where == source:
+                raise _usage_error(f"{option} {out} is an input ({given}): writing it would destroy what is read; "
+                                   "write elsewhere")
+            if folder and where.is_relative_to(source):
+                raise _usage_error(f"{option} {out} is inside the scanned folder {given}: a later scan would read it "
+                                   "as crawled documents; write it outside the folders scanned")
+        if where in seen:
+            raise _usage_error(f"{option} {out} is the same file as {seen[where]}; give each output its own path")
+        seen[where] = f"{option} {out}"
+
+
 def _check_out_folder(out: Path, option: str = "--out") -> None:
     """Refuse, before any work, an output folder path that is an existing file."""
     if out.exists() and not out.is_dir():
@@ -225,6 +250,15 @@ def score(
         _check_out_file(out)
     if jsonl is not None and (jsonl.is_dir() or not jsonl.exists()):
         raise _usage_error(f"cannot open {jsonl}: {'it is a folder' if jsonl.is_dir() else 'no such file'}")
+    named = [Path(f) for f in files or [] if f != "-"]
+    missing = [str(p) for p in named if not p.exists()]
+    if missing:
+        raise _usage_error(f"no such file: {', '.join(missing)}")
+    folders = [str(p) for p in named if p.is_dir()]
+    if folders:
+        raise _usage_error(f"{', '.join(folders)}: a folder; score takes files (thresher scan walks folders)")
+    if out is not None:
+        _check_outputs_apart(named + ([jsonl] if jsonl is not None else []), [("--out", out)])
     m = _load(model)
     failures = 0
     total = 0
@@ -651,7 +685,15 @@ def demo(
     for col in ("document", "score", "verdict", "top reasons"):
         table.add_column(col)
     for f in files:
-        r = score_text(f.read_text(encoding="utf-8"), model=m, doc_id=f.name)
+        try:  # read as thresher score reads a file (byte-order marks, other encodings); a bad one is a row
+            text, _ = decode_document(f.read_bytes(), max_bytes=DEFAULT_MAX_BYTES)
+            r = _score_one(text, model=m, doc_id=f.name, explain=True)
+        except InputError as exc:
+            table.add_row(f.name, "", "error", f"{exc.code}: {exc}")
+            continue
+        except OSError as exc:
+            table.add_row(f.name, "", "error", f"unreadable: {exc.strerror or exc}")
+            continue
         strong = [x for x in r["reasons"] if x["contribution"] <= -DEMO_MIN_CONTRIBUTION][:3]
         top = "\n".join(f"{x['code']} ({x['contribution']:+.1f}): {x['message']}" for x in strong)
         table.add_row(f.name, f"{r['score']:.1f}", r["verdict"], top or "nothing pulls it down much")
@@ -703,12 +745,24 @@ def scan(
     _check_out_file(out)
     if report is not None:
         _check_out_file(report, "--report", "report.html")
+    from service.scan.runner import journal_path
+
+    outputs = [("--out", out), ("its journal", journal_path(out))] + ([("--report", report)] if report else [])
+    _check_outputs_apart(list(paths), outputs)
     m = _load(model)
     opts = ScanOptions(out=out, fmt=fmt, workers=workers or (os.cpu_count() or 1), resume=resume,
                        text_field=text_field, max_bytes=max_bytes, explain=explain)
     _tell_journal(list(paths), m, opts)
-    with _scan_progress() as progress:
-        result = run_scan(list(paths), m, opts, progress=progress)
+
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM (docker stop, timeout, systemd) stops as Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with _scan_progress() as progress:
+            result = run_scan(list(paths), m, opts, progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not result.output_written:
         typer.echo(f"interrupted while the journal was read: nothing was written, {out} and its journal are as "
                    "they were; run the same command with --resume to finish", err=True)
@@ -767,6 +821,7 @@ def _scan_on_ray(paths: list[Path], out: Path, fmt: str, workers: int | None, re
     if out.exists() and not out.is_dir():
         typer.echo(f"error: with --engine ray, --out is a folder of shards; {out} is a file", err=True)
         raise typer.Exit(2)
+    _check_outputs_apart(list(paths), [("--out", out)])
     m = _load(model)  # verified here, once: each Ray actor loads the same folder again
     # without --address, a local Ray with --workers CPUs (default all cores); with one, the cluster's CPUs
     opts = ScanOptions(out=out, fmt=fmt, workers=workers or (0 if address else (os.cpu_count() or 1)),

@@ -22,10 +22,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -160,8 +162,22 @@ def _site(doc: RawDocument) -> str:
     return folder_site(doc.key)
 
 
+PARENT_CHECK_S = 1.0  # how often a worker checks that the scan that forked it is still there
+
+
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and shuts the pool down
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (a clean stop is the parent's job)
+    # A parent killed with SIGKILL shuts nothing down: its workers, blocked writing results nobody reads,
+    # would live on (re-parented, hundreds of MB each). Each one leaves when its parent is gone.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _score_chunk(docs: list[RawDocument], explain: bool, sketch: bool) -> list[dict[str, Any]]:
@@ -365,6 +381,9 @@ def run_scan(
         else:
             _run_pool(jobs, opts.workers)
     except KeyboardInterrupt:
+        interrupted = True
+    except BrokenProcessPool as exc:  # a worker killed (the OOM killer, a signal to the process group)
+        log.error("a scoring process died (%s); the output holds what was scored, --resume finishes", exc)
         interrupted = True
     finally:
         journal.close()

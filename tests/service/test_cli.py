@@ -49,13 +49,13 @@ def inputs(tmp_path):
 
 
 def test_score_files_one_record_per_input_in_order(runner, inputs, tiny_model_dir):
-    order = ["good", "empty", "binary", "latin1", "noise", "missing", "good2"]
+    order = ["good", "empty", "binary", "latin1", "noise", "good2"]
     args = ["score", *[str(inputs[k]) for k in order], "--model", str(tiny_model_dir)]
     res = runner.invoke(app, args)
     assert res.exit_code == 1, res.output
     recs = _records(res.stdout)
     assert [r["id"] for r in recs] == [str(inputs[k]) for k in order]
-    expected = {"empty": "empty", "binary": "binary", "noise": "not_utf8", "missing": "unreadable"}
+    expected = {"empty": "empty", "binary": "binary", "noise": "not_utf8"}
     for key, rec in zip(order, recs, strict=True):
         if key in expected:
             assert rec["error"]["code"] == expected[key], rec
@@ -66,7 +66,7 @@ def test_score_files_one_record_per_input_in_order(runner, inputs, tiny_model_di
             assert "error" not in rec
             assert 0.0 <= rec["score"] <= 100.0
             assert rec["path"] == str(inputs[key])
-    assert "4 of 7 document(s) could not be scored" in res.stderr
+    assert "3 of 6 document(s) could not be scored" in res.stderr
 
 
 def test_all_good_files_exit_zero(runner, inputs, tiny_model_dir):
@@ -189,7 +189,6 @@ def test_subprocess_end_to_end(inputs, tiny_model_dir):
         "score",
         str(inputs["good"]),
         str(inputs["binary"]),
-        str(inputs["missing"]),
         "--model",
         str(tiny_model_dir),
         "--no-explain",
@@ -204,7 +203,7 @@ def test_subprocess_end_to_end(inputs, tiny_model_dir):
     )
     assert proc.returncode == 1, proc.stderr
     recs = _records(proc.stdout)
-    assert [r.get("error", {}).get("code") for r in recs] == [None, "binary", "unreadable"]
+    assert [r.get("error", {}).get("code") for r in recs] == [None, "binary"]
     assert recs[0]["verdict"] in {"reliable", "suspect", "unreliable"}
 
 
@@ -221,6 +220,37 @@ def test_demo_prints_every_document_with_its_verdict(runner, tmp_path, tiny_mode
         verdict = score_text(text, model=tiny_model)["verdict"]
         row = next(line for line in res.output.splitlines() if name in line)
         assert verdict in row
+
+
+def test_a_missing_file_or_a_folder_is_a_usage_error_before_any_scoring(runner, inputs, tmp_path, tiny_model_dir):
+    for bad, said in ((inputs["missing"], "no such file"), (tmp_path, "a folder")):
+        res = runner.invoke(app, ["score", str(inputs["good"]), str(bad), "--model", str(tiny_model_dir)])
+        assert res.exit_code == 2 and said in res.output, res.output
+        assert '"score"' not in res.stdout  # refused before the first document
+
+
+def test_score_refuses_to_write_over_its_input(runner, tmp_path, tiny_model_dir):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": CLEAN}) + "\n", encoding="utf-8")
+    before = src.read_bytes()
+    for args in (["--jsonl", str(src)], [str(src)]):
+        res = runner.invoke(app, ["score", *args, "--out", str(src), "--model", str(tiny_model_dir)])
+        assert res.exit_code == 2 and "is an input" in res.output, res.output
+        assert src.read_bytes() == before
+
+
+def test_demo_shows_an_unreadable_or_empty_file_as_an_error_row(runner, tmp_path, tiny_model_dir):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "a-empty.txt").write_text("")
+    (folder / "b-latin1.txt").write_bytes(CLEAN.replace("the", "thé", 1).encode("latin-1", "replace"))
+    (folder / "c-clean.txt").write_text(CLEAN, encoding="utf-8")
+    res = runner.invoke(app, ["demo", "--seeds", str(folder), "--model", str(tiny_model_dir)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    rows = {name: next(line for line in res.output.splitlines() if name in line)
+            for name in ("a-empty.txt", "b-latin1.txt", "c-clean.txt")}
+    assert "error" in rows["a-empty.txt"] and "empty" in rows["a-empty.txt"]
+    assert "error" not in rows["b-latin1.txt"] and "error" not in rows["c-clean.txt"]
 
 
 def test_demo_on_an_empty_folder_is_a_usage_error(runner, tmp_path, tiny_model_dir):

@@ -70,6 +70,25 @@ def test_out_an_existing_folder_is_refused_before_any_work(tmp_path, fmt):
     assert list(folder.iterdir()) == []
 
 
+def test_an_output_over_an_input_or_in_a_scanned_folder_or_over_another_output_is_refused(tmp_path, tiny_model_dir):
+    crawl = _crawl(tmp_path, 2)
+    before = {p: p.read_bytes() for p in crawl.iterdir()}
+    one = str(crawl / "a000.txt")
+    cases = [
+        ([one, "--out", one], "is an input"),
+        ([str(crawl), "--out", one], "is inside the scanned folder"),
+        ([str(crawl), "--out", str(crawl / "scored.jsonl")], "is inside the scanned folder"),
+        ([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(crawl / "r.html")], "inside the scanned"),
+        ([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "o.jsonl")], "same file as --out"),
+        ([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "o.jsonl.journal")], "its journal"),
+    ]
+    for args, said in cases:
+        proc = _scan([*args, "--model", str(tiny_model_dir)], tmp_path)
+        assert proc.returncode == 2 and said in proc.stderr, (args, proc.stderr[-2000:])
+    assert {p: p.read_bytes() for p in crawl.iterdir()} == before
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 def test_out_under_a_file_and_report_a_folder_are_refused(tmp_path, tiny_model_dir):
     crawl = _crawl(tmp_path, 2)
     proc = _scan([str(crawl), "--out", str(crawl / "a000.txt" / "o.jsonl"), "--model", str(tiny_model_dir)], tmp_path)

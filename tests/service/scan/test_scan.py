@@ -144,7 +144,51 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert f"; {partial} from the journal" in summary, summary[-600:]
 
 
-def test_interrupt_writes_a_valid_output_and_resume_finishes(tmp_path):
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(x) for x in path.read_text().split()} if path.exists() else set()
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie is gone for this purpose: it holds no memory and runs nothing
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
+def test_a_scan_killed_alone_leaves_no_worker_behind(tmp_path):
+    """kill -9 of the scan process only (not its group): its workers, blocked on results nobody reads, used to
+    live on, re-parented, hundreds of MB each. They leave within seconds."""
+    crawl = _crawl_of_articles(tmp_path, 90)
+    journal = tmp_path / "out.jsonl.journal"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.Popen([sys.executable, "-m", "service.cli", "scan", str(crawl), "--out", str(tmp_path / "out.jsonl"),
+                          "--workers", "2", "--no-explain"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (journal.is_file() and len(journal.read_bytes().splitlines()) > 10):
+            assert p.poll() is None and time.monotonic() < deadline, "the scan ended before it could be killed"
+            time.sleep(0.05)
+        workers = _children(p.pid)
+        assert len(workers) >= 2, workers
+        p.kill()
+        p.wait()
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "workers outlived the killed scan"
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_a_valid_output_and_resume_finishes(tmp_path, stop):
+    """Ctrl-C, and SIGTERM (docker stop, timeout, systemd) the same way."""
     crawl = _crawl_of_articles(tmp_path, 60)
     out = tmp_path / "out.jsonl"
     journal = tmp_path / "out.jsonl.journal"
@@ -156,7 +200,7 @@ def test_interrupt_writes_a_valid_output_and_resume_finishes(tmp_path):
     while time.monotonic() < deadline and not (journal.is_file() and len(journal.read_bytes().splitlines()) > 10):
         assert p.poll() is None
         time.sleep(0.05)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(stop)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 130, err[-3000:]
     assert "--resume" in err
