@@ -764,8 +764,9 @@ def scan(
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not result.output_written:
-        typer.echo(f"interrupted while the journal was read: nothing was written, {out} and its journal are as "
-                   "they were; run the same command with --resume to finish", err=True)
+        again = "with --resume to finish" if resume else "again"
+        typer.echo(f"interrupted while the inputs were walked or the journal read: nothing was written, {out} and "
+                   f"its journal are as they were; run the same command {again}", err=True)
         raise typer.Exit(130)
     summary = summarise(result)
     _print_summary(summary, out)

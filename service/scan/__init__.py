@@ -49,6 +49,9 @@ class RawDocument:
     title: str | None = None
     error: tuple[str, str] | None = None  # (code, message)
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. detected encoding
+    # The size and modification time (ns) of the file the document was read from; None for an error of the
+    # walk itself. --resume re-scores a journaled document whose file has changed since.
+    stamp: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

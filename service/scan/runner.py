@@ -51,7 +51,7 @@ JOURNAL_VERSION = 2  # 2: keys escape ':', a site without URL is the top folder
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
 RESKETCH_CHUNK = 32  # resumed records per sketching task (a sketch costs a few ms; scoring, ten times that)
-_PRIVATE = ("_key", "_order", "_crawl", "_sketch")
+_PRIVATE = ("_key", "_order", "_crawl", "_sketch", "_stamp")
 
 _MODEL: Model | None = None  # the worker's model: set in the parent before forking
 
@@ -137,6 +137,7 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch:
             # (a spun copy's mangled names often sit in captions that cleaning drops).
             crawl = {"text": clean if clean is not None else (text or ""), "full": text or "", "site": _site(doc)}
     rec["_key"], rec["_order"], rec["_crawl"] = doc.key, list(doc.order), crawl
+    rec["_stamp"] = list(doc.stamp) if doc.stamp is not None else None
     if sketch and crawl is not None:
         try:
             rec["_sketch"] = _sketch_of(rec)
@@ -210,11 +211,17 @@ class _Journal:
         self.size = 0
         self.fh: IO[bytes] | None = None
 
-    def open(self, *, resume: bool, on_record: Callable[[dict[str, Any]], None]) -> int:
+    def open(
+        self,
+        *,
+        resume: bool,
+        on_record: Callable[[dict[str, Any]], None],
+        keep: Callable[[dict[str, Any]], bool] = lambda rec: True,
+    ) -> int:
         """Start the journal. With ``resume``, keep the records of a journal written for the same inputs,
-        model and options (a last line cut short by a kill is dropped: the file is rewritten without it
-        before appending), calling ``on_record`` for each; returns how many were kept. Otherwise, or when
-        the journal belongs to another run, start an empty one."""
+        model and options for which ``keep`` holds (a last line cut short by a kill is dropped: the file is
+        rewritten without it and the others before appending), calling ``on_record`` for each; returns how
+        many were kept. Otherwise, or when the journal belongs to another run, start an empty one."""
         head = (json.dumps(self.header) + "\n").encode("ascii")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.path.is_file():
@@ -232,7 +239,7 @@ class _Journal:
                                     rec = _decode_line(line)
                                 except ValueError:
                                     break
-                                if rec["_key"] in self.index:
+                                if rec["_key"] in self.index or not keep(rec):
                                     continue
                                 dst.write(line)
                                 self.index[rec["_key"]] = (tuple(rec["_order"]), self.size)
@@ -355,17 +362,27 @@ def run_scan(
     def documents() -> Iterator[RawDocument]:
         return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes)
 
-    # Everything from here on stops cleanly on Ctrl-C, counting and warming up included: the output is
-    # written with what the journal holds, and the journal is kept for --resume.
+    def unchanged(rec: dict[str, Any]) -> bool:
+        """A journaled record of a document the inputs still hold, read from a file not changed since."""
+        stamp = rec.get("_stamp")
+        return current.get(rec["_key"], False) == (tuple(stamp) if stamp is not None else None)
+
+    # The inputs as they are now: each document's key and its file's stamp. A resumed run keeps only the
+    # journaled records of documents still there, in files not changed since (the others are scored again,
+    # or are gone from the output with their documents).
     try:
-        resumed = journal.open(resume=opts.resume, on_record=keep_sketch)
-    except KeyboardInterrupt:  # while the journal was read: it is untouched, and so is OUT (nothing is written)
+        current: dict[str, tuple[int, int] | None] = {d.key: d.stamp for d in documents()}
+        resumed = journal.open(resume=opts.resume, on_record=keep_sketch, keep=unchanged)
+    except KeyboardInterrupt:  # before scoring: the journal is untouched, and so is OUT (nothing is written)
         journal.close()
         return ScanResult(scored_now=0, resumed=0, elapsed_s=time.perf_counter() - start, interrupted=True,
                           output_written=False)
+    # Everything from here on stops cleanly on Ctrl-C, warming up included: the output is written with what
+    # the journal holds, and the journal is kept for --resume.
     try:
         finished = resumed
-        total = sum(1 for _ in documents())
+        total = len(current)
+        current.clear()
         if progress:
             progress(finished, total)
         todo = (d for d in documents() if d.key not in journal.index)

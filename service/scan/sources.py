@@ -61,7 +61,7 @@ import stat
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -640,6 +640,7 @@ class FileUnit:
     unit: int  # its running index in the walk: the first part of its documents' ``order``
     fmt: str
     size: int
+    mtime_ns: int = 0
 
 
 class _Scan:
@@ -820,10 +821,16 @@ class _Scan:
                 "unsupported file type; readable: " + " ".join(SUPPORTED_EXTENSIONS),
             )
             return
-        yield FileUnit(path=path, key=key, unit=self._next_unit(), fmt=fmt, size=st.st_size)
+        yield FileUnit(path=path, key=key, unit=self._next_unit(), fmt=fmt, size=st.st_size, mtime_ns=st.st_mtime_ns)
 
     def read(self, unit: FileUnit) -> Iterator[RawDocument]:
-        """The documents of one file the walk found (its error record if it cannot be read)."""
+        """The documents of one file the walk found (its error record if it cannot be read), each with the
+        file's stamp (its size and modification time when the walk found it)."""
+        stamp = (unit.size, unit.mtime_ns)
+        for doc in self._read(unit):
+            yield replace(doc, stamp=stamp)
+
+    def _read(self, unit: FileUnit) -> Iterator[RawDocument]:
         path, key, fmt = unit.path, unit.key, unit.fmt
         shown = _display(path)
         unit_no = unit.unit

@@ -283,3 +283,33 @@ def test_ctrl_c_while_the_journal_is_read_leaves_the_output_and_the_journal_as_t
     assert result.interrupted and not result.output_written
     assert out.read_bytes() == output and journal_path(out).read_bytes() == journal
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_resume_scores_again_what_changed_and_drops_what_is_gone(tmp_path, tiny_model):
+    """A journaled record is kept only while its document is still in the inputs and its file unchanged: a
+    resumed run after the inputs were edited equals a whole run over the inputs as they are."""
+    import os
+
+    from service.scan.runner import ScanOptions, run_scan
+
+    crawl, out = _small_crawl(tmp_path, 6), tmp_path / "out.jsonl"
+    rows = [{"id": f"r{i}", "text": (crawl / f"a{i:02d}.txt").read_text(encoding="utf-8")} for i in range(6)]
+    (crawl / "batch.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    first = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, explain=False), progress=_stop_at(17))
+    assert first.interrupted
+    # batch.jsonl (scanned first: sorted by name) shrinks to one line, a00.txt is rewritten, b00.txt is gone
+    (crawl / "batch.jsonl").write_text(json.dumps(rows[5]) + "\n", encoding="utf-8")
+    edited = crawl / "a00.txt"
+    edited.write_text("Short note. " + edited.read_text(encoding="utf-8"), encoding="utf-8")
+    st = edited.stat()
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a coarse clock cannot hide the edit
+    (crawl / "b00.txt").unlink()
+    again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True, explain=False))
+    assert not again.interrupted
+    whole = tmp_path / "whole.jsonl"
+    run_scan([crawl], tiny_model, ScanOptions(out=whole, workers=1, explain=False))
+    got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    want = [json.loads(x) for x in whole.read_text(encoding="utf-8").splitlines()]
+    assert len(got) == len(want) == 6 + 5 + 1
+    assert [(r["id"], r["score"]) for r in got] == [(r["id"], r["score"]) for r in want]
+    assert again.resumed > 0 and again.scored_now >= 2  # the unchanged records were kept, the edited ones redone
