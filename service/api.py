@@ -55,7 +55,7 @@ from service.schemas import (
 )
 from service.scoring import TextTooLargeError, score_text, warm_up
 from service.settings import Settings
-from service.surrogates import has_lone_surrogate
+from service.surrogates import has_lone_surrogate, id_text
 from training.document import EmptyDocumentError
 
 __all__ = ["create_app", "ApiError", "ModelSlot"]
@@ -269,9 +269,7 @@ def _item_id(item: Any) -> str | None:
     written as its escape (``\\ud800``): the answer must be valid UTF-8."""
     if not isinstance(item, dict) or item.get("id") is None:
         return None
-    value = item["id"]
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8", "backslashreplace").decode("utf-8") if has_lone_surrogate(text) else text
+    return id_text(item["id"])
 
 
 def _score(article: ScoreRequest, model: Model, explain: bool) -> dict[str, Any]:

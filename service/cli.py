@@ -21,7 +21,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text
-from service.surrogates import has_lone_surrogate, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -319,7 +319,8 @@ def score(
                         raise InputError("bad_json", f"line {lineno} cannot be read as JSON: {exc}") from exc
                     if not isinstance(row, dict):
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
-                    rid = utf8_safe(str(row.get("id", rid)))
+                    if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string
+                        rid = id_text(row["id"])
                     text = row.get(text_field)
                     if not isinstance(text, str):
                         raise InputError("no_text", f"record has no string field '{text_field}'")
@@ -896,6 +897,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table.add_row("documents", str(summary["documents"]))
     table.add_row("scored", ", ".join(f"{k} {v}" for k, v in sorted(summary["verdicts"].items())) or "0")
     table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(summary["error_codes"].items())) or "none")
+    if summary.get("skipped"):  # WARC records that are no page: no document, so no record; counted here
+        table.add_row("not documents", ", ".join(f"{k} {v}" for k, v in summary["skipped"].items()))
     table.add_row("top reasons", ", ".join(f"{c} {n}" for c, n in summary["top_reasons"][:6]) or "none")
     table.add_row("story clusters", str(summary["stories"]))
     table.add_row("near-duplicates", str(summary["near_duplicates"]))

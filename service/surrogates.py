@@ -4,7 +4,10 @@ with these before it scores or writes anything."""
 
 from __future__ import annotations
 
-__all__ = ["has_lone_surrogate", "utf8_safe"]
+import json
+from typing import Any
+
+__all__ = ["has_lone_surrogate", "utf8_safe", "id_text"]
 
 
 def has_lone_surrogate(value: str) -> bool:
@@ -21,3 +24,11 @@ def utf8_safe(value: str) -> str:
     """``value`` with each unpaired surrogate written as its escape (``\\ud800``), so that it can be written
     out as UTF-8; other strings are returned as they are."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_lone_surrogate(value) else value
+
+
+def id_text(value: Any) -> str:
+    """A caller's id as text, one rule for the API's batch errors, ``thresher score --jsonl`` and the scan: a
+    string as it is, any other JSON value as its JSON text (``7`` -> ``"7"``, ``true`` -> ``"true"``,
+    ``{"a": 1}`` -> ``'{"a":1}'``); unpaired surrogates escaped (:func:`utf8_safe`)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return utf8_safe(text)

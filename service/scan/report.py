@@ -145,6 +145,13 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
             parts.append(f"<tr><td>{esc(str(m))}</td><td class=n>{score:.1f}</td>"
                          f"<td>{esc(verdict)}</td><td>{esc(copy_of)}</td></tr>")
         parts.append("</table>")
+    skipped = summary.get("skipped") or {}
+    if skipped:
+        parts += [f"<h2>Not documents ({sum(skipped.values())})</h2><p>WARC records that are no page (requests, "
+                  "metadata, responses that are not HTML or not 2xx): no document, so no record.</p>"
+                  "<table><tr><th>kind</th><th>records</th></tr>",
+                  *(f"<tr><td><code>{esc(k)}</code></td><td class=n>{n}</td></tr>" for k, n in skipped.items()),
+                  "</table>"]
     errors = data.errors
     parts.append(f"<h2>Errors ({len(errors)})</h2><table><tr><th>document</th><th>code</th><th>message</th></tr>")
     parts += [f"<tr><td>{esc(rid)}</td><td><code>{esc(code)}</code></td><td>{esc(message)}</td></tr>"

@@ -81,6 +81,9 @@ class ScanResult:
     counts: dict[str, Counter[str]] = field(default_factory=lambda: tally(()))
     report: ReportData | None = None
     output_written: bool = True  # False: interrupted while the journal was read; OUT was left as it was
+    # What the inputs hold that is no document and so has no record (WARC requests, non-HTML or non-2xx
+    # responses ...), by ScanStats.skipped key: told in the summary and the report, never dropped silently.
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def docs_per_s(self) -> float:
@@ -322,7 +325,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan ``paths`` and write ``opts.out``. ``progress(done, total)`` is called as documents finish.
     On Ctrl-C the pool stops, the output is written with what was scored, and the journal is kept."""
-    from service.scan.sources import iter_documents
+    from service.scan.sources import ScanStats, iter_documents
 
     global _MODEL
     start = time.perf_counter()
@@ -359,8 +362,8 @@ def run_scan(
         if progress:
             progress(finished, total)
 
-    def documents() -> Iterator[RawDocument]:
-        return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes)
+    def documents(stats: ScanStats | None = None) -> Iterator[RawDocument]:
+        return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes, stats=stats)
 
     def unchanged(rec: dict[str, Any]) -> bool:
         """A journaled record of a document the inputs still hold, read from a file not changed since."""
@@ -370,8 +373,9 @@ def run_scan(
     # The inputs as they are now: each document's key and its file's stamp. A resumed run keeps only the
     # journaled records of documents still there, in files not changed since (the others are scored again,
     # or are gone from the output with their documents).
+    walked = ScanStats()
     try:
-        current: dict[str, tuple[int, int] | None] = {d.key: d.stamp for d in documents()}
+        current: dict[str, tuple[int, int] | None] = {d.key: d.stamp for d in documents(walked)}
         resumed = journal.open(resume=opts.resume, on_record=keep_sketch, keep=unchanged)
     except KeyboardInterrupt:  # before scoring: the journal is untouched, and so is OUT (nothing is written)
         journal.close()
@@ -434,7 +438,8 @@ def run_scan(
     if not interrupted:
         journal.path.unlink(missing_ok=True)
     return ScanResult(scored_now=scored_now, resumed=resumed, elapsed_s=time.perf_counter() - start,
-                      interrupted=interrupted, clusters=clusters, counts=counts, report=report)
+                      interrupted=interrupted, clusters=clusters, counts=counts, report=report,
+                      skipped=dict(sorted(walked.skipped.items())))
 
 
 _Job = tuple[Callable[..., Any], tuple[Any, ...], Callable[[Any], None]]  # function, arguments, what takes its result
@@ -694,6 +699,7 @@ def summarise(result: ScanResult, counts: dict[str, Counter[str]] | None = None)
         "stories": len(result.clusters), "near_duplicates": t["near_duplicates"]["documents"],
         "docs_per_s": round(result.docs_per_s, 1), "elapsed_s": round(result.elapsed_s, 1),
         "scored_now": result.scored_now, "resumed": result.resumed, "interrupted": result.interrupted,
+        "skipped": dict(result.skipped),
     }
 
 

@@ -67,7 +67,7 @@ from typing import IO, Any
 
 from service.charsets import text_codec
 from service.scan import RawDocument
-from service.surrogates import has_lone_surrogate, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text, utf8_safe
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -438,14 +438,6 @@ def _open_maybe_gzip(raw: IO[bytes]) -> IO[bytes]:
     if magic == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float | bool):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 # ----------------------------------------------------------------------------------------------- WARC
@@ -961,7 +953,7 @@ class _Scan:
                 fmt=fmt,
                 doc_id=default_id,
             )
-        rid = utf8_safe(_stringify(row["id"])) if row.get("id") not in (None, "") else default_id
+        rid = id_text(row["id"]) if row.get("id") not in (None, "") else default_id
         value = row.get(self.text_field)
         is_html = self.text_field == "html"
         if not isinstance(value, str) and isinstance(row.get("html"), str):

@@ -133,6 +133,19 @@ def test_jsonl_in_out(runner, tmp_path, tiny_model_dir):
     assert all(0 <= r["score"] <= 100 for r in recs if "error" not in r)
 
 
+def test_jsonl_ids_of_any_json_type_are_read_as_the_scan_reads_them(runner, tmp_path, tiny_model_dir):
+    from service.scan.sources import iter_documents
+
+    rows = [{"id": v, "text": CLEAN} for v in ("a", True, 7, 1.5, {"a": 1}, None, "")]
+    src = tmp_path / "ids.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 0, res.output
+    got = [r["id"] for r in _records(res.stdout)]
+    assert got == ["a", "true", "7", "1.5", '{"a":1}', f"{src}:6", f"{src}:7"]
+    assert got == [d.id for d in iter_documents([src])]
+
+
 def test_jsonl_text_field(runner, tmp_path, tiny_model_dir):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "x", "body": CLEAN}) + "\n", encoding="utf-8")

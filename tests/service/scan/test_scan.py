@@ -88,6 +88,11 @@ def test_every_format_gives_one_record_per_document(tmp_path):
     assert f"error records: <b>{len(errors)}</b>" in page and f"scored: <b>{len(scored)}</b>" in page
     assert "scored_now" not in page and "interrupted" not in page  # worded for a reader, not the summary's keys
     assert "scan summary" in proc.stderr and "documents" in proc.stderr
+    # WARC records that are no page have no record, but are told, not dropped silently
+    skipped = expected["skipped"]
+    assert f"Not documents ({sum(skipped.values())})" in page
+    told = re.sub(r"[\s│|]+", " ", proc.stderr)
+    assert all(f"<code>{k}</code></td><td class=n>{n}<" in page and f"{k} {n}" in told for k, n in skipped.items())
 
 
 def test_same_records_in_every_output_format(tmp_path):

@@ -621,3 +621,19 @@ def test_cheap_title_is_not_quadratic_on_unclosed_titles():
         start = time.perf_counter()
         _cheap_title(head)
         assert time.perf_counter() - start < 1.0
+
+
+IDS = [("a", "a"), (True, "true"), (7, "7"), (1.5, "1.5"), ({"a": 1}, '{"a":1}'), ([1, "x"], '[1,"x"]')]
+
+
+def test_ids_of_any_json_type_are_their_json_text_as_the_api_and_score_write_them(tmp_path):
+    """One rule for a record's id wherever it is read: a string as it is, another JSON value as its JSON
+    text; null or "" (no id) gives path:line."""
+    from service.scan.sources import iter_documents
+
+    lines = [{"id": value, "text": f"Text number {i} is here."} for i, (value, _) in enumerate(IDS)]
+    lines += [{"id": None, "text": "No id."}, {"id": "", "text": "Empty id."}]
+    (tmp_path / "ids.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    got = [d.id for d in iter_documents([tmp_path / "ids.jsonl"])]
+    assert got[: len(IDS)] == [want for _, want in IDS]
+    assert got[len(IDS):] == [f"{tmp_path / 'ids.jsonl'}:{len(IDS) + 1}", f"{tmp_path / 'ids.jsonl'}:{len(IDS) + 2}"]
