@@ -23,7 +23,9 @@ __all__ = [
     "LANG_PATTERN",
 ]
 
-LANG_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+# A BCP 47 language tag, case-insensitive as tags are: a 2-3 letter language, then subtags ("en", "EN", "en-US",
+# "zh-Hant-TW", "sr-Latn-RS"). Only the language is compared with detection.
+LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$"
 
 
 class ScoreRequest(BaseModel):

@@ -127,6 +127,16 @@ def test_declared_language_that_detection_disagrees_with(client):
     assert got["language"]["declared"] == "de" and got["language"]["matches_declared"] is False
 
 
+def test_declared_language_tags_are_case_insensitive_and_may_have_subtags(client):
+    for tag in ("EN", "en-US", "En-gb", "en-Latn-US"):
+        got = client.post("/v1/score", json={"text": CLEAN, "lang": tag})
+        assert got.status_code == 200, (tag, got.text)
+        assert got.json()["language"]["declared"] == tag and got.json()["language"]["matches_declared"] is True
+    assert client.post("/v1/score", json={"text": CLEAN, "lang": "zh-Hant-TW"}).status_code == 200
+    for bad in ("english", "e", "en_US", "en-", "en-US-x-private-subtags-too-many-here"):
+        _error(client.post("/v1/score", json={"text": CLEAN, "lang": bad}), 422, "invalid")
+
+
 def test_explain_false_leaves_out_evidence(client):
     full = client.post("/v1/score", json={"text": SCRAPED}).json()
     lean = client.post("/v1/score", params={"explain": "false"}, json={"text": SCRAPED}).json()
