@@ -57,6 +57,8 @@ REASON_CODES: dict[str, str] = {
     "spam_signals": "promotional phrases, exclamation marks, words in capitals",
     "text_statistics": "stop words, word length, symbols, ellipses, bullets",
     "length": "the length of the text",
+    "unknown_words": "lower-case words that are no words of the text's language (random strings, lorem ipsum)",
+    "word_order": "words in no grammatical order: articles followed by function words (shuffled text)",
     # Crawl-level reasons: added by `thresher scan` after the whole crawl is read (service/scan/crawl.py).
     "story_spelling_inconsistent": "names spelled differently from the other copies of the same story (scan)",
     "crawl_repeated_lines": "lines that repeat across many documents of the site or crawl (scan)",
@@ -136,6 +138,8 @@ _GROUPS = {
     "repetition_mean_word_length": "text_statistics",
     "repetition_log_words": "length",
     "repetition_short_text": "length",
+    "words_unknown_excess": "unknown_words",
+    "words_article_clash_excess": "word_order",
 }
 
 
@@ -318,6 +322,22 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
         if values.get("repetition_short_text", 0.0) > 0:
             return f"{n} words: a fragment (a headline, a teaser, an error page) rather than an article."
         return f"{n} words."
+    if code == "unknown_words":
+        rate = extra.get("words", {}).get("unknown_rate", math.nan)
+        if math.isnan(rate):
+            return "Whether the words are words of the language is checked where wordfreq has a word list: not here."
+        unknown = [str(e["text"]) for e in ev.get("unknown_words", [])]
+        return (f"{_share(rate)} of the lower-case words are no words of '{extra.get('language', {}).get('code')}'"
+                + (f": {_and_more(unknown, 6)}." if unknown else "."))
+    if code == "word_order":
+        rate = extra.get("words", {}).get("article_clash_rate", math.nan)
+        if math.isnan(rate):
+            return "Word order is checked in English text with a few articles (the, a, an) only: not applicable here."
+        clashes = [str(e["text"]) for e in ev.get("article_clashes", [])]
+        if not clashes:
+            return "Every article (the, a, an) is followed by what it determines, as in written English."
+        return (f"{_share(rate)} of the articles (the, a, an) are followed by a function word ({_and_more(clashes, 5)}), "
+                "as in text whose words were shuffled; written English has almost none.")
     return REASON_CODES.get(code, code)
 
 
@@ -339,6 +359,8 @@ def _evidence(code: str, ev: dict[str, list[dict[str, Any]]]) -> list[dict[str, 
         "spam_signals": ev.get("promotional_phrases", []),
         "language": ev.get("language", []),
         "language_not_english": ev.get("language", []),
+        "unknown_words": ev.get("unknown_words", []),
+        "word_order": ev.get("article_clashes", []),
     }.get(code, [])
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.document import WORD_RE, split_sentences
+from training.lexicons import STOP_WORDS
 from training.linemodel import BULLET_RE
 
 __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS",
@@ -36,7 +37,13 @@ RELIABLE_KINDS = ("reformat", "light_tail", "light_tail_2", "light_head", "typo"
 # Drawn apart from the others (so adding it left every other article's kinds as they were): about half
 # of the articles also give a fragment.
 FRAGMENT_SHARE = 0.5
-EXTRA_UNRELIABLE_KINDS = ("fragment",)
+# Drawn apart too, each for about a fifth of the articles: the article's words replaced by made-up ones
+# (random letters, or syllables that read like a language: keyboard mash, lorem ipsum, a broken cipher), and
+# (English only) its words shuffled into sentences of no grammatical order (the word salad spam sites
+# publish). Every other signal passed both: the words family needs examples to weigh them.
+GIBBERISH_SHARE = 0.2
+WORD_SALAD_SHARE = 0.2
+EXTRA_UNRELIABLE_KINDS = ("fragment", "gibberish", "word_salad")
 # Drawn apart too, for about a quarter of the English articles: the article ending on a list written
 # without full stops. Real clean articles end without a full stop about once in fifty (a list, a
 # signature); with none among the reliable fixtures, the model took every such ending for a cut-off text.
@@ -48,7 +55,7 @@ LIST_END_SHARE = 0.25
 PULL_QUOTE_SHARE = 0.5
 EXTRA_RELIABLE_KINDS = ("list_end", "pull_quote")
 # Kinds that only make sense for an English article (the spinner; a tail or header from the English pool).
-ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2", "light_head", "typo")
+ENGLISH_ONLY_KINDS = ("spun", "light_tail", "light_tail_2", "light_head", "typo", "word_salad")
 
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_])")
 _SECTIONS = ("World", "Politics", "Business", "Local", "Sport", "Opinion", "Tech", "Health", "Culture")
@@ -547,10 +554,63 @@ def typo(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _P
     return _Page(_lines(text), "content")
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ALPHA_RUN_RE = re.compile(r"[^\W\d_]+")
+
+
+def _made_up(word: str, rng: random.Random, syllables: bool) -> str:
+    """A made-up word about as long as ``word``, with its first letter's case: random letters, or
+    consonant-vowel syllables."""
+    n = max(1, len(word) + rng.randint(-2, 2))
+    if syllables:
+        out = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range((n + 1) // 2))[:n]
+    else:
+        out = "".join(rng.choice(_LETTERS) for _ in range(n))
+    return out.capitalize() if word[:1].isupper() else out
+
+
+def gibberish(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """The article with a share of its words (between a third and all) replaced by made-up words: random
+    letters or syllables. Punctuation, numbers and the layout stay."""
+    share = rng.uniform(0.35, 1.0)
+    syllables = rng.random() < 0.5
+
+    def swap(m: re.Match[str]) -> str:
+        return _made_up(m.group(0), rng, syllables) if rng.random() < share else m.group(0)
+
+    # Its lines are no lesson for the line model (their layout is the article's): labels not kept.
+    return _Page([_ALPHA_RUN_RE.sub(swap, ln) for ln in lines], "content", labeled=False)
+
+
+_STRIP = ".,;:!?\"'“”‘’()"
+
+
+def word_salad(lines: list[str], pool: dict[str, list[str]], rng: random.Random) -> _Page:
+    """The article's words shuffled across the whole text, in paragraphs of the same lengths, cut into
+    sentences of 8-20 words that start with a capital and end with a full stop. The headline stays."""
+    head, body = _split(lines)
+    words = [w.strip(_STRIP) for ln in body for w in ln.split()]
+    words = [w.lower() if w.lower() in STOP_WORDS else w for w in words if w]
+    rng.shuffle(words)
+    it = iter(words)
+    out = []
+    for ln in body:
+        para = [w for _, w in zip(ln.split(), it, strict=False)]
+        sentences, i = [], 0
+        while i < len(para):
+            k = rng.randint(8, 20)
+            part = para[i : i + k]
+            sentences.append(part[0][:1].upper() + " ".join(part)[1:] + ".")
+            i += k
+        if sentences:
+            out.append(" ".join(sentences))
+    return _Page(head + out, "content", labeled=False)  # as gibberish: no lesson for the line model
+
+
 _FUNCS = {
     "scraped": scraped, "inline": inline, "inline_light": inline_light, "dump": dump, "flattened": flattened, "truncated": truncated, "stuffed": stuffed,
     "repeated": repeated, "fragment": fragment, "reformat": reformat, "light_tail": light_tail, "light_tail_2": light_tail, "light_head": light_head,
-    "typo": typo, "list_end": list_end, "pull_quote": pull_quote,
+    "typo": typo, "list_end": list_end, "pull_quote": pull_quote, "gibberish": gibberish, "word_salad": word_salad,
 }
 
 
@@ -611,7 +671,11 @@ def generate(
         else:
             kinds = list(RELIABLE_KINDS) + rng.sample(UNRELIABLE_KINDS, min(per_article, len(UNRELIABLE_KINDS)))
         if _rng(seed, art_id, "fragment-share").random() < FRAGMENT_SHARE:  # not the variant's own stream
-            kinds += EXTRA_UNRELIABLE_KINDS
+            kinds.append("fragment")
+        if _rng(seed, art_id, "gibberish-share").random() < GIBBERISH_SHARE:
+            kinds.append("gibberish")
+        if art_id not in other_language and _rng(seed, art_id, "word-salad-share").random() < WORD_SALAD_SHARE:
+            kinds.append("word_salad")
         if art_id not in other_language and _rng(seed, art_id, "list-end-share").random() < LIST_END_SHARE:
             kinds.append("list_end")
         if _rng(seed, art_id, "pull-quote-share").random() < PULL_QUOTE_SHARE:

@@ -412,3 +412,45 @@ def test_a_chinese_name_in_a_hard_wrapped_article_leaves_the_evidence_on_its_lin
 
     assert len(lines(wrapped)) >= 3
     assert lines(named) == lines(wrapped)
+
+
+_LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore "
+          "magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea commodo "
+          "consequat duis aute irure reprehenderit voluptate velit esse cillum fugiat nulla pariatur").split()
+
+
+def _sentences(words, rng, n=14):
+    out = []
+    for i in range(0, len(words), n):
+        s = " ".join(words[i : i + n])
+        out.append(s[:1].upper() + s[1:] + ".")
+    return "\n\n".join(" ".join(out[i : i + 4]) for i in range(0, len(out), 4))
+
+
+def test_made_up_words_and_shuffled_words_are_unreliable_whatever_the_language_detected(shipped_model):
+    """Random letters (detected as Dutch or Croatian), lorem ipsum (Catalan, Italian), an article's words
+    shuffled: every other signal passes them; the words family does not."""
+    import random
+
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    random_words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 10))) for _ in range(400)]
+    mixed_case = [w.capitalize() if rng.random() < 0.3 else w for w in random_words]
+    lorem = [rng.choice(_LOREM) for _ in range(300)]
+    body = CLEAN.split("\n", 1)[1].split()
+    shuffled = [w.strip(".,;:\"“”") for w in body]
+    rng.shuffle(shuffled)
+    cases = {
+        "random": (_sentences(random_words, rng), "unknown_words"),
+        "mixed case": (_sentences(mixed_case, rng), "unknown_words"),
+        "lorem ipsum": (_sentences(lorem, rng), "unknown_words"),
+        "shuffled": (CLEAN.split("\n", 1)[0] + "\n\n" + _sentences([w for w in shuffled if w], rng), "word_order"),
+    }
+    for name, (text, code) in cases.items():
+        r = score_text(text, model=shipped_model)
+        assert r["score"] < 40, (name, r["score"], [(x["code"], x["contribution"]) for x in r["reasons"][:4]])
+        reason = next(x for x in r["reasons"] if x["code"] == code)
+        assert reason["contribution"] < -2 and reason["evidence"], (name, reason)
+    for text in (CLEAN, GERMAN, JAPANESE):
+        r = score_text(text, model=shipped_model)
+        assert all(x["contribution"] > -0.5 for x in r["reasons"] if x["code"] in ("unknown_words", "word_order"))

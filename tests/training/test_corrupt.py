@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from resources import CLEAN, CLEAN_TITLE, SPUN
 
@@ -21,7 +23,7 @@ from training.linemodel import CLASSES
 
 ALL_KINDS = RELIABLE_KINDS + UNRELIABLE_KINDS + EXTRA_UNRELIABLE_KINDS + EXTRA_RELIABLE_KINDS
 # Kinds whose page has no usable line structure, so they carry no per-line labels (documented in corrupt.py).
-NO_LINE_LABELS = {"flattened"}
+NO_LINE_LABELS = {"flattened", "gibberish", "word_salad"}
 COMMON = ("scent", "carrot", "harbour", "pellet", "trees", "voice", "tower")
 ARTICLES = [("test-clean", CLEAN), ("test-spun", SPUN)]
 
@@ -76,7 +78,8 @@ def test_about_half_of_the_articles_also_give_a_short_unreliable_fragment(pool):
     # the fragment comes on top of the drawn kinds, never instead of one
     rest = [e for e in out if e.tags != ["fragment"]]
     for art_id, _ in arts[:5]:
-        kinds = [e.tags[0] for e in rest if e.source_id == art_id and e.tags[0] not in EXTRA_RELIABLE_KINDS]
+        kinds = [e.tags[0] for e in rest if e.source_id == art_id
+                 and e.tags[0] not in EXTRA_RELIABLE_KINDS + EXTRA_UNRELIABLE_KINDS]
         assert len(kinds) == len(RELIABLE_KINDS) + 3
 
 
@@ -425,3 +428,32 @@ def test_every_fixture_pull_quote_is_a_whole_sentence_with_balanced_marks():
             assert line.rstrip("\"”’»)").endswith((".", "!", "?", "…")), line
             assert line.count("“") == line.count("”") and line.count('"') % 2 == 0, line
             assert not line.startswith(("““", '“"', '"“', '""', "“‘", '"‘', "“«", '"«')), line
+
+
+def test_about_a_fifth_of_articles_also_give_gibberish_in_any_language(pool, monkeypatch):
+    made_up = _drawn_apart(pool, monkeypatch, "gibberish", "gibberish-share", {a for a, _ in ARTS})
+    assert 2 <= len(made_up) <= len(ARTS) // 2
+    for e in made_up:
+        assert e.label == "unreliable" and e.line_labels is None  # no lesson for the line model
+        original = dict(ARTS)[e.source_id]
+        assert len(e.text.split("\n")) >= 1 and e.text != original
+        assert len(re.findall(r"\d", e.text)) == len(re.findall(r"\d", original))  # numbers and layout stay
+
+
+def test_about_a_fifth_of_english_articles_also_give_word_salad_and_none_in_other_languages(pool, monkeypatch):
+    salads = _drawn_apart(pool, monkeypatch, "word_salad", "word-salad-share", {a for a, _ in ARTS} - OTHER)
+    assert 2 <= len(salads) <= len(ARTS) // 2
+    for e in salads:
+        assert e.label == "unreliable" and e.line_labels is None
+        original = dict(ARTS)[e.source_id]
+
+        def bag(text, skip_head):
+            lines = [ln for ln in text.split("\n") if ln.strip()]
+            words = [w.strip(".,;:!?\"'“”‘’()").lower() for ln in lines[skip_head:] for w in ln.split()]
+            return sorted(w for w in words if w)
+
+        # the same words as the article's body, in another order, in sentences that end with a full stop
+        head = 1 if corrupt._split(corrupt._lines(original))[0] else 0
+        assert bag(e.text, head) == bag(original, head)
+        assert e.text.split("\n")[0] == corrupt._lines(original)[0] or not head
+        assert all(ln.endswith(".") for ln in e.text.split("\n")[head:] if ln.strip())

@@ -77,11 +77,11 @@ class Extraction:
         return np.array([self.values[name] for name in FEATURE_NAMES], dtype=np.float64)
 
 
-from training.features import boilerplate, entities, language, readability, repetition  # noqa: E402
+from training.features import boilerplate, entities, language, readability, repetition, words  # noqa: E402
 
-# Order of computation: language decides which English-only signals apply; boilerplate's line labels
-# are used by repetition. The vector order is this tuple's order.
-FAMILIES = (language, boilerplate, entities, readability, repetition)
+# Order of computation: language decides which English-only signals apply (and which word list words
+# reads); boilerplate's line labels are used by repetition. The vector order is this tuple's order.
+FAMILIES = (language, boilerplate, entities, readability, repetition, words)
 FEATURE_NAMES: tuple[str, ...] = tuple(name for fam in FAMILIES for name in fam.FEATURES)
 # Per feature, in vector order: -1, +1, or 0 (two-sided: no fixed direction).
 FEATURE_DIRECTIONS: tuple[int, ...] = tuple(fam.DIRECTIONS.get(name, 0) for fam in FAMILIES for name in fam.FEATURES)
