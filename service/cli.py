@@ -321,14 +321,20 @@ def score(
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string
                         rid = id_text(row["id"])
-                    text = row.get(text_field)
+                    text, field, is_html = row.get(text_field), text_field, text_field == "html"
+                    if not isinstance(text, str) and isinstance(row.get("html"), str):  # as the scan reads it
+                        text, field, is_html = row["html"], "html", True
                     if not isinstance(text, str):
-                        raise InputError("no_text", f"record has no string field '{text_field}'")
+                        raise InputError("no_text", f"record has no string field '{text_field}' (nor 'html')")
                     if has_lone_surrogate(text):
-                        raise InputError("not_utf8", f"'{text_field}' holds an unpaired surrogate "
+                        raise InputError("not_utf8", f"'{field}' holds an unpaired surrogate "
                                          "(\\ud800-\\udfff): not valid Unicode")
                     title, url, lang = _record_context(row)
-                    rec = _score_one(text, model=m, doc_id=rid, explain=explain, title=title, url=url, lang=lang)
+                    if is_html:  # a crawl record's page: its main text, as thresher scan scores it
+                        rec = _score_html(text, model=m, doc_id=rid, explain=explain)
+                    else:
+                        rec = _score_one(text, model=m, doc_id=rid, explain=explain, title=title, url=url,
+                                         lang=lang)
                 except InputError as exc:
                     rec = _error_record(rid, exc)
                 failures += "error" in rec

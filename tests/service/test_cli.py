@@ -146,6 +146,24 @@ def test_jsonl_ids_of_any_json_type_are_read_as_the_scan_reads_them(runner, tmp_
     assert got == [d.id for d in iter_documents([src])]
 
 
+def test_jsonl_record_with_html_instead_of_text_is_scored_as_the_scan_scores_it(runner, tmp_path, tiny_model,
+                                                                                 tiny_model_dir):
+    from service.scan.runner import score_document
+    from service.scan.sources import iter_documents
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in CLEAN.split("\n\n")[1:])
+    page = (f"<html><head><title>{CLEAN.splitlines()[0]}</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<article><h1>{CLEAN.splitlines()[0]}</h1>{paragraphs}</article></body></html>")
+    src = tmp_path / "pages.jsonl"
+    src.write_text(json.dumps({"id": "p1", "html": page}) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 0, res.output
+    (got,) = _records(res.stdout)
+    (doc,) = list(iter_documents([src]))
+    want = score_document(doc, tiny_model, explain=False)
+    assert got["score"] == want["score"] and got["html"] == want["html"]
+
+
 def test_jsonl_text_field(runner, tmp_path, tiny_model_dir):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "x", "body": CLEAN}) + "\n", encoding="utf-8")
