@@ -207,6 +207,21 @@ def _detect(data: bytes) -> str | None:
     return str(matches[0].encoding)
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" for text saved as UTF-16 without a byte-order mark (Windows tools do): mostly
+    Latin text then has a NUL byte at every odd (LE) or even (BE) position and almost none at the others."""
+    head = data[: NUL_WINDOW - NUL_WINDOW % 2]
+    if len(head) < 8 or len(data) % 2:
+        return None
+    even, odd = head[0::2], head[1::2]
+    zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zeros_odd > 0.8 and zeros_even < 0.05:
+        return "utf-16-le"
+    if zeros_even > 0.8 and zeros_odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
 def decode_text(data: bytes, *, declared: str | None = None, check_binary: bool = True) -> tuple[str, str]:
     """Bytes to (text, encoding): a byte-order mark, else UTF-8, else the ``declared`` charset (an HTML
     meta tag or an HTTP header), else charset-normalizer's detection. Raises ``ReadProblem`` with code
@@ -218,6 +233,12 @@ def decode_text(data: bytes, *, declared: str | None = None, check_binary: bool 
             except UnicodeDecodeError as exc:
                 raise _Problem("not_utf8", f"starts with a {enc} byte-order mark but is not {enc}") from exc
     if check_binary and b"\x00" in data[:NUL_WINDOW]:
+        wide = _utf16_without_bom(data)
+        if wide is not None:
+            try:
+                return data.decode(wide), wide
+            except UnicodeDecodeError:
+                pass
         raise _Problem("binary", "looks binary (it contains NUL bytes); expected text")
     try:
         return data.decode("utf-8"), "utf-8"

@@ -637,3 +637,16 @@ def test_ids_of_any_json_type_are_their_json_text_as_the_api_and_score_write_the
     got = [d.id for d in iter_documents([tmp_path / "ids.jsonl"])]
     assert got[: len(IDS)] == [want for _, want in IDS]
     assert got[len(IDS):] == [f"{tmp_path / 'ids.jsonl'}:{len(IDS) + 1}", f"{tmp_path / 'ids.jsonl'}:{len(IDS) + 2}"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_not_called_binary(tmp_path, encoding):
+    from service.scan.sources import iter_documents
+
+    text = "Café society: the council met on Tuesday and said it would publish the report.\n" * 3
+    (tmp_path / "wide.txt").write_bytes(text.encode(encoding))
+    (tmp_path / "zip.txt").write_bytes(b"PK\x03\x04\x00\x00binary\x00payload\x00\x01" * 4)
+    docs = {Path(d.path).name: d for d in iter_documents([tmp_path])}
+    assert docs["wide.txt"].error is None and docs["wide.txt"].text.strip() == text.strip()
+    assert docs["wide.txt"].meta.get("encoding") == encoding
+    assert docs["zip.txt"].error is not None and docs["zip.txt"].error[0] == "binary"
