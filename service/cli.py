@@ -199,9 +199,12 @@ def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]]) ->
             continue
     seen: dict[Path, str] = {}
     for option, out in outputs:
-        where = out.resolve()
+        try:
+            where = out.resolve()
+        except (OSError, RuntimeError) as exc:  # a symbolic link loop
+            raise _usage_error(f"{option} {out} cannot be resolved: {exc}") from exc
         for given, source, folder in sources:
-            if where == source:
+            if where == source or _same_file(out, given):  # a hard link is the same file under another name
                 raise _usage_error(f"{option} {out} is an input ({given}): writing it would destroy what is read; "
                                    "write elsewhere")
             if folder and where.is_relative_to(source):
@@ -210,6 +213,13 @@ def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]]) ->
         if where in seen:
             raise _usage_error(f"{option} {out} is the same file as {seen[where]}; give each output its own path")
         seen[where] = f"{option} {out}"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def _check_out_folder(out: Path, option: str = "--out") -> None:
@@ -761,8 +771,11 @@ def scan(
                        text_field=text_field, max_bytes=max_bytes, explain=explain)
     _tell_journal(list(paths), m, opts)
 
-    def stop(signum: int, frame: Any) -> None:  # SIGTERM (docker stop, timeout, systemd) stops as Ctrl-C does
-        raise KeyboardInterrupt
+    from service.scan.runner import writing_output
+
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM (docker stop, timeout, systemd) stops as Ctrl-C does;
+        if not writing_output():  # once scoring is over, OUT is finished first (the scan then completes)
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:

@@ -52,7 +52,8 @@ def _language(detected: dict[str, Any], declared: str | None) -> dict[str, Any]:
     if declared is None:
         return dict(detected)
     base = declared.split("-")[0].lower()
-    return {**detected, "declared": declared, "matches_declared": detected.get("code") == base}
+    found = str(detected.get("code") or "").split("-")[0]  # langdetect's "zh-cn", "zh-tw": Chinese
+    return {**detected, "declared": declared, "matches_declared": found == base}
 
 
 def score_text(

@@ -169,12 +169,15 @@ def _site(doc: RawDocument) -> str:
 PARENT_CHECK_S = 1.0  # how often a worker checks that the scan that forked it is still there
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and shuts the pool down
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (a clean stop is the parent's job)
     # A parent killed with SIGKILL shuts nothing down: its workers, blocked writing results nobody reads,
-    # would live on (re-parented, hundreds of MB each). Each one leaves when its parent is gone.
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="exit-with-parent", daemon=True).start()
+    # would live on (re-parented, hundreds of MB each). Each one leaves when its parent is gone. ``parent``
+    # is the pid the parent gave: a parent killed before this runs is already gone from getppid().
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -410,6 +413,27 @@ def run_scan(
         journal.close()
         _MODEL = None
 
+    _WRITING.set()  # from here on a stop is deferred (writing_output()): OUT is written whole or not at all
+    try:
+        return _finish(journal, model, opts, walked, sketches, pool_of_words, resketch, keep_sketches,
+                       scored_now=scored_now, resumed=resumed, start=start, interrupted=interrupted)
+    finally:
+        _WRITING.clear()
+
+
+_WRITING = threading.Event()
+
+
+def writing_output() -> bool:
+    """True while a scan adds the crawl-level fields and writes OUT (after scoring): a caller's stop signal
+    should wait for the end instead of interrupting (an interrupt then would leave no OUT at all)."""
+    return _WRITING.is_set()
+
+
+def _finish(journal: _Journal, model: Model, opts: ScanOptions, walked: Any, sketches: dict[str, Any],
+            pool_of_words: dict[str, str], resketch: list[str], keep_sketches: Callable[[list[Any]], None], *,
+            scored_now: int, resumed: int, start: float, interrupted: bool) -> ScanResult:
+    """The crawl-level pass over what the journal holds, then OUT, read back from the journal in input order."""
     keys = journal.in_order()
     clusters: list[dict[str, Any]] = []
     fields: dict[str, dict[str, Any]] = {}
@@ -495,7 +519,7 @@ def _run_pool(jobs: Iterator[_Job], workers: int) -> None:
     """Run ``jobs`` on ``workers`` forked processes, at most four per worker in flight, handing each
     result to its callback in the parent as it finishes."""
     ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
     pending: dict[Future[Any], Callable[[Any], None]] = {}
     limit = workers * 4
 

@@ -82,6 +82,10 @@ def test_an_output_over_an_input_or_in_a_scanned_folder_or_over_another_output_i
         ([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "o.jsonl")], "same file as --out"),
         ([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "o.jsonl.journal")], "its journal"),
     ]
+    os.link(crawl / "a000.txt", tmp_path / "hard.txt")  # the same file under another name
+    cases.append(([one, "--out", str(tmp_path / "hard.txt")], "is an input"))
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    cases.append(([str(crawl), "--out", str(tmp_path / "loop")], "cannot be resolved"))
     for args, said in cases:
         proc = _scan([*args, "--model", str(tiny_model_dir)], tmp_path)
         assert proc.returncode == 2 and said in proc.stderr, (args, proc.stderr[-2000:])

@@ -454,3 +454,12 @@ def test_made_up_words_and_shuffled_words_are_unreliable_whatever_the_language_d
     for text in (CLEAN, GERMAN, JAPANESE):
         r = score_text(text, model=shipped_model)
         assert all(x["contribution"] > -0.5 for x in r["reasons"] if x["code"] in ("unknown_words", "word_order"))
+
+
+def test_a_declared_language_matches_langdetects_chinese_codes():
+    from service.scoring import _language
+
+    assert _language({"code": "zh-cn"}, "zh-Hans-CN")["matches_declared"] is True
+    assert _language({"code": "zh-tw"}, "ZH")["matches_declared"] is True
+    assert _language({"code": "en"}, "en-US")["matches_declared"] is True
+    assert _language({"code": "de"}, "en")["matches_declared"] is False

@@ -49,10 +49,11 @@ _NO_LIST = frozenset({"zh", "zh-cn", "zh-tw", "ja", "ko", "th"})
 
 ARTICLES = frozenset({"the", "a", "an", "The", "An"})  # "A" alone may be a letter ("Plan A and B")
 # Words that do not follow an article in English: other articles, prepositions, conjunctions, auxiliaries,
-# pronouns ("the of", "a and", "an it").
+# pronouns ("the of", "a and", "an it"). Compared as written: a capital makes a name or an acronym of them
+# ("the WHO", "an IT team", "the OR", "The Who").
 CLOSED_CLASS = frozenset(
     "the a an of to and or in on at by for from with is are was were be been has have had that which who it he she "
-    "they we i you not but as if than".split()
+    "they we you not but as if than I".split()
 )
 
 
@@ -98,7 +99,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     if absent is not None:
         missing = [w for w in lower if w.casefold() in absent]
         unknown_rate = len(missing) / len(lower)
-        unknown = sorted(set(missing), key=missing.index)[:EXAMPLES]
+        unknown = list(dict.fromkeys(missing))[:EXAMPLES]  # the first ones, in order
     clash_rate, clashes = nan, []
     if context.english:
         n_articles = 0
@@ -107,7 +108,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             for a, b in zip(words, words[1:], strict=False):
                 if a in ARTICLES:
                     n_articles += 1
-                    if b.lower() in CLOSED_CLASS:
+                    if b in CLOSED_CLASS:  # as written: "the WHO", "an IT", "the OR" are names, not clashes
                         clashes.append({"line": ln.number, "text": f"{a} {b}"})
         if n_articles >= MIN_ARTICLES:
             clash_rate = len(clashes) / n_articles

@@ -84,3 +84,11 @@ def test_german_sharp_s_and_umlauts_are_looked_up_as_wordfreq_folds_them(resourc
     out = _run("Der Stadtrat beschließt einen großen Plan, und die Bürger begrüßten ihn am Abend sehr.\n\n"
                "Die Straße wird größer, weil die Stadt wächst und viele Familien hierher ziehen.", resources, lang="de")
     assert out.extra["words"]["unknown_rate"] == 0.0, out.evidence["unknown_words"]
+
+
+def test_acronyms_and_names_after_an_article_are_no_clash(resources):
+    text = ("The WHO said an IT team at the WHO would help. The agency and the IT staff met the OR nurses.\n\n"
+            "A report from the WHO named an IS fighter; The Who played a concert, and the band thanked the city.")
+    out = _run(text, resources)
+    assert out.evidence["article_clashes"] == [] and out.values["words_article_clash_excess"] == 0.0
+
