@@ -331,9 +331,9 @@ def score(
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string
                         rid = id_text(row["id"])
-                    text, field, is_html = row.get(text_field), text_field, text_field == "html"
-                    if not isinstance(text, str) and isinstance(row.get("html"), str):  # as the scan reads it
-                        text, field, is_html = row["html"], "html", True
+                    from service.scan.sources import record_text
+
+                    text, field, is_html = record_text(row, text_field)  # as the scan reads a record
                     if not isinstance(text, str):
                         raise InputError("no_text", f"record has no string field '{text_field}' (nor 'html')")
                     if has_lone_surrogate(text):
@@ -741,7 +741,14 @@ def scan(
     """Score every document under PATHS in parallel; add near-duplicates, story clusters and spelling consensus across the crawl; write one record per document (errors included) and a summary.
 
     Exit code 0 when the scan completed (documents that could not be scored are error records in OUT), 2 on a usage or model error, 130 when interrupted (OUT holds what was scored; --resume finishes it)."""
-    from service.scan.runner import OUTPUT_FORMATS, ScanOptions, run_scan, summarise
+    from service.scan.runner import (
+        OUTPUT_FORMATS,
+        ScanOptions,
+        journal_path,
+        run_scan,
+        summarise,
+        writing_output,
+    )
 
     if fmt not in OUTPUT_FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(OUTPUT_FORMATS)}", err=True)
@@ -762,16 +769,12 @@ def scan(
     _check_out_file(out)
     if report is not None:
         _check_out_file(report, "--report", "report.html")
-    from service.scan.runner import journal_path
-
     outputs = [("--out", out), ("its journal", journal_path(out))] + ([("--report", report)] if report else [])
     _check_outputs_apart(list(paths), outputs)
     m = _load(model)
     opts = ScanOptions(out=out, fmt=fmt, workers=workers or (os.cpu_count() or 1), resume=resume,
                        text_field=text_field, max_bytes=max_bytes, explain=explain)
     _tell_journal(list(paths), m, opts)
-
-    from service.scan.runner import writing_output
 
     def stop(signum: int, frame: Any) -> None:  # SIGTERM (docker stop, timeout, systemd) stops as Ctrl-C does;
         if not writing_output():  # once scoring is over, OUT is finished first (the scan then completes)

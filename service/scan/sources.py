@@ -975,10 +975,7 @@ class _Scan:
                 doc_id=default_id,
             )
         rid = id_text(row["id"]) if row.get("id") not in (None, "") else default_id
-        value = row.get(self.text_field)
-        is_html = self.text_field == "html"
-        if not isinstance(value, str) and isinstance(row.get("html"), str):
-            value, is_html = row["html"], True
+        value, _, is_html = record_text(row, self.text_field)
         if not isinstance(value, str):
             return self.error(
                 key,
@@ -1201,6 +1198,16 @@ class _Scan:
             title=_cheap_title(html),
             meta=meta,
         )
+
+
+def record_text(row: dict[str, Any], text_field: str) -> tuple[Any, str, bool]:
+    """A JSON record's document, as the scan and ``thresher score --jsonl`` read it: its ``text_field``, or
+    its page in ``html`` when that field holds no string (a crawl record); as (the value, the field it came
+    from, whether it is HTML). The value is whatever the record holds: the caller checks it is a string."""
+    value = row.get(text_field)
+    if not isinstance(value, str) and isinstance(row.get("html"), str):
+        return row["html"], "html", True
+    return value, text_field, text_field == "html"
 
 
 def _json_type(value: Any) -> str:
