@@ -212,6 +212,15 @@ def _decode(data: bytes, charset: str = "utf-8") -> str:
 _JSON_CODECS = frozenset({"utf-8", "utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-32-le"})
 
 
+def _once(request: Request, names: tuple[str, ...]) -> None:
+    """422 for a query parameter given more than once (``?url=a&url=b``): each takes one value, and silently
+    keeping the last would score with a value the caller may not have meant."""
+    for name in names:
+        n = len(request.query_params.getlist(name))
+        if n > 1:
+            raise ApiError(422, "invalid", f"query parameter '{name}' is given {n} times; give it once")
+
+
 def _json_body(data: bytes, charset: str | None = None) -> Any:
     encoding = json.detect_encoding(data)  # a BOM, or the pattern of NUL bytes around the first two characters
     try:
@@ -533,6 +542,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         url: str | None = Query(None, description="For text/plain bodies: the page's URL."),
         lang: str | None = Query(None, pattern=LANG_PATTERN, description="For text/plain bodies: expected language."),
     ) -> Response:
+        _once(request, ("explain", "title", "url", "lang"))
         media, params = _media_type(request)
         body = await _read_body(request, settings.max_body_bytes)
         if media == "application/json" or media.endswith("+json"):
@@ -562,6 +572,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         "place and the others are scored.",
     )
     async def score_batch(request: Request, explain: bool = True) -> Response:
+        _once(request, ("explain",))
         media, params = _media_type(request)
         if media != "application/json" and not media.endswith("+json"):
             raise ApiError(415, "unsupported_media_type",

@@ -262,6 +262,16 @@ def test_unknown_or_no_text_charset_is_415(client, charset):
            415, "unsupported_media_type")
 
 
+def test_a_query_parameter_given_twice_is_422(client):
+    for params in ({"url": ["https://a.example/", "https://b.example/"]}, {"explain": ["true", "false"]},
+                   {"lang": ["en", "de"]}):
+        err = _error(client.post("/v1/score", params=params, content=CLEAN.encode(),
+                                 headers={"content-type": "text/plain"}), 422, "invalid")
+        assert "give it once" in err["message"]
+    _error(client.post("/v1/score/batch", params={"explain": ["true", "false"]},
+                       json={"articles": [{"text": CLEAN}]}), 422, "invalid")
+
+
 def test_bad_query_parameter_is_422(client):
     _error(client.post("/v1/score", params={"explain": "perhaps"}, json={"text": CLEAN}), 422, "invalid")
 
