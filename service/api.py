@@ -15,7 +15,6 @@ offline. The schema is served at ``/openapi.json``; ``/docs`` answers 404 saying
 from __future__ import annotations
 
 import asyncio
-import codecs
 import json
 import logging
 import os
@@ -227,13 +226,8 @@ def _json_body(data: bytes, charset: str | None = None) -> Any:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         declared = ""
-        if charset:
-            try:
-                other = codecs.lookup(charset).name not in _JSON_CODECS
-            except LookupError:
-                other = True
-            if other:
-                declared = f"; the declared charset '{charset}' does not apply: a JSON body is UTF-8 whatever it says"
+        if charset and text_codec(charset) not in _JSON_CODECS:  # unknown, or a charset JSON is never in
+            declared = f"; the declared charset '{charset}' does not apply: a JSON body is UTF-8 whatever it says"
         what = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
         raise ApiError(400, "not_utf8", f"the body is not valid {what} (byte {exc.start}): JSON bodies must be UTF-8 "
                        f"(RFC 8259; UTF-16 and UTF-32 are recognised by their first bytes){declared}") from exc
