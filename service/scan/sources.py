@@ -5,16 +5,17 @@ file, line, array element or archive tail that could not be read.
 Formats, by extension (case-insensitive): ``.txt``, ``.md`` (one text document); ``.html``, ``.htm``
 (one HTML document: its main text is extracted later, by :func:`extract_html`, in the scoring workers);
 ``.json`` (an object is one document, an array of objects one per element); ``.jsonl``, ``.ndjson``,
-``.jsonl.gz``, ``.ndjson.gz`` (one per non-blank line); ``.warc``, ``.warc.gz`` (one per ``response``
-record with a 2xx status and an HTML payload; every other record is counted in :class:`ScanStats`).
-Anything else is an ``unsupported_format`` error record.
+``.jsonl.gz``, ``.ndjson.gz`` (one per non-blank line); ``.parquet`` (one per row); ``.warc``, ``.warc.gz``
+(one per ``response`` record with a 2xx status and an HTML payload, and one per ``conversion`` record with
+text: Common Crawl's WET files, ``.wet``, ``.wet.gz``, hold only those; every other record is counted in
+:class:`ScanStats`). Anything else is an ``unsupported_format`` error record.
 
 Keys (unique, stable for the same inputs; ``--resume`` relies on them):
 
 * the path relative to the root it was found under, with ``/`` separators, e.g. ``news/2024/a.txt``;
   a root that is itself a file is keyed by its name, a root directory's own error by ``.``;
-* ``#N`` appended for the N-th (1-based) line of a JSONL file, element of a JSON array or record of a
-  WARC file (N counts every line / record, so it points into the file), e.g. ``feeds/a.jsonl#7``;
+* ``#N`` appended for the N-th (1-based) line of a JSONL file, element of a JSON array, row of a Parquet
+  file or record of a WARC file (N counts every line / record, so it points into the file), e.g. ``feeds/a.jsonl#7``;
   a truncated or corrupt archive's ``bad_archive`` record is keyed by the line or record where reading
   stopped;
 * with several roots, every key is prefixed by the root's index: ``0:news/a.txt``, ``1:b.jsonl#2``;
@@ -40,7 +41,8 @@ Error codes (``RawDocument.error[0]``); the first eight are those of ``thresher 
 ``bad_json``           a JSONL line or a .json file that is not valid JSON
 ``bad_record``         valid JSON that is not an object; a WARC response whose HTTP head is unreadable
 ``no_text``            a JSON record without a string ``text_field`` (nor an ``html`` field)
-``bad_archive``        a truncated or corrupt .gz or WARC file: the documents before the damage are kept
+``bad_archive``        a truncated or corrupt .gz, WARC or Parquet file: the documents before the damage are
+                       kept (in a Parquet file, the row groups before the damaged one)
 ``unsupported_format`` an extension this reader does not handle (images, PDFs, files without one)
 ``special_file``       a FIFO, socket or device (never opened: reading a FIFO would block)
 ``symlink_loop``       a symbolic link to a directory that contains it (or a chain of links to itself)
@@ -115,9 +117,12 @@ _EXTENSIONS = (  # compound ones first
     (".jsonl.gz", "jsonl"),
     (".ndjson.gz", "jsonl"),
     (".warc.gz", "warc"),
+    (".wet.gz", "warc"),  # Common Crawl's extracted text (CC-MAIN-...warc.wet.gz): WARC conversion records
     (".jsonl", "jsonl"),
     (".ndjson", "jsonl"),
     (".warc", "warc"),
+    (".wet", "warc"),
+    (".parquet", "parquet"),
     (".json", "json"),
     (".txt", "txt"),
     (".md", "md"),
@@ -470,7 +475,9 @@ class _WarcRecord:
     length: int
     http_status: int | None = None
     http_headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None  # the raw HTTP body (still chunked/compressed), only for HTML responses
+    body: bytes | None = None  # the raw HTTP body (still chunked/compressed), only for HTML responses;
+    # for a conversion record (a WET file's extracted text), its whole content
+    conversion: bool = False
     skip: str | None = None  # why this record is not a document (a ScanStats.skipped key)
     problem: _Problem | None = None  # a response that is a page but cannot be used
 
@@ -599,6 +606,17 @@ def _read_warc_record(stream: IO[bytes], limit: int) -> _WarcRecord | None:
         raise _Corrupt("a WARC record without a valid Content-Length") from exc
     rec = _WarcRecord(headers=headers, length=length)
     rtype = headers.get("warc-type", "").lower()
+    if rtype == "conversion":  # text a crawler extracted from a page: Common Crawl's WET files hold only these
+        rec.conversion = True
+        if not headers.get("content-type", "text/plain").lower().lstrip().startswith("text/"):
+            rec.skip = "warc_conversion:non_text"
+        elif length > limit:
+            rec.problem = _Problem("too_large", f"the converted text has {length} bytes; the limit is {limit}")
+        if rec.skip or rec.problem:
+            _skip(stream, length)
+        else:
+            rec.body = _read_exact(stream, length)
+        return rec
     if rtype != "response":
         rec.skip = f"warc_record:{rtype or 'untyped'}"
         _skip(stream, length)
@@ -863,6 +881,8 @@ class _Scan:
                 yield from self.jsonl(handle, shown, key, unit_no)
             elif fmt == "warc":
                 yield from self.warc(handle, shown, key, unit_no)
+            elif fmt == "parquet":
+                yield from self.parquet(handle, shown, key, unit_no)
             else:
                 yield from self.whole_file(handle, shown, key, unit_no, fmt, unit.size)
 
@@ -1165,37 +1185,105 @@ class _Scan:
         if n == 0:
             yield self.error(key, (unit, 0), path, "empty", "no WARC records (the file is empty)", fmt="warc")
 
+    def parquet(self, raw: IO[bytes], path: str, key: str, unit: int) -> Iterator[RawDocument]:
+        """One document per row of a Parquet file (a dataset's shard, as FineWeb and many others ship): the
+        text from the ``text_field`` column (else ``html``), the id from ``id`` (else path:row), ``url`` and
+        ``title`` when there are such columns. Read a few rows at a time; other columns are never read."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(raw)
+            names = set(pf.schema_arrow.names)
+            rows = pf.metadata.num_rows
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            yield self.error(key, (unit, 0), path, "bad_archive", f"not a readable Parquet file: {exc}",
+                             fmt="parquet")
+            return
+        if rows == 0:
+            yield self.error(key, (unit, 0), path, "empty", "no rows (the Parquet file is empty)", fmt="parquet")
+            return
+        columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title")) if c in names]
+        n = 0
+        if self.text_field not in names and "html" not in names:
+            batches: Iterator[Any] = iter([{} for _ in range(rows)])  # every row: no_text, with its own record
+        else:
+            # row group by row group: damage in one loses the rows from its start on, not the groups before it
+            batches = (row for group in range(pf.num_row_groups)
+                       for batch in pf.iter_batches(batch_size=64, row_groups=[group], columns=columns)
+                       for row in batch.to_pylist())
+        while True:
+            try:
+                row = next(batches, None)
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                yield self.error(f"{key}#{n + 1}", (unit, n + 1), path, "bad_archive",
+                                 f"truncated or corrupt from row {n + 1} on ({exc}); the rows before it were read",
+                                 fmt="parquet", doc_id=f"{path}:{n + 1}")
+                return
+            if row is None:
+                return
+            n += 1
+            rid = row.get("id")
+            if rid is not None and not isinstance(rid, str | int | float | bool):
+                row["id"] = str(rid)  # a timestamp, bytes, a decimal: its text
+            problem = None
+            for name in (self.text_field, "html"):
+                if isinstance(row.get(name), bytes):  # a binary column: decoded as a file's bytes are
+                    try:
+                        row[name] = decode_text(row[name])[0]
+                    except _Problem as exc:
+                        problem = exc
+            if problem is not None:
+                yield self.error(f"{key}#{n}", (unit, n), path, problem.code, f"row {n}: {problem}", fmt="parquet",
+                                 doc_id=id_text(row["id"]) if row.get("id") not in (None, "") else f"{path}:{n}")
+                continue
+            yield self.record(row, key=f"{key}#{n}", order=(unit, n), path=path, default_id=f"{path}:{n}",
+                              fmt="parquet", meta={}, where=f"row {n}")
+
     def warc_doc(self, rec: _WarcRecord, path: str, key: str, order: tuple[int, int], n: int) -> RawDocument:
         uri = rec.headers.get("warc-target-uri", "").strip("<> ") or None
         rid = uri or f"{path}:{n}"
+        what = "converted text" if rec.conversion else "HTTP response"
         try:
             if rec.problem:
                 raise rec.problem
-            body = _http_body(rec, self.max_bytes)
+            if rec.conversion:
+                body = rec.body or b""
+                ctype = rec.headers.get("content-type", "")
+                m = _CT_CHARSET.search(ctype)
+                declared = m.group(1) if m else None
+            else:
+                body = _http_body(rec, self.max_bytes)
+                ctype = rec.http_headers.get("content-type", "")
+                m = _CT_CHARSET.search(ctype)
+                declared = m.group(1) if m else _html_declared_charset(body)
             if not body.strip():
-                raise _Problem("empty", "the HTTP response has an empty body")
-            ctype = rec.http_headers.get("content-type", "")
-            m = _CT_CHARSET.search(ctype)
-            declared = m.group(1) if m else _html_declared_charset(body)
-            html, enc = decode_text(body, declared=declared)
-            if not html.strip():
-                raise _Problem("empty", "the HTTP response has a blank body")
+                raise _Problem("empty", f"the {what} is empty")
+            text, enc = decode_text(body, declared=declared)
+            if not text.strip():
+                raise _Problem("empty", f"the {what} is blank")
         except _Problem as exc:
             return self.error(key, order, path, exc.code, f"WARC record {n}: {exc}", fmt="warc", doc_id=rid)
         meta = _encoding_meta(enc)
-        meta["http_status"] = rec.http_status
-        for name in ("warc-date", "warc-record-id"):
+        if rec.conversion:
+            meta["warc_type"] = "conversion"
+        else:
+            meta["http_status"] = rec.http_status
+        for name in ("warc-date", "warc-record-id", "warc-refers-to", "warc-identified-content-language"):
             if name in rec.headers:
                 meta[name.replace("-", "_")] = rec.headers[name]
+        if rec.conversion and "html" not in ctype.lower():
+            return self.doc(key=key, order=order, id=rid, path=path, source_format="warc", text=text, url=uri,
+                            meta=meta)
         return self.doc(
             key=key,
             order=order,
             id=rid,
             path=path,
             source_format="warc",
-            html=html,
+            html=text,
             url=uri,
-            title=_cheap_title(html),
+            title=_cheap_title(text),
             meta=meta,
         )
 

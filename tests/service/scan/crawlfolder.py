@@ -60,7 +60,7 @@ BOILERPLATE = [
 ]
 
 
-def load_articles(n: int = 24) -> list[dict[str, Any]]:
+def load_articles(n: int = 28) -> list[dict[str, Any]]:
     """The first ``n`` English reliable fixture articles, in a fixed order."""
     rows: list[dict[str, Any]] = []
     for f in sorted(FIXTURES.glob("reliable_*.jsonl")):
@@ -169,6 +169,11 @@ def _warc(records: list[dict[str, Any]]) -> tuple[bytes, list[int]]:
         if r["type"] == "warcinfo":
             rec = writer.create_warcinfo_record(
                 "crawl.warc.gz", {"software": "crawlfolder test", "format": "WARC 1.0"}
+            )
+        elif r["type"] == "conversion":  # what a WET file holds: a page's extracted text
+            rec = writer.create_warc_record(
+                r["url"], "conversion", payload=io.BytesIO(r["body"]), warc_content_type=r.get("ctype", "text/plain"),
+                warc_headers_dict={**fixed, "WARC-Refers-To": f"<urn:uuid:10000000-0000-4000-8000-{i:012d}>"},
             )
         elif r["type"] == "request":
             http = StatusAndHeaders(
@@ -431,6 +436,43 @@ def build_crawl(root: Path) -> dict[str, Any]:
         "url": "https://gazette.example/c",
     }
     errors["warc/truncated.warc.gz#2"] = "bad_archive"
+
+    # --- Common Crawl's WET: a warcinfo record, then one conversion record (extracted text) per page
+    wet, _ = _warc(
+        [
+            {"type": "warcinfo"},
+            {"type": "conversion", "url": "https://courier.example/harbour", "body": texts[24].encode()},
+            {"type": "conversion", "url": "https://courier.example/scan.pdf", "body": b"%PDF-1.7",
+             "ctype": "application/pdf"},
+            {"type": "conversion", "url": "https://courier.example/schools", "body": texts[25].encode()},
+        ]
+    )
+    write("wet/CC-MAIN-test-00000.warc.wet.gz", wet)
+    for n, t in ((2, texts[24]), (4, texts[25])):
+        url = "https://courier.example/" + ("harbour" if n == 2 else "schools")
+        docs[f"wet/CC-MAIN-test-00000.warc.wet.gz#{n}"] = {"format": "warc", "kind": "text", "text": t, "id": url,
+                                                           "url": url}
+    skipped["warc_record:warcinfo"] += 1
+    skipped["warc_conversion:non_text"] = 1
+
+    # --- Parquet, as datasets ship their shards: id, url, text; a row without text, a row without id
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "id": ["pq-1", "pq-2", None],
+        "url": ["https://ledger.example/1", None, None],
+        "text": [texts[26], None, texts[27]],
+        "language_score": [0.98, 0.5, 0.97],
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf, row_group_size=2)
+    write("feeds/shard-000.parquet", buf.getvalue())
+    docs["feeds/shard-000.parquet#1"] = {"format": "parquet", "kind": "text", "text": texts[26], "id": "pq-1",
+                                         "url": "https://ledger.example/1"}
+    errors["feeds/shard-000.parquet#2"] = "no_text"
+    docs["feeds/shard-000.parquet#3"] = {"format": "parquet", "kind": "text", "text": texts[27],
+                                         "id": f"{path_of('feeds/shard-000.parquet')}:3"}
 
     # --- bad files
     write("broken/binary.txt", b"GIF89a\x00\x01\x00\x00" + os.urandom(64) + b"\x00" * 16)

@@ -35,7 +35,7 @@ def _thresher(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def _crawl_extras(root: Path) -> Path:
     from crawlfolder import load_articles
 
-    arts = load_articles(40)[24:]  # not among the crawl folder's articles (the first 24)
+    arts = load_articles(44)[28:]  # not among the crawl folder's articles (the first 28)
     site = root / "herald"
     site.mkdir(parents=True)
     # a line the cleaner keeps as content, on six pages of one site: repeated across the site

@@ -650,3 +650,58 @@ def test_utf16_without_a_byte_order_mark_is_read_not_called_binary(tmp_path, enc
     assert docs["wide.txt"].error is None and docs["wide.txt"].text.strip() == text.strip()
     assert docs["wide.txt"].meta.get("encoding") == encoding
     assert docs["zip.txt"].error is not None and docs["zip.txt"].error[0] == "binary"
+
+
+# ------------------------------------------------------------------------------------- WET and Parquet
+
+
+def _parquet(path: Path, columns: dict[str, list[Any]], **kwargs: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path, **kwargs)
+
+
+def test_a_parquet_column_of_bytes_is_decoded_and_text_field_names_the_column(tmp_path):
+    latin1 = "Café owners in the old town said the rain had cost them a third of the summer."
+    _parquet(tmp_path / "shard.parquet", {
+        "content": [latin1.encode("cp1252"), b"\x00\x01\x02" * 50, None],
+        "id": [17, 18, 19],
+    })
+    docs = walk([tmp_path], text_field="content")
+    assert [d.id for d in docs] == ["17", "18", "19"]
+    assert docs[0].error is None and docs[0].text == latin1 and docs[0].source_format == "parquet"
+    assert docs[1].error is not None and docs[1].error[0] == "binary" and "row 2" in docs[1].error[1]
+    assert docs[2].error is not None and docs[2].error[0] == "no_text"
+    # without --text-field the column is not found: every row says so, none is dropped
+    assert [d.error[0] for d in walk([tmp_path]) if d.error] == ["no_text"] * 3
+
+
+def test_a_parquet_file_damaged_in_the_middle_keeps_the_rows_before_it(tmp_path):
+    texts = [f"Report {i}: the harbour board met on Monday and approved the budget for the year." for i in range(40)]
+    good = tmp_path / "good.parquet"
+    _parquet(good, {"text": texts}, row_group_size=10, compression="NONE")
+    data = bytearray(good.read_bytes())
+    at = data.find(b"Report 25")  # inside the third row group's data; the footer stays intact
+    data[at - 40 : at + 400] = os.urandom(440)
+    (tmp_path / "bad.parquet").write_bytes(bytes(data))
+    docs = walk([tmp_path / "bad.parquet"])
+    read = [d for d in docs if d.error is None]
+    assert [d.text for d in read] == texts[: len(read)] and 10 <= len(read) <= 30
+    assert len(docs) == len(read) + 1
+    code, message = docs[-1].error
+    assert code == "bad_archive" and f"row {len(read) + 1}" in message and docs[-1].key == f"bad.parquet#{len(read) + 1}"
+
+
+def test_a_wet_conversion_over_the_size_limit_is_an_error_and_the_next_one_is_read(tmp_path):
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    for url, body in (("https://a.example/long", b"word " * 2000), ("https://a.example/short", b"A short text.")):
+        writer.write_record(writer.create_warc_record(url, "conversion", payload=io.BytesIO(body),
+                                                      warc_content_type="text/plain"))
+    (tmp_path / "x.warc.wet.gz").write_bytes(buf.getvalue())
+    docs = walk([tmp_path], max_bytes=5000)
+    assert [d.id for d in docs] == ["https://a.example/long", "https://a.example/short"]
+    assert docs[0].error is not None and docs[0].error[0] == "too_large"
+    assert docs[1].error is None and docs[1].text == "A short text." and docs[1].html is None
+    assert docs[1].meta["warc_type"] == "conversion"
