@@ -50,7 +50,10 @@ _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]
 # joiner, byte-order mark / zero-width no-break space, soft hyphen. (Zero-width joiners and non-joiners
 # stay: Persian, Indic scripts and emoji sequences need them; a zero-width space becomes a space.) A
 # page whose blank lines hold a zero-width space would otherwise have dozens of "lines" with nothing on them.
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u2060\ufeff]")
+# A vertical tab (a word processor's line break) and a form feed (a page break) separate what they stand
+# between: a line break and a paragraph break, as U+2028 and U+2029 are, not nothing ("here\vstill" once read
+# as "herestill").
+_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f\u00ad\u2060\ufeff]")
 
 
 class EmptyDocumentError(ValueError):
@@ -102,7 +105,7 @@ def normalise(text: str) -> str:
     # composing them. A zero-width space becomes a space (Thai, Khmer and Burmese separate words with it).
     text = _CONTROL_RE.sub("", text.replace("\u200b", " "))
     text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\x0c", "\n\n")
     return text.replace("\u00a0", " ").replace("\u2028", "\n").replace("\u2029", "\n\n")
 
 

@@ -117,6 +117,8 @@ def test_n_chars_counts_line_text_only():
 
 def test_normalise_removes_controls_and_unifies():
     assert normalise("a\u00a0b\x00c\r\nd\u2028e") == "a bc\nd\ne"
+    # a vertical tab breaks a line and a form feed a page: neither glues the words around it together
+    assert normalise("Headline here\x0bstill\x0cnext page") == "Headline here\nstill\n\nnext page"
     # NFC: a decomposed e + combining acute becomes one code point
     assert normalise("e\u0301") == "\u00e9"
 
