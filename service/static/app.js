@@ -69,6 +69,8 @@
     return text
       .normalize("NFC")
       .replace(/\r\n|\r/g, "\n")
+      .replace(/\v/g, "\n") // as the server reads them: a vertical tab breaks a line, a form feed a paragraph
+      .replace(/\f/g, "\n\n")
       .replace(/\u2028/g, "\n")
       .replace(/\u2029/g, "\n\n")
       .split("\n");
@@ -185,7 +187,7 @@
     var list = $("reasons");
     list.replaceChildren();
     (reasons || []).forEach(function (reason) {
-      var c = Number(reason.contribution);
+      var c = Math.round(Number(reason.contribution) * 10) / 10; // coloured as shown: "0.0" is neither
       var li = el("li", "reason " + (c < 0 ? "negative" : c > 0 ? "positive" : "neutral"));
       var head = el("div", "reason-head");
       head.appendChild(el("span", "contribution", signed(reason.contribution)));
@@ -355,6 +357,12 @@
     button.disabled = on;
     button.textContent = on ? "Scoring…" : "Score";
     resultPanel.setAttribute("aria-busy", on ? "true" : "false");
+    [resultPanel, reasonsPanel, textPanel].forEach(function (p) { p.classList.toggle("pending", on); });
+  }
+
+  function markStale(on) { // the result shown is of another text than the one in the box
+    [resultPanel, reasonsPanel, textPanel].forEach(function (p) { p.classList.toggle("stale", on); });
+    $("stale-note").hidden = !on;
   }
 
   function errorFromResponse(status, body) {
@@ -363,6 +371,7 @@
     var message = err && err.message ? String(err.message) : "The server answered HTTP " + status + ".";
     if (status === 401) {
       keyDetails.open = true;
+      keyInput.focus();
       message = keyInput.value.trim()
         ? "The server refused this API key. Check the key under “API key” and score again."
         : "This server needs an API key. Enter one under “API key” and score again.";
@@ -395,6 +404,7 @@
           return;
         }
         hideError();
+        markStale(textArea.value !== text);
         var data = answer.body;
         var lineCount = splitLines(text).length;
         renderSummary(data);
@@ -422,6 +432,7 @@
     reasonsPanel = $("reasons-panel");
     textPanel = $("text-panel");
 
+    textArea.addEventListener("input", function () { if (!resultPanel.hidden && !busy) markStale(true); });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       score();

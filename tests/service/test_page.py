@@ -310,3 +310,23 @@ def test_api_key_is_sent_and_401_is_explained(tab):
     assert tab.score_headers[-1].get("authorization") == "Bearer s3cret-key"
     assert "refused" in (page.text_content("#error-message") or "")
     assert tab.page_errors == [] and tab.foreign == []
+
+
+def test_long_tokens_stay_inside_the_page_and_an_edited_text_marks_its_result_stale(tab):
+    """A 400-letter token was quoted whole in a reason's sentence and pushed the page 4,000 px wide; and
+    a result stayed on screen, looking current, after its text was edited."""
+    page = tab.page
+    page.set_viewport_size({"width": 400, "height": 800})
+    text = CLEAN + "\nSource: https://example.com/" + "a" * 400 + "\n" + "x" * 300 + "\n"
+    tab.score(text)
+    expect(page.locator("#result")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    expect(page.locator("#stale-note")).to_be_hidden()
+    page.fill("#text", CLEAN + "\nOne more line.")
+    expect(page.locator("#stale-note")).to_be_visible()
+    assert "stale" in (page.get_attribute("#reasons-panel", "class") or "")
+    tab.score(CLEAN)
+    expect(page.locator("#stale-note")).to_be_hidden()
+    # without JavaScript the form would put its fields in the address: it has none to put
+    assert page.eval_on_selector_all("#score-form [name]", "els => els.length") == 0
+    _assert_clean(tab)
