@@ -186,9 +186,17 @@ def _share(x: float) -> str:
     return "under 1%" if 0 < x < 0.005 else _pct(x)
 
 
+ITEM_CHARS = 60  # an item quoted in a sentence, at most (a 400-letter "word" is in the evidence, whole)
+
+
+def _clip(item: str) -> str:
+    return item if len(item) <= ITEM_CHARS else item[: ITEM_CHARS - 1] + "…"
+
+
 def _and_more(items: list[str], shown: int, *, last_and: bool = False) -> str:
     """The first ``shown`` items, and how many more there are ("a, b, and 3 more"); with ``last_and``, a
     list that is all shown ends in "and" ("a, b and c")."""
+    items = [_clip(x) for x in items]
     if len(items) > shown:
         return ", ".join(items[:shown]) + f", and {len(items) - shown} more"
     if last_and and len(items) > 1:
@@ -302,9 +310,10 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
                     "stop-word signals are English-only and were not applied.")
         return f"Language '{lang.get('code')}' with probability {lang.get('probability')}."
     if code == "repetition":
-        n = len(ev.get("duplicate_lines", []))
-        return (f"{n} line(s) repeat earlier ones; {_pct(values['repetition_dup_5gram_frac'])} of the words sit in "
-                "repeated 5-word sequences.")
+        rep = extra.get("repetition", {})
+        n, distinct = rep.get("repeated_lines", 0), rep.get("distinct_repeated_lines", 0)
+        said = f"{n} line(s) repeat earlier ones" + (f" ({distinct} different lines)" if distinct < n else "")
+        return f"{said}; {_pct(values['repetition_dup_5gram_frac'])} of the words sit in repeated 5-word sequences."
     if code == "spam_signals":
         promo = [p["text"] for p in ev.get("promotional_phrases", [])]
         return (f"{values['repetition_exclamation_per_1k']:.1f} exclamation marks per 1,000 words, "

@@ -463,3 +463,14 @@ def test_a_declared_language_matches_langdetects_chinese_codes():
     assert _language({"code": "zh-tw"}, "ZH")["matches_declared"] is True
     assert _language({"code": "en"}, "en-US")["matches_declared"] is True
     assert _language({"code": "de"}, "en")["matches_declared"] is False
+
+
+def test_the_repetition_reason_counts_every_repeated_line_with_or_without_evidence(shipped_model):
+    """The evidence lists 20 distinct lines at most; the sentence once said "20 line(s)" for a text pasted
+    fifty times, and "0 line(s)" with explain=False (no evidence to count)."""
+    lines = [f"Line {i} of a notice that a page has printed over and over again for its readers." for i in range(25)]
+    text = "\n".join(lines * 4)  # 100 lines: 75 repeat earlier ones, 25 different lines among them
+    for explain in (True, False):
+        r = score_text(text, model=shipped_model, explain=explain)
+        found = [x["message"] for x in r["reasons"] + r["explanation"]["no_effect"] if x["code"] == "repetition"]
+        assert found and found[0].startswith("75 line(s) repeat earlier ones (25 different lines);"), found

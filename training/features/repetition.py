@@ -202,4 +202,6 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         "duplicate_lines": [{"text": d[:300]} for d in dict.fromkeys(dup_lines)][:20],
         "promotional_phrases": [{"text": p} for p in dict.fromkeys(promo)][:20],
     }
-    return FamilyOutput(values=values, evidence=evidence)
+    # the evidence lists the first 20 distinct lines; the reason's sentence counts every repeat
+    extra = {"repetition": {"repeated_lines": len(dup_lines), "distinct_repeated_lines": len(set(dup_lines))}}
+    return FamilyOutput(values=values, evidence=evidence, extra=extra)
