@@ -924,8 +924,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table.add_row("top reasons", ", ".join(f"{c} {n}" for c, n in summary["top_reasons"][:6]) or "none")
     table.add_row("story clusters", str(summary["stories"]))
     table.add_row("near-duplicates", str(summary["near_duplicates"]))
-    table.add_row("speed", f"{summary['docs_per_s']} docs/s ({summary['scored_now']} scored in "
-                  f"{summary['elapsed_s']} s; {summary['resumed']} from the journal)")
+    table.add_row("speed", f"{summary['docs_per_s']} docs/s ({summary['scored_now']} documents read in "
+                  f"{summary['elapsed_s']} s, error records included; {summary['resumed']} from the journal)")
     console.print(table)
 
 

@@ -149,7 +149,9 @@ class CrawlAnalysis:
     """Everything the crawl pass found: per-document fields (by key) and the groups behind them."""
 
     fields: dict[str, dict[str, Any]] = field(default_factory=dict)
-    clusters: list[dict[str, Any]] = field(default_factory=list)  # {story, size, members: [ids]}
+    # {story, size, members: [ids], keys: [keys]}; a document is named by its id, or by its key when other
+    # documents of the crawl have the same id
+    clusters: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # {canonical, members: [ids]}
 
 
@@ -255,18 +257,24 @@ def analyse_sketches(sketches: Sequence[DocSketch], *, background: Sequence[str]
     if not sketches:
         return out
     docs = sketches
+    # How the fields name another document: by its id, or by its key (its place in the crawl: path, #N for
+    # the N-th record) when other documents have the same id (shards that number their records from 0).
+    refs = _refs(docs)
+
+    def ref(i: int) -> str:
+        return refs[i]
     dup = _near_duplicates([s.shingles for s in docs], [s.minhash for s in docs])
     canonical: list[int] = []
     for i, hit in enumerate(dup):
         canonical.append(i if hit is None else hit[0])
         if hit is not None:
             f = out.fields[docs[i].key]
-            f["duplicate_of"] = docs[hit[0]].id
+            f["duplicate_of"] = ref(hit[0])
             f["duplicate_similarity"] = round(hit[1], 4)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, c in enumerate(canonical):
         groups[c].append(i)
-    out.duplicates = [{"canonical": docs[c].id, "members": [docs[i].id for i in members]}
+    out.duplicates = [{"canonical": ref(c), "members": [ref(i) for i in members]}
                       for c, members in sorted(groups.items()) if len(members) > 1]
 
     reps = sorted(groups)  # one text per duplicate group: its first document
@@ -285,12 +293,12 @@ def analyse_sketches(sketches: Sequence[DocSketch], *, background: Sequence[str]
             story_members.append(([c], list(groups[c])))
     story_members.sort(key=lambda sm: sm[1][0])
     for rep_docs, members in story_members:
-        story = f"story-{docs[members[0]].id}"
+        story = f"story-{ref(members[0])}"
         for i in members:
             out.fields[docs[i].key]["story"] = story
             out.fields[docs[i].key]["story_size"] = len(members)
-        out.clusters.append({"story": story, "size": len(members),
-                             "members": [docs[i].id for i in members]})
+        out.clusters.append({"story": story, "size": len(members), "members": [ref(i) for i in members],
+                             "keys": [docs[i].key for i in members]})
         if len(rep_docs) >= SPELLING_MIN_TEXTS:
             flags = _spelling_consensus([docs[r].spelling for r in rep_docs])
             for r, evidence in zip(rep_docs, flags, strict=True):
@@ -321,26 +329,35 @@ def line_evidence(evidence: list[dict[str, Any]], text: str) -> list[dict[str, A
     return out
 
 
+def _refs(docs: Sequence[CrawlDoc | DocSketch]) -> list[str]:
+    """How the crawl fields name each document: its id, or its key when other documents have the same id."""
+    shared = {i for i, n in Counter(d.id for d in docs).items() if n > 1}
+    return [d.key if d.id in shared else d.id for d in docs]
+
+
 def story_clusters(fields: dict[str, dict[str, Any]], docs: list[CrawlDoc]) -> list[dict[str, Any]]:
-    """The story clusters in :func:`crawl_signals`' fields: ``{story, size, members: [ids]}``, largest
-    first (what :attr:`CrawlAnalysis.clusters` holds, rebuilt from the fields)."""
+    """The story clusters in :func:`crawl_signals`' fields: ``{story, size, members: [ids], keys: [keys]}``,
+    largest first (what :attr:`CrawlAnalysis.clusters` holds, rebuilt from the fields)."""
     members: dict[str, list[str]] = defaultdict(list)
-    for d in docs:
+    keys: dict[str, list[str]] = defaultdict(list)
+    for d, ref in zip(docs, _refs(docs), strict=True):
         story = fields.get(d.key, {}).get("story")
         if story:
-            members[story].append(d.id)
-    clusters = [{"story": s, "size": len(m), "members": m} for s, m in members.items()]
+            members[story].append(ref)
+            keys[story].append(d.key)
+    clusters = [{"story": s, "size": len(m), "members": m, "keys": keys[s]} for s, m in members.items()]
     return sorted(clusters, key=lambda c: (-c["size"], c["story"]))
 
 
 def duplicate_groups(fields: dict[str, dict[str, Any]], docs: list[CrawlDoc]) -> list[dict[str, Any]]:
     """Near-duplicate groups: ``{canonical, members: [ids]}`` (canonical first), in input order."""
-    order = {d.id: i for i, d in enumerate(docs)}
+    refs = _refs(docs)
+    order = {r: i for i, r in enumerate(refs)}
     groups: dict[str, list[str]] = defaultdict(list)
-    for d in docs:
+    for d, ref in zip(docs, refs, strict=True):
         of = fields.get(d.key, {}).get("duplicate_of")
         if of in order:
-            groups[of].append(d.id)
+            groups[of].append(ref)
     return [{"canonical": c, "members": [c, *groups[c]]} for c in sorted(groups, key=order.__getitem__)]
 
 

@@ -37,7 +37,7 @@ from scipy.special import expit
 
 from service.model import Model
 from service.scan import RawDocument, folder_site
-from service.scan.report import ReportData
+from service.scan.report import ReportData, shown_members
 from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
 from service.surrogates import utf8_safe
 from training.document import EmptyDocumentError
@@ -51,7 +51,7 @@ JOURNAL_VERSION = 2  # 2: keys escape ':', a site without URL is the top folder
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
 RESKETCH_CHUNK = 32  # resumed records per sketching task (a sketch costs a few ms; scoring, ten times that)
-_PRIVATE = ("_key", "_order", "_crawl", "_sketch", "_stamp")
+_PRIVATE = ("_key", "_order", "_crawl", "_sketch", "_stamp", "_site")
 
 _MODEL: Model | None = None  # the worker's model: set in the parent before forking
 
@@ -139,7 +139,7 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch:
             # Stories and duplicates use the content lines; spelling consensus reads the whole text
             # (a spun copy's mangled names often sit in captions that cleaning drops).
             crawl = {"text": clean if clean is not None else (text or ""), "full": text or "", "site": _site(doc)}
-    rec["_key"], rec["_order"], rec["_crawl"] = doc.key, list(doc.order), crawl
+    rec["_key"], rec["_order"], rec["_crawl"], rec["_site"] = doc.key, list(doc.order), crawl, _site(doc)
     rec["_stamp"] = list(doc.stamp) if doc.stamp is not None else None
     if sketch and crawl is not None:
         try:
@@ -449,7 +449,7 @@ def _finish(journal: _Journal, model: Model, opts: ScanOptions, walked: Any, ske
         sketches.clear()
         pool_of_words.clear()
         fields, clusters = analysis.fields, analysis.clusters
-    report = ReportData(members={str(m) for c in clusters for m in c["members"]})
+    report = ReportData(members=shown_members(clusters))
     counts = tally(())
     with OutputWriter(opts.out, opts.fmt) as out:
         for rec in journal.records(keys):

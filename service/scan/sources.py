@@ -706,10 +706,11 @@ class _Scan:
         *,
         fmt: str = "unknown",
         doc_id: str | None = None,
+        url: str | None = None,
     ) -> RawDocument:
         self.stats.errors[code] += 1
         return RawDocument(
-            key=key, order=order, id=doc_id or path, path=path, source_format=fmt, error=(code, message)
+            key=key, order=order, id=doc_id or path, path=path, source_format=fmt, error=(code, message), url=url
         )
 
     def entry_error(self, key: str, path: str, code: str, message: str) -> RawDocument:
@@ -995,6 +996,7 @@ class _Scan:
                 doc_id=default_id,
             )
         rid = id_text(row["id"]) if row.get("id") not in (None, "") else default_id
+        url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
         value, _, is_html = record_text(row, self.text_field)
         if not isinstance(value, str):
             return self.error(
@@ -1005,6 +1007,7 @@ class _Scan:
                 f"{where} has no string field '{self.text_field}' (nor 'html')",
                 fmt=fmt,
                 doc_id=rid,
+                url=url,
             )
         if len(value) > self.max_bytes or (
             len(value) * 4 > self.max_bytes and len(value.encode("utf-8", "replace")) > self.max_bytes
@@ -1017,18 +1020,19 @@ class _Scan:
                 f"its text is over {self.max_bytes} bytes (--max-bytes)",
                 fmt=fmt,
                 doc_id=rid,
+                url=url,
             )
         if not value.strip():
             return self.error(
-                key, order, path, "empty", f"{where} has an empty '{self.text_field}'", fmt=fmt, doc_id=rid
+                key, order, path, "empty", f"{where} has an empty '{self.text_field}'", fmt=fmt, doc_id=rid, url=url
             )
         if has_lone_surrogate(value):  # JSON's "\ud800" escape: not text, and it cannot be written out
             return self.error(
                 key, order, path, "not_utf8",
                 f"{where}'s '{self.text_field}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode",
                 fmt=fmt, doc_id=rid,
+                url=url,
             )
-        url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
         title = utf8_safe(row["title"]) if isinstance(row.get("title"), str) else None
         if is_html:
             return self.doc(
@@ -1263,7 +1267,7 @@ class _Scan:
             if not text.strip():
                 raise _Problem("empty", f"the {what} is blank")
         except _Problem as exc:
-            return self.error(key, order, path, exc.code, f"WARC record {n}: {exc}", fmt="warc", doc_id=rid)
+            return self.error(key, order, path, exc.code, f"WARC record {n}: {exc}", fmt="warc", doc_id=rid, url=uri)
         meta = _encoding_meta(enc)
         if rec.conversion:
             meta["warc_type"] = "conversion"

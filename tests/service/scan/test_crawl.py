@@ -97,7 +97,8 @@ def test_seeds_form_exactly_one_story_and_nothing_else_joins(seed_crawl):
     seed_story = {stories[f"seed-{i:03d}"] for i in range(5)}
     assert seed_story == {"story-seed-000"}
     members = [c for c in result.clusters if c["story"] == "story-seed-000"]
-    assert members == [{"story": "story-seed-000", "size": 5, "members": [f"seed-{i:03d}" for i in range(5)]}]
+    assert members == [{"story": "story-seed-000", "size": 5, "members": [f"seed-{i:03d}" for i in range(5)],
+                        "keys": [d.key for d in docs if d.id.startswith("seed-")]}]
     assert all(result.fields[f"k-seed-{i:03d}"]["story_size"] == 5 for i in range(5))
     # the project's written documents are 124 distinct stories (some on the same topic as the seeds)
     fixture_stories = Counter(stories[i] for i, _ in written_fixtures() if stories[i])

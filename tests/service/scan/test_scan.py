@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
 import json
 import os
 import re
@@ -302,3 +303,33 @@ def test_engine_ray_with_an_unreachable_address_fails_fast(tmp_path, address, me
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message.format(port=port) in proc.stderr and "could not start or reach the Ray cluster" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_shards_that_number_their_records_alike_keep_their_stories_and_report_rows_apart(tmp_path):
+    """Two shards, both with ids 0, 1, 2: each holds one article and two copies of it. Each copy group is a
+    story of its own (not one "story-0"), and the report lists each story's own documents, with their files,
+    scores and verdicts as OUT has them. A folder named like a formula (``deals_$5_$10``) is shown as
+    written: matplotlib's math mode once failed on it, and the scan exited 1 without a report."""
+    arts = _articles(2)
+    crawl = tmp_path / "crawl"
+    for shard, art, folder in (("a", arts[0], "deals_$5_$10"), ("b", arts[1], "a$\\nosuchcmd$b")):
+        (crawl / folder).mkdir(parents=True)
+        with (crawl / folder / f"shard-{shard}.jsonl").open("w", encoding="utf-8") as fh:
+            for i in range(3):
+                fh.write(json.dumps({"id": i, "text": art["text"] + ("" if i == 0 else f"\nUpdate {i}.")}) + "\n")
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.html"
+    proc = _scan([str(crawl), "--out", str(out), "--workers", "1", "--report", str(report)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = _records(out)
+    stories = {r["path"]: r["crawl"]["story"] for r in recs}
+    assert len(set(stories.values())) == 2 and all(stories.values()), stories
+    for r in recs:
+        assert r["crawl"]["story_size"] == 3
+        if r["crawl"]["duplicate_of"] is not None:  # names the original in its own shard, not the other's
+            assert r["crawl"]["duplicate_of"].endswith(("a.jsonl#1", "b.jsonl#1"))
+            assert r["crawl"]["duplicate_of"].split("/")[-1][6] == r["path"].split("/")[-1][6]
+    page = report.read_text(encoding="utf-8")
+    for r in recs:
+        row = f"<tr><td>{r['id']}</td><td>{html.escape(r['path'])}</td><td class=n>{r['score']:.1f}</td>"
+        assert row in page, row
+    assert "deals_$5_$10" in page and "a$\\nosuchcmd$b" in page
