@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -187,7 +189,7 @@ def _check_out_file(out: Path, option: str = "--out", example: str = "scored.jso
         raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
 
 
-def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]]) -> None:
+def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]], *, read_as: str = "scanned") -> None:
     """Refuse, before any work, an output that would destroy or be read as an input: a file given as an input,
     a path inside a folder that is scanned (the next scan would read this one's output as documents), or
     the same file as another output."""
@@ -208,8 +210,10 @@ def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]]) ->
                 raise _usage_error(f"{option} {out} is an input ({given}): writing it would destroy what is read; "
                                    "write elsewhere")
             if folder and where.is_relative_to(source):
-                raise _usage_error(f"{option} {out} is inside the scanned folder {given}: a later scan would read it "
-                                   "as crawled documents; write it outside the folders scanned")
+                later = ("a later scan would read it as crawled documents" if read_as == "scanned" else
+                         "a later run would read what is written there as labeled documents")
+                raise _usage_error(f"{option} {out} is inside the {read_as} folder {given}: {later}; write it "
+                                   f"outside the folders {read_as}")
         if where in seen:
             raise _usage_error(f"{option} {out} is the same file as {seen[where]}; give each output its own path")
         seen[where] = f"{option} {out}"
@@ -223,9 +227,76 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_out_folder(out: Path, option: str = "--out") -> None:
-    """Refuse, before any work, an output folder path that is an existing file."""
+    """Refuse, before any work, an output folder path that is an existing file, lies under a file, or is
+    in a folder this process cannot write in (training would otherwise fail only at its end)."""
     if out.exists() and not out.is_dir():
         raise _usage_error(f"{option} {out} is a file; give a folder path (it is created)")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise _usage_error(f"{option} {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM (docker stop, timeout, a cancelled CI job) stops it as Ctrl-C does: the
+    pool's workers are shut down and the command says what it left, instead of dying on the spot."""
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _model_folder_lock(out: Path) -> Iterator[None]:
+    """One training at a time into ``out``: a second one is refused (exit 2) instead of replacing the first's
+    model with its own while the first still reports success."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = out.parent / f".{out.name}.lock"
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise _usage_error(f"another thresher train is writing {out}; wait for it to finish") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _replace_folder(staged: Path, out: Path) -> None:
+    """Put the complete folder ``staged`` in the place of ``out``: a model folder is never half-written (an
+    interrupted training leaves the model that was there). Files of ``out`` that training does not write
+    (a README, notes) are kept."""
+    if out.is_dir():
+        for entry in out.iterdir():
+            if not (staged / entry.name).exists():
+                (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, staged / entry.name)
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    stops = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # the two renames are not to be parted by a stop
+    try:
+        if out.is_dir():
+            out.rename(old)
+            try:
+                staged.rename(out)
+            except OSError:
+                old.rename(out)
+                raise
+        else:
+            staged.rename(out)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _open_jsonl(path: Path) -> IO[bytes]:
@@ -429,6 +500,25 @@ def train(
         raise _usage_error("--out is required: the folder to write the model to, e.g. --out models/mine "
                            "(the shipped models/default is rebuilt by make model)")
 
+    _check_out_folder(out)
+    here = Path.cwd().resolve()
+    if here.is_relative_to(out.resolve()):
+        raise _usage_error(f"--out {out} is the current folder or holds it; give a folder of its own, e.g. models/mine")
+    if fixtures:
+        _check_outputs_apart(list(fixtures), [("--out", out)], read_as="labeled")
+    with _model_folder_lock(out), _sigterm_as_interrupt():
+        try:
+            _train(out, name=name, fixtures=fixtures, no_builtin=no_builtin, names=names, base=base, force=force,
+                   seed=seed, cv=cv, shuffle_labels=shuffle_labels, line_model_from=line_model_from,
+                   workers=workers, names_from=names_from)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: nothing was written; {out} is as it was", err=True)
+            raise typer.Exit(130) from None
+
+
+def _train(out: Path, *, name: str | None, fixtures: list[Path] | None, no_builtin: bool, names: Path | None,
+           base: Path | None, force: bool, seed: int, cv: int, shuffle_labels: bool, line_model_from: Path | None,
+           workers: int, names_from: Path | None) -> None:
     from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
     from training.evaluation import evaluate, metrics_json, write_report
     from training.features import FEATURE_NAMES
@@ -437,7 +527,6 @@ def train(
     from training.train import train as run_training
     from training.vocabulary import EntityLexicon, LexiconError
 
-    _check_out_folder(out)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     examples = [] if no_builtin else builtin_examples(seed=seed)
     builtin_ids = {id(ex) for ex in examples}  # which documents are the project's (for the --base gate)
@@ -445,6 +534,7 @@ def train(
     sources: dict[str, str] = {}
     if not no_builtin:
         sources["builtin"] = builtin_hash
+    labeled = None
     if fixtures:
         labeled = _read_labeled(fixtures)
         examples += labeled.examples
@@ -486,6 +576,12 @@ def train(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     warnings = [str(w) for w in cast(list, result.metrics.get("warnings") or [])]
+    reused = [what for what, folder in (("line model", line_model_from), ("entity lexicon", names_from)) if folder]
+    if reused and not no_builtin:  # the shipped model's parts were fitted on the built-in documents themselves
+        warnings.append(f"the {' and the '.join(reused)} reused from another model (--line-model-from, --names-from) "
+                        "may have been fitted on the built-in documents trained on here: on those the cross-validated "
+                        "figures are in-sample for that part, and flattered; with --no-builtin they are not")
+        result.metrics["warnings"] = warnings
     for warning in warnings:
         typer.echo(f"WARNING: {warning}", err=True)
 
@@ -512,11 +608,30 @@ def train(
                        f"(--force writes it anyway). Its report and figures: {side / 'report.html'}, "
                        f"{side / 'evaluation.json'}, {side / METRICS_FILE}", err=True)
             raise typer.Exit(3)
-    manifest = save_model(result, out, name=name or out.name, fixture_sources=sources)
-    write_report(out / "report.html", report_metrics, title=f"Thresher model {manifest['name']} {manifest['version']}",
-                 comparison=comparison)
-    (out / "evaluation.json").write_text(metrics_json({**report_metrics, "gate": comparison["gate"]}
-                                                      if comparison else report_metrics), encoding="utf-8")
+    # Written whole beside OUT, then put in its place: an interruption never leaves a half-written model
+    # (the model that was in OUT stays, and loads).
+    staged = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        def model_ref(folder: Path | None) -> str | None:  # what another model is, not where it was
+            return None if folder is None else f"{other_model(folder).name} {other_model(folder).version}"
+
+        training: dict[str, object] = {
+            "seed": seed, "cv": cv, "builtin": not no_builtin, "shuffle_labels": shuffle_labels,
+            "line_model_from": model_ref(line_model_from), "names_from": model_ref(names_from),
+            "extra_names": len(extra_names),
+        }
+        input_counts = ({"skipped": len(labeled.skipped), "duplicates": len(labeled.duplicates),
+                         "conflicts": len(labeled.conflicts)} if labeled is not None else None)
+        manifest = save_model(result, staged, name=name or out.name, fixture_sources=sources, training=training,
+                              input_counts=input_counts)
+        write_report(staged / "report.html", report_metrics,
+                     title=f"Thresher model {manifest['name']} {manifest['version']}", comparison=comparison)
+        (staged / "evaluation.json").write_text(metrics_json({**report_metrics, "gate": comparison["gate"]}
+                                                             if comparison else report_metrics), encoding="utf-8")
+        _replace_folder(staged, out)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     metrics = result.metrics
     lexicon_from = f", {len(base_lexicon.names)} of them from {names_from}" if base_lexicon is not None else ""
     typer.echo(
@@ -658,17 +773,23 @@ def eval_(
     from training.evaluation import metrics_json, write_report
     from training.parallel import default_workers
 
-    if out is not None:
-        _check_out_folder(out)
     m = _load(model)
-    labeled = _read_labeled(fixtures)
-    try:
-        metrics, _ = evaluate_model(m, labeled.examples, workers=workers if workers > 0 else default_workers())
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     folder = out or Path(f"eval-{m.name}-{m.version}")
     _check_out_folder(folder)
+    if (folder / "manifest.json").exists() or _same_file(folder, m.path):
+        raise _usage_error(f"--out {folder} is a model folder: the evaluation's metrics.json would replace the "
+                           "model's own, and the model would no longer load; write the evaluation elsewhere")
+    _check_outputs_apart(list(fixtures), [("--out", folder)], read_as="labeled")
+    labeled = _read_labeled(fixtures)
+    with _sigterm_as_interrupt():
+        try:
+            metrics, _ = evaluate_model(m, labeled.examples, workers=workers if workers > 0 else default_workers())
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt:
+            typer.echo("interrupted: nothing was written", err=True)
+            raise typer.Exit(130) from None
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(metrics_json(metrics), encoding="utf-8")
     write_report(folder / "report.html", metrics, title=f"Thresher {m.name} {m.version} on {len(labeled.examples)} "
@@ -934,7 +1055,13 @@ app.add_typer(models_app, name="models")
 
 
 def _models_root(root: Path | None) -> Path:
-    return root if root is not None else DEFAULT_MODEL_DIR.parent
+    """--root, else ./models when the current folder has one (where `train --out models/mine` wrote), else
+    the models folder beside the installed package (the shipped default)."""
+    if root is not None:
+        if root.exists() and not root.is_dir():
+            raise _usage_error(f"--root {root} is a file; give the folder that holds the model folders")
+        return root
+    return Path("models") if Path("models").is_dir() else DEFAULT_MODEL_DIR.parent
 
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
@@ -947,7 +1074,7 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
 
 @models_app.command("list", cls=_Command)
 def models_list(
-    root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: models/).")] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: ./models if there is one, else the installed models/).")] = None,
 ) -> None:
     """Every model folder under the models root: name, version, documents and cross-validated metrics."""
     from rich.console import Console
@@ -959,9 +1086,12 @@ def models_list(
     for col in ("folder", "name", "version", "documents", "ROC AUC", "Brier", "status"):
         table.add_column(col)
     found = 0
+    without: list[str] = []
     for folder in folders:
         man = _manifest(folder)
         if man is None:
+            if not folder.name.startswith("."):  # a training's staging folder is no one's business
+                without.append(folder.name)
             continue
         found += 1
         metrics = man.get("metrics") or {}
@@ -972,6 +1102,8 @@ def models_list(
             status = f"refused: {exc}"[:80]
         table.add_row(folder.name, str(man.get("name")), str(man.get("version")), str(metrics.get("documents", "")),
                       str(metrics.get("roc_auc", "")), str(metrics.get("brier", "")), status)
+    if without:
+        typer.echo(f"not model folders (no readable manifest.json): {', '.join(without)}", err=True)
     if not found:
         typer.echo(f"no model folders (with a manifest.json) in {base}", err=True)
         raise typer.Exit(1)
@@ -981,7 +1113,7 @@ def models_list(
 @models_app.command("show", cls=_Command)
 def models_show(
     name: Annotated[str, typer.Argument(help="A folder name under the models root, or a path to a model folder.")],
-    root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: models/).")] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="Folder holding model folders (default: ./models if there is one, else the installed models/).")] = None,
 ) -> None:
     """A model's manifest as JSON (feature names, files and hashes, metrics, thresholds, libraries)."""
     folder = Path(name) if Path(name).is_dir() else _models_root(root) / name

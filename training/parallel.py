@@ -13,11 +13,12 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["fork_map", "forks", "default_workers"]
+__all__ = ["fork_map", "forks", "default_workers", "init_worker"]
 
 T = TypeVar("T")
 _TASK: Callable[[int], Any] | None = None  # set in the parent just before forking
@@ -44,8 +45,27 @@ def forks(n: int, workers: int) -> bool:
     )
 
 
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+PARENT_CHECK_S = 1.0  # how often a worker checks that the process that forked it is still there
+
+
+def init_worker(parent: int) -> None:
+    """In a forked pool worker, first: Ctrl-C is the parent's to handle (it shuts the pool down), SIGTERM
+    ends the worker (not the parent's handler), and the worker leaves within a second of its parent's
+    death. A parent killed with SIGKILL (or by SIGTERM without a handler) shuts nothing down: its workers,
+    blocked writing results nobody reads, would live on, re-parented, hundreds of MB each. ``parent`` is the
+    pid the parent gave: a parent killed before this runs is already gone from getppid()."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _run(bounds: tuple[int, int]) -> list[Any]:
@@ -66,7 +86,8 @@ def fork_map(fn: Callable[[int], T], n: int, *, workers: int) -> list[T]:
         _TASK = fn
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                                     initargs=(os.getpid(),)) as pool:
                 parts = list(pool.map(_run, bounds))
         finally:
             _TASK = None

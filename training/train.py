@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import joblib
 import numpy as np
@@ -213,6 +214,12 @@ def train(
     metrics = _metrics(y, p_oof, weights, usable)
     metrics["line_model"] = _line_metrics(line_true, line_pred, fitted=line_model is None)
     warnings = data_warnings(y, getattr(clf, "calibration_targets_", None))
+    if shuffle_labels:
+        warnings.append("the classifier was fitted to shuffled labels (--shuffle-labels, a control): this model "
+                        "is meant to be no better than chance; do not use it")
+    elif metrics.get("roc_auc") is not None and float(cast(float, metrics["roc_auc"])) < 0.5:
+        warnings.append(f"the cross-validated ROC AUC is {metrics['roc_auc']}, below chance: are the labels the "
+                        "wrong way round (reliable and unreliable swapped)?")
     if warnings:  # only then: a model trained on enough, overlapping data keeps its metrics (and version)
         metrics["warnings"] = warnings
     return TrainResult(final_line_model, lexicon, clf, metrics, usable, X, y, skipped)
@@ -310,12 +317,18 @@ def save_model(
     name: str,
     fixture_sources: dict[str, str],
     thresholds: dict[str, float] | None = None,
+    training: dict[str, object] | None = None,
+    input_counts: dict[str, int] | None = None,
 ) -> dict[str, object]:
     """Write ``model.joblib``, ``lexicon.json``, ``metrics.json`` and ``manifest.json`` into ``out_dir``.
 
     ``model.joblib`` also holds the manifest's fields but ``files`` and ``version`` (derived from the files)
     and ``created`` (the version must not depend on the time), so that loading refuses a manifest edited
-    afterwards (format 2)."""
+    afterwards (format 2).
+
+    ``training``: how the model was trained (seed, folds, options), recorded as it is; ``input_counts``: what
+    reading the labeled sources left out (``skipped``, ``duplicates``, ``conflicts``), beside the documents
+    training itself found empty (``fixture_counts.skipped``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     bound: dict[str, object] = {
         "name": name,
@@ -330,9 +343,12 @@ def save_model(
             "reliable": int(result.y.sum()),
             "unreliable": int(len(result.y) - result.y.sum()),
             "skipped": len(result.skipped),
+            **{f"input_{k}": int(v) for k, v in sorted((input_counts or {}).items())},
         },
         "metrics": result.metrics,
     }
+    if training is not None:
+        bound["training"] = training
     bound = json.loads(json.dumps(bound, sort_keys=True))  # as manifest.json reads back
     joblib.dump({"classifier": result.classifier, "line_model": result.line_model, "manifest": bound},
                 out_dir / MODEL_FILE, compress=3)

@@ -21,7 +21,6 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from service.scan.report import ReportData, shown_members
 from service.scoring import TextTooLargeError, score_text, verdict_for, warm_up
 from service.surrogates import utf8_safe
 from training.document import EmptyDocumentError
+from training.parallel import init_worker
 
 __all__ = ["ScanOptions", "ScanResult", "run_scan", "JOURNAL_SUFFIX", "OUTPUT_FORMATS"]
 
@@ -164,27 +164,6 @@ def _site(doc: RawDocument) -> str:
         if host:
             return host.removeprefix("www.")
     return folder_site(doc.key)
-
-
-PARENT_CHECK_S = 1.0  # how often a worker checks that the scan that forked it is still there
-
-
-def _init_worker(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and shuts the pool down
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (a clean stop is the parent's job)
-    # A parent killed with SIGKILL shuts nothing down: its workers, blocked writing results nobody reads,
-    # would live on (re-parented, hundreds of MB each). Each one leaves when its parent is gone. ``parent``
-    # is the pid the parent gave: a parent killed before this runs is already gone from getppid().
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    while True:
-        time.sleep(PARENT_CHECK_S)
-        if os.getppid() != parent:
-            os._exit(1)
 
 
 def _score_chunk(docs: list[RawDocument], explain: bool, sketch: bool) -> list[dict[str, Any]]:
@@ -519,7 +498,7 @@ def _run_pool(jobs: Iterator[_Job], workers: int) -> None:
     """Run ``jobs`` on ``workers`` forked processes, at most four per worker in flight, handing each
     result to its callback in the parent as it finishes."""
     ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(os.getpid(),))
     pending: dict[Future[Any], Callable[[Any], None]] = {}
     limit = workers * 4
 

@@ -301,7 +301,8 @@ def test_models_list_and_show(runner, tiny_model_dir, tmp_path):
     good = next(line for line in listed.output.splitlines() if " good " in line)
     tampered = next(line for line in listed.output.splitlines() if " tampered " in line)
     assert "verified" in good and "refused" in tampered
-    assert "not-a-model" not in listed.output
+    assert not any("not-a-model" in line and "│" in line for line in listed.output.splitlines())  # not a row
+    assert "not model folders (no readable manifest.json): not-a-model" in listed.output  # but said
     shown = runner.invoke(app, ["models", "show", "good", "--root", str(root)])
     assert shown.exit_code == 0, shown.output
     man = json.loads(shown.output)

@@ -208,3 +208,79 @@ def test_quick_retrain_on_tiny_separable_data_warns_and_keeps_scores_bounded(tmp
                      str(tiny_model_dir), "--workers", "1", "--out", str(tmp_path / "bare"), cwd=tmp_path)
     assert bare.returncode == 0, bare.stderr[-4000:]
     assert "note: with --no-builtin the entity lexicon knows only the names in your reliable documents" in bare.stderr
+
+
+def _quick_labels(tmp_path: Path) -> Path:
+    fixtures = REPO / "training" / "fixtures"
+    rel = [json.loads(x) for x in (fixtures / "reliable_a.jsonl").read_text().splitlines() if x][-12:]
+    unrel = [json.loads(x) for x in (fixtures / "unreliable_written.jsonl").read_text().splitlines() if x][-12:]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "label": r["label"]}) + "\n"
+                              for r in rel + unrel), encoding="utf-8")
+    return labels
+
+
+def test_a_model_folder_survives_a_stopped_retrain_and_an_evaluation_pointed_at_it(tmp_path, tiny_model_dir):
+    """Retraining into an existing folder wrote the new files over the old ones one by one: a SIGTERM in
+    between left a model that no longer loaded. `eval --out` the model's folder replaced its metrics.json,
+    with the same result. Now the old model stays whole and loads; eval refuses the folder; bad --out
+    paths are refused before any work; the manifest records how the model was trained."""
+    import signal
+    import time
+
+    from service.model import load_model
+
+    labels = _quick_labels(tmp_path)
+    quick = ["--no-builtin", "--line-model-from", str(tiny_model_dir), "--names-from", str(tiny_model_dir),
+             "--cv", "3", "--workers", "1"]
+    out = tmp_path / "models" / "mine"
+    first = _thresher("train", "--fixtures", str(labels), *quick, "--out", str(out), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (out / "NOTES.txt").write_text("trained for the harbour desk\n", encoding="utf-8")
+    before = load_model(out).version
+    training = load_model(out).manifest["training"]
+    assert training == {"seed": 0, "cv": 3, "builtin": False, "shuffle_labels": False, "extra_names": 0,
+                        "line_model_from": f"{load_model(tiny_model_dir).name} {load_model(tiny_model_dir).version}",
+                        "names_from": f"{load_model(tiny_model_dir).name} {load_model(tiny_model_dir).version}"}
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    codes = []
+    for delay in (1.0, 3.0, 5.0):  # stopped at some point of the run: reading, fitting or writing
+        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "train", "--fixtures", str(labels), *quick,
+                                 "--seed", "7", "--out", str(out)], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode in (0, 130, -signal.SIGTERM), err[-2000:]
+        codes.append(proc.returncode)
+        model = load_model(out)  # whatever happened, the folder holds a whole model
+        assert model.version == before or proc.returncode == 0
+        if proc.returncode == 130:
+            assert "interrupted: nothing was written" in err and model.version == before
+        assert (out / "NOTES.txt").read_text(encoding="utf-8") == "trained for the harbour desk\n"
+    assert 130 in codes, codes  # at least one stop came while it trained
+    assert not [p.name for p in out.parent.iterdir() if ".partial-" in p.name or ".old-" in p.name]
+
+    proc = _thresher("eval", "--fixtures", str(labels), "--model", str(out), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 2 and "is a model folder" in proc.stderr, proc.stderr[-2000:]
+    load_model(out)
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    folder = tmp_path / "labeled"
+    (folder / "reliable").mkdir(parents=True)
+    for args, said in (
+        (["--out", str(tmp_path / "afile" / "sub")], "is a file, not a folder"),
+        (["--fixtures", str(folder), "--out", str(folder / "reliable" / "m")], "is inside the labeled folder"),
+    ):
+        proc = _thresher("train", "--fixtures", str(labels), *quick, *args, cwd=tmp_path)
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert "labeled examples" not in proc.stderr  # refused before any work: nothing was read
+
+    # shuffled labels train (a control) but the model says what it is
+    proc = _thresher("train", "--fixtures", str(labels), *quick, "--shuffle-labels", "--out",
+                     str(tmp_path / "models" / "shuffled"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "WARNING: the classifier was fitted to shuffled labels" in proc.stderr
+    # `models list` in a folder with ./models lists the models trained there
+    listed = _thresher("models", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and "mine" in listed.stdout and "shuffled" in listed.stdout, listed.stderr
