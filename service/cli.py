@@ -790,6 +790,19 @@ def eval_(
         except KeyboardInterrupt:
             typer.echo("interrupted: nothing was written", err=True)
             raise typer.Exit(130) from None
+    from training.dataset import FIXTURES_DIR, fixture_hash
+    from training.evaluation import base_overlap
+
+    overlap = base_overlap(m.manifest, labeled.examples, builtin=[False] * len(labeled.examples),
+                           run_sources=labeled.sources, builtin_hash=fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl"))))
+    seen = sum(overlap.seen)
+    if seen:  # its scores on those are in-sample: they flatter it
+        metrics.setdefault("warnings", []).append(
+            f"{seen} of the {len(labeled.examples)} documents were in {m.name} {m.version}'s training data "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(overlap.seen_by.items()))}): its scores on them are "
+            "in-sample and flatter it; evaluate on documents it was not trained on")
+        typer.echo(f"WARNING: {metrics['warnings'][-1]}", err=True)
+
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(metrics_json(metrics), encoding="utf-8")
     write_report(folder / "report.html", metrics, title=f"Thresher {m.name} {m.version} on {len(labeled.examples)} "

@@ -265,6 +265,11 @@ def test_a_model_folder_survives_a_stopped_retrain_and_an_evaluation_pointed_at_
     proc = _thresher("eval", "--fixtures", str(labels), "--model", str(out), "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 2 and "is a model folder" in proc.stderr, proc.stderr[-2000:]
     load_model(out)
+    # evaluating a model on its own training documents is allowed, but said to flatter it
+    proc = _thresher("eval", "--fixtures", str(labels), "--model", str(out), "--out", str(tmp_path / "ev"),
+                     cwd=tmp_path)
+    assert proc.returncode == 0 and "WARNING: 24 of the 24 documents were in" in proc.stderr, proc.stderr[-2000:]
+    assert "in-sample" in json.loads((tmp_path / "ev" / "metrics.json").read_text())["warnings"][0]
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     folder = tmp_path / "labeled"
     (folder / "reliable").mkdir(parents=True)
