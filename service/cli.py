@@ -238,65 +238,91 @@ def _check_out_folder(out: Path, option: str = "--out") -> None:
         raise _usage_error(f"{option} {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
+    if parent == out and out.exists():  # a folder that exists: a new one is made beside it, then renamed
+        beside = out.resolve().parent
+        if not os.access(beside, os.W_OK | os.X_OK):
+            raise _usage_error(f"{option} {out}: cannot write in {beside} (permission denied), where the new folder "
+                               "is written before it replaces this one")
+
+
+class _Stop:
+    """Ctrl-C and SIGTERM during ``train`` and ``eval``: the command ends at once, exit 130, after removing
+    what it was writing (``discard``), and says so. Not an exception: a library's bare ``except`` (langdetect's
+    profile loader has one) would swallow or rewrap it into a traceback. While ``committing`` (the renames
+    that put a finished model in place) a stop only waits: it is acted on, or not, afterwards."""
+
+    def __init__(self, said: str) -> None:
+        self.said = said
+        self.discard: list[Path] = []
+        self.committing = False
+        self.pending = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.committing:
+            self.pending = True
+            return
+        for p in self.discard:
+            shutil.rmtree(p, ignore_errors=True)
+        sys.stderr.write(f"\ninterrupted: {self.said}\n")
+        sys.stderr.flush()
+        os._exit(130)  # the pool's workers leave within a second of this process (training.parallel)
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM (docker stop, timeout, a cancelled CI job) stops it as Ctrl-C does: the
-    pool's workers are shut down and the command says what it left, instead of dying on the spot."""
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
+def _stopping(said: str) -> Iterator[_Stop]:
+    """While the block runs, Ctrl-C and SIGTERM (docker stop, timeout, a cancelled CI job) end the command as
+    :class:`_Stop` says."""
+    stop = _Stop(said)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
 def _model_folder_lock(out: Path) -> Iterator[None]:
-    """One training at a time into ``out``: a second one is refused (exit 2) instead of replacing the first's
-    model with its own while the first still reports success."""
+    """One training at a time into ``out`` (a resolved path): a second one is refused (exit 2) instead of
+    replacing the first's model with its own while the first still reports success."""
     import fcntl
 
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = out.parent / f".{out.name}.lock"
-    with lock.open("a") as fh:
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: anyone may lock a file they can read
+    except OSError as exc:
+        raise _usage_error(f"cannot create the lock {lock}: {exc.strerror or exc}") from exc
+    try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             raise _usage_error(f"another thresher train is writing {out}; wait for it to finish") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _replace_folder(staged: Path, out: Path) -> None:
-    """Put the complete folder ``staged`` in the place of ``out``: a model folder is never half-written (an
-    interrupted training leaves the model that was there). Files of ``out`` that training does not write
-    (a README, notes) are kept."""
-    if out.is_dir():
-        for entry in out.iterdir():
-            if not (staged / entry.name).exists():
-                (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, staged / entry.name)
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    stops = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # the two renames are not to be parted by a stop
-    try:
-        if out.is_dir():
-            out.rename(old)
-            try:
-                staged.rename(out)
-            except OSError:
-                old.rename(out)
-                raise
-        else:
-            staged.rename(out)
+        yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-    shutil.rmtree(old, ignore_errors=True)
+        os.close(fd)  # closing releases the lock
+
+
+def _replace_folder(staged: Path, out: Path, stop: _Stop) -> None:
+    """Put the complete folder ``staged`` in the place of ``out`` (a resolved path, on the same filesystem):
+    a model folder is never half-written, and an interrupted training leaves the model that was there.
+    Entries of the old ``out`` that training does not write (a README, notes, links) are moved over as
+    they are. A stop while this runs waits until the model is in place."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    stop.committing = True
+    if out.is_dir():
+        out.rename(old)
+        try:
+            staged.rename(out)
+        except OSError:
+            old.rename(out)
+            raise
+        for entry in old.iterdir():
+            if not (out / entry.name).exists() and not (out / entry.name).is_symlink():
+                entry.rename(out / entry.name)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(out)
 
 
 def _open_jsonl(path: Path) -> IO[bytes]:
@@ -501,22 +527,21 @@ def train(
                            "(the shipped models/default is rebuilt by make model)")
 
     _check_out_folder(out)
-    here = Path.cwd().resolve()
-    if here.is_relative_to(out.resolve()):
+    target = out.resolve()  # a link to a model folder: the folder it points to is the one replaced
+    if Path.cwd().resolve().is_relative_to(target):
         raise _usage_error(f"--out {out} is the current folder or holds it; give a folder of its own, e.g. models/mine")
+    if target.is_dir() and os.path.ismount(target):
+        raise _usage_error(f"--out {out} is a mount point: a model is written beside its folder and renamed into "
+                           f"place; give a folder inside it, e.g. {out / 'mine'}")
     if fixtures:
         _check_outputs_apart(list(fixtures), [("--out", out)], read_as="labeled")
-    with _model_folder_lock(out), _sigterm_as_interrupt():
-        try:
-            _train(out, name=name, fixtures=fixtures, no_builtin=no_builtin, names=names, base=base, force=force,
-                   seed=seed, cv=cv, shuffle_labels=shuffle_labels, line_model_from=line_model_from,
-                   workers=workers, names_from=names_from)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted: nothing was written; {out} is as it was", err=True)
-            raise typer.Exit(130) from None
+    with _model_folder_lock(target), _stopping(f"nothing was written; {out} is as it was") as stop:
+        _train(out, target, stop, name=name or out.name or target.name, fixtures=fixtures, no_builtin=no_builtin, names=names,
+               base=base, force=force, seed=seed, cv=cv, shuffle_labels=shuffle_labels,
+               line_model_from=line_model_from, workers=workers, names_from=names_from)
 
 
-def _train(out: Path, *, name: str | None, fixtures: list[Path] | None, no_builtin: bool, names: Path | None,
+def _train(out: Path, target: Path, stop: _Stop, *, name: str, fixtures: list[Path] | None, no_builtin: bool, names: Path | None,
            base: Path | None, force: bool, seed: int, cv: int, shuffle_labels: bool, line_model_from: Path | None,
            workers: int, names_from: Path | None) -> None:
     from training.dataset import FIXTURES_DIR, builtin_examples, fixture_hash
@@ -610,8 +635,9 @@ def _train(out: Path, *, name: str | None, fixtures: list[Path] | None, no_built
             raise typer.Exit(3)
     # Written whole beside OUT, then put in its place: an interruption never leaves a half-written model
     # (the model that was in OUT stays, and loads).
-    staged = out.parent / f".{out.name}.partial-{os.getpid()}"
+    staged = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(staged, ignore_errors=True)
+    stop.discard.append(staged)
     try:
         def model_ref(folder: Path | None) -> str | None:  # what another model is, not where it was
             return None if folder is None else f"{other_model(folder).name} {other_model(folder).version}"
@@ -629,7 +655,7 @@ def _train(out: Path, *, name: str | None, fixtures: list[Path] | None, no_built
                      title=f"Thresher model {manifest['name']} {manifest['version']}", comparison=comparison)
         (staged / "evaluation.json").write_text(metrics_json({**report_metrics, "gate": comparison["gate"]}
                                                              if comparison else report_metrics), encoding="utf-8")
-        _replace_folder(staged, out)
+        _replace_folder(staged, target, stop)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     metrics = result.metrics
@@ -781,21 +807,23 @@ def eval_(
                            "model's own, and the model would no longer load; write the evaluation elsewhere")
     _check_outputs_apart(list(fixtures), [("--out", folder)], read_as="labeled")
     labeled = _read_labeled(fixtures)
-    with _sigterm_as_interrupt():
+    with _stopping("nothing was written"):
         try:
             metrics, _ = evaluate_model(m, labeled.examples, workers=workers if workers > 0 else default_workers())
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-        except KeyboardInterrupt:
-            typer.echo("interrupted: nothing was written", err=True)
-            raise typer.Exit(130) from None
     from training.dataset import FIXTURES_DIR, fixture_hash
     from training.evaluation import base_overlap
 
-    overlap = base_overlap(m.manifest, labeled.examples, builtin=[False] * len(labeled.examples),
+    # Only what is known for sure: the built-in fixtures, and labeled sources given here with the same bytes
+    # as when the model was trained (a file changed since, or another file of the same name, proves nothing).
+    trained_on = m.manifest.get("fixtures")
+    trained_on = trained_on if isinstance(trained_on, dict) else {}
+    known = {k: v for k, v in trained_on.items() if k == "builtin" or labeled.sources.get(k) == v}
+    overlap = base_overlap({**m.manifest, "fixtures": known}, labeled.examples, builtin=[False] * len(labeled.examples),
                            run_sources=labeled.sources, builtin_hash=fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl"))))
-    seen = sum(overlap.seen)
+    seen = sum(overlap.seen) if known else 0
     if seen:  # its scores on those are in-sample: they flatter it
         metrics.setdefault("warnings", []).append(
             f"{seen} of the {len(labeled.examples)} documents were in {m.name} {m.version}'s training data "
@@ -1094,7 +1122,8 @@ def models_list(
     from rich.table import Table
 
     base = _models_root(root)
-    folders = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    # a training's staging and replaced folders (.NAME.partial-PID, .NAME.old-PID) are no models to list
+    folders = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else []
     table = Table(title=f"models in {base}")
     for col in ("folder", "name", "version", "documents", "ROC AUC", "Brier", "status"):
         table.add_column(col)
@@ -1103,8 +1132,7 @@ def models_list(
     for folder in folders:
         man = _manifest(folder)
         if man is None:
-            if not folder.name.startswith("."):  # a training's staging folder is no one's business
-                without.append(folder.name)
+            without.append(folder.name)
             continue
         found += 1
         metrics = man.get("metrics") or {}
@@ -1130,6 +1158,8 @@ def models_show(
 ) -> None:
     """A model's manifest as JSON (feature names, files and hashes, metrics, thresholds, libraries)."""
     folder = Path(name) if Path(name).is_dir() else _models_root(root) / name
+    if root is None and not folder.is_dir() and (DEFAULT_MODEL_DIR.parent / name).is_dir():
+        folder = DEFAULT_MODEL_DIR.parent / name  # ./models has no such model; the installed models/ has it
     man = _manifest(folder)
     if man is None:
         path = folder / "manifest.json"

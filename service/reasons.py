@@ -312,7 +312,8 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
     if code == "repetition":
         rep = extra.get("repetition", {})
         n, distinct = rep.get("repeated_lines", 0), rep.get("distinct_repeated_lines", 0)
-        said = f"{n} line(s) repeat earlier ones" + (f" ({distinct} different lines)" if distinct < n else "")
+        kinds = f"{distinct} different line" + ("s" if distinct != 1 else "")
+        said = f"{n} line(s) repeat earlier ones" + (f" ({kinds})" if distinct < n else "")
         return f"{said}; {_pct(values['repetition_dup_5gram_frac'])} of the words sit in repeated 5-word sequences."
     if code == "spam_signals":
         promo = [p["text"] for p in ev.get("promotional_phrases", [])]
