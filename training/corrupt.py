@@ -28,7 +28,9 @@ from training.lexicons import STOP_WORDS
 from training.linemodel import BULLET_RE
 
 __all__ = ["Example", "load_pool", "variants", "generate", "UNRELIABLE_KINDS", "RELIABLE_KINDS", "ENGLISH_ONLY_KINDS",
-           "EXTRA_UNRELIABLE_KINDS", "EXTRA_RELIABLE_KINDS"]
+           "EXTRA_UNRELIABLE_KINDS", "EXTRA_RELIABLE_KINDS", "GENERATED_ORIGIN"]
+
+GENERATED_ORIGIN = "generated:"  # a generated variant's origin: this, then its kind ("generated:spun")
 
 UNRELIABLE_KINDS = (
     "scraped", "inline", "inline_light", "dump", "flattened", "spun", "truncated", "stuffed", "repeated",
@@ -636,7 +638,7 @@ def variants(
                 text=_render(page.lines, rng),
                 label=label,
                 tags=[kind],
-                origin=f"generated:{kind}",
+                origin=f"{GENERATED_ORIGIN}{kind}",
                 source_id=article_id,
                 line_labels=list(page.labels) if page.labeled else None,
             )

@@ -24,7 +24,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, f1_score,
 from sklearn.model_selection import GroupKFold
 
 from training.classifier import ReliabilityModel
-from training.corrupt import Example
+from training.corrupt import GENERATED_ORIGIN, Example
 from training.document import EmptyDocumentError, parse
 from training.features import (
     FEATURE_DIRECTIONS,
@@ -107,7 +107,12 @@ def _fit_line_model(
 def _lexicon(
     examples: Sequence[Example], extra_names: Sequence[str], base: EntityLexicon | None = None
 ) -> EntityLexicon:
-    lex = EntityLexicon.build(ex.text for ex in examples if ex.label == "reliable" and ex.origin == "written")
+    """The entity lexicon of the reliable documents in ``examples``: every one but the generator's variants
+    (origin ``generated:<kind>``: a typo or a spun name is what the lexicon must not learn), so the
+    project's written articles and a user's own documents, whatever their origin (a file or folder name)."""
+    lex = EntityLexicon.build(
+        ex.text for ex in examples if ex.label == "reliable" and not ex.origin.startswith(GENERATED_ORIGIN)
+    )
     if base is not None:  # another model's lexicon kept as it is (names and first-name → surname links)
         lex.names |= base.names
         for first, rest in base.full_names.items():

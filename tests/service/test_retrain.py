@@ -208,6 +208,9 @@ def test_quick_retrain_on_tiny_separable_data_warns_and_keeps_scores_bounded(tmp
                      str(tiny_model_dir), "--workers", "1", "--out", str(tmp_path / "bare"), cwd=tmp_path)
     assert bare.returncode == 0, bare.stderr[-4000:]
     assert "note: with --no-builtin the entity lexicon knows only the names in your reliable documents" in bare.stderr
+    # ... and it does know them: a user's documents (origin: their file's name) feed it, as written fixtures do
+    learned = json.loads((tmp_path / "bare" / "lexicon.json").read_text())["names"]
+    assert learned and f"entity lexicon {len(learned)} names" in bare.stdout
 
 
 def _quick_labels(tmp_path: Path) -> Path:

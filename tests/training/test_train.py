@@ -285,3 +285,22 @@ def test_a_base_lexicon_is_kept_beside_the_learned_one(tiny_training):
     assert len(kept.lexicon.names) > len(alone.lexicon.names)
     first = next(iter(result.lexicon.full_names))
     assert result.lexicon.full_names[first] <= kept.lexicon.full_names[first]
+
+
+def test_the_lexicon_learns_a_users_reliable_documents_but_no_generated_variant(tiny_training):
+    """A user's documents carry their file or folder name as origin, not "written": their reliable ones feed
+    the lexicon (with --no-builtin it knew no name at all), the generator's variants and unreliable ones
+    never do."""
+    result, _ = tiny_training
+    rel, unrel = _written("reliable", 4), _written("unreliable", 4)
+    rel[0].text += "\nThe mayor, Orlavine Quessandt, thanked the volunteers."
+    unrel[0].text += "\nClick here, Brakmoothe Vellisar says, for a free prize."
+    variant = Example(id=f"{rel[1].id}~typo", text=rel[1].text + "\nA word from Tindlewar Moss.", label="reliable",
+                      tags=["typo"], origin="generated:typo", source_id=rel[1].id)
+    folder = Example(id="reliable/x.txt", text=rel[2].text + "\nSaid Pelgrannet Ouvry.", label="reliable",
+                     tags=[], origin="mylabels", source_id="reliable/x.txt")
+    out = train([*rel, *unrel, variant, folder], cv=2, line_model=result.line_model, workers=1)
+    names = out.lexicon.names
+    assert {"orlavine", "quessandt", "pelgrannet", "ouvry"} <= names
+    assert out.lexicon.full_names["orlavine"] == {"quessandt"}
+    assert not {"brakmoothe", "vellisar", "tindlewar"} & names
