@@ -36,7 +36,10 @@ Sources, by extension (case-insensitive):
     record as JSON) supplies ``cleaned_text`` when the row has no ``text``.
 a folder
     ``reliable/`` and/or ``unreliable/`` subfolders (any case) holding ``.txt``, ``.md``, ``.html`` and
-    ``.htm`` files, read recursively (entries sorted by name, symbolic links followed, each folder once).
+    ``.htm`` files, read recursively (entries sorted by name, symbolic links followed, each folder once per
+    label). A folder reached under both labels (a link from ``reliable/`` into what ``unreliable/`` holds,
+    or back to the labeled folder itself) is read under both: its texts are labeled both ways, so they
+    are dropped as conflicts (noted as one file reached through a link), and a warning names the folder.
     An example's id is its path relative to the folder (``reliable/sports/match.txt``); the folders between
     the label folder and the file are its tags (``reliable/sports/uk/match.txt`` → ``["sports", "uk"]``).
     Files with other extensions and entries beside the label folders are listed as skipped.
@@ -133,7 +136,7 @@ class LabeledSet:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"where", "code", "reason"}
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "label", "kept"}
-    conflicts: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "labels"}
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "labels"}, "why" when one file
     warnings: list[str] = field(default_factory=list)
 
     def summary_lines(self, limit: int = 10) -> list[str]:
@@ -175,7 +178,8 @@ class LabeledSet:
             )
             for conflict in self.conflicts[:limit]:
                 pairs = zip(conflict["ids"], conflict["labels"], strict=True)
-                out.append("  " + ", ".join(f"{i} ({lab})" for i, lab in pairs))
+                why = f": {conflict['why']}" if conflict.get("why") else ""
+                out.append("  " + ", ".join(f"{i} ({lab})" for i, lab in pairs) + why)
             if len(self.conflicts) > limit:
                 out.append(f"  ... and {len(self.conflicts) - limit} more")
         out += [f"warning: {w}" for w in self.warnings]
@@ -248,7 +252,14 @@ def read_labeled(paths: Sequence[Path]) -> LabeledSet:
             continue
         labels = [ex.label for _, ex in group]
         if len(set(labels)) > 1:
-            result.conflicts.append({"ids": [ex.id for _, ex in group], "labels": labels})
+            conflict: dict[str, Any] = {"ids": [ex.id for _, ex in group], "labels": labels}
+            files: dict[str, set[str]] = {}
+            for _, ex in group:
+                if ex.extra.get("file"):
+                    files.setdefault(ex.extra["file"], set()).add(ex.label)
+            if any(len(labs) > 1 for labs in files.values()):
+                conflict["why"] = "one file, reached under both reliable/ and unreliable/ through a symbolic link"
+            result.conflicts.append(conflict)
             for src, ex in group:
                 dropped.add(id(ex))
                 result.counts[str(src.path)]["conflicts"] += 1
@@ -677,7 +688,10 @@ class _Source:
                 f"labeled folder {self.path}: needs a reliable/ and/or unreliable/ subfolder of documents "
                 f"(found: {', '.join(e.name for e in entries[:10]) or 'nothing'})"
             )
-        visited: set[tuple[int, int]] = set()
+        # Each label keeps its own record of the folders read: a folder reached under both labels (through
+        # a symbolic link) is read under both, so its texts are labeled both ways and dropped as conflicts,
+        # instead of being read under the first label only and trained with it.
+        visited: dict[str, dict[tuple[int, int], Path]] = {label: {} for label in LABELS}
         for entry in entries:
             p = Path(entry.path)
             if entry in label_dirs:
@@ -686,22 +700,42 @@ class _Source:
                 self.rows += 1
                 self.skip(str(p), _Skip("outside_labels", "not under reliable/ or unreliable/: not read"))
 
-    def walk(self, folder: Path, label: str, tags: list[str], visited: set[tuple[int, int]]) -> None:
+    def walk(
+        self,
+        folder: Path,
+        label: str,
+        tags: list[str],
+        visited: dict[str, dict[tuple[int, int], Path]],
+        told: bool = False,
+    ) -> None:
         try:
             st = os.stat(folder)
             ident = (st.st_dev, st.st_ino)
-            if ident in visited:
+            if ident in visited[label]:
                 self.rows += 1
                 self.skip(
-                    str(folder), _Skip("already_read", "this folder was already read (a symbolic link)")
+                    str(folder),
+                    _Skip(
+                        "already_read",
+                        f"this folder was already read under {label}/, as {visited[label][ident]} "
+                        "(a symbolic link)",
+                    ),
                 )
                 return
-            visited.add(ident)
+            visited[label][ident] = folder
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             self.rows += 1
             self.skip(str(folder), _Skip("unreadable", f"cannot list {folder}: {exc.strerror or exc}"))
             return
+        other = [(lab, seen[ident]) for lab, seen in visited.items() if lab != label and ident in seen]
+        if other and not told:  # said once, for the topmost such folder
+            told = True
+            self.warnings.append(
+                f"{folder} (under {label}/) and {other[0][1]} (under {other[0][0]}/) are the same folder, "
+                "reached under both labels through a symbolic link: its texts are labeled both ways and "
+                "dropped as conflicts"
+            )
         for entry in entries:
             p = Path(entry.path)
             try:
@@ -709,7 +743,7 @@ class _Source:
             except OSError:
                 is_dir = False
             if is_dir:
-                self.walk(p, label, [*tags, entry.name], visited)
+                self.walk(p, label, [*tags, entry.name], visited, told)
                 continue
             self.rows += 1
             rel = p.relative_to(self.path).as_posix()
@@ -729,6 +763,7 @@ class _Source:
                 where=str(p),
                 text_from="file",
             )
+            self.examples[-1].extra["file"] = os.path.realpath(p)  # a conflict says when it is one file
 
 
 def _unique_ids(sources: list[_Source]) -> None:

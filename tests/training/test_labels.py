@@ -500,6 +500,81 @@ def test_a_folder_hash_changes_when_a_file_moves_to_the_other_label(tmp_path):
     assert read_labeled([root]).sources[str(root)] != before
 
 
+def _symlink(link: Path, target: str) -> None:
+    try:
+        link.symlink_to(target, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        pytest.skip("no symbolic links here")
+
+
+def test_a_folder_linked_under_both_labels_is_a_conflict_not_the_first_label(tmp_path):
+    """reliable/site -> the crawl's site folder, unreliable/spam -> its spam subfolder: the spam pages were
+    read under reliable/ (through site/) and, skipped as already read, trained as reliable. Each label now
+    reads what it links to, so they are labeled both ways: dropped, listed with why, and warned about."""
+    site = tmp_path / "corpus" / "site"
+    (site / "spam").mkdir(parents=True)
+    (site / "article.txt").write_text(R1, encoding="utf-8")
+    for n, text in enumerate((U1, U2)):
+        (site / "spam" / f"dump{n}.txt").write_text(text, encoding="utf-8")
+    root = tmp_path / "labels"
+    (root / "reliable").mkdir(parents=True)
+    (root / "unreliable").mkdir()
+    (root / "unreliable" / "own.txt").write_text(U3, encoding="utf-8")
+    _symlink(root / "reliable" / "site", "../../corpus/site")
+    _symlink(root / "unreliable" / "spam", "../../corpus/site/spam")
+    ls = read_labeled([root])
+    assert [(e.id, e.label) for e in ls.examples] == [
+        ("reliable/site/article.txt", "reliable"),
+        ("unreliable/own.txt", "unreliable"),
+    ]
+    why = "one file, reached under both reliable/ and unreliable/ through a symbolic link"
+    assert ls.conflicts == [
+        {"ids": [f"reliable/site/spam/dump{n}.txt", f"unreliable/spam/dump{n}.txt"],
+         "labels": ["reliable", "unreliable"], "why": why}
+        for n in (0, 1)
+    ]
+    assert ls.skipped == [] and ls.counts[str(root)]["conflicts"] == 4
+    assert ls.warnings == [
+        f"{root / 'unreliable' / 'spam'} (under unreliable/) and {root / 'reliable' / 'site' / 'spam'} (under "
+        "reliable/) are the same folder, reached under both labels through a symbolic link: its texts are "
+        "labeled both ways and dropped as conflicts"
+    ]
+    text = "\n".join(ls.summary_lines())
+    assert f"reliable/site/spam/dump0.txt (reliable), unreliable/spam/dump0.txt (unreliable): {why}" in text
+
+
+def test_a_link_back_to_the_labeled_folder_does_not_relabel_the_other_label(tmp_path):
+    """reliable/loop -> .. read the whole unreliable/ folder as reliable, and skipped it under unreliable/."""
+    root = tmp_path / "labels"
+    (root / "reliable").mkdir(parents=True)
+    (root / "unreliable").mkdir()
+    (root / "reliable" / "r.txt").write_text(R1, encoding="utf-8")
+    (root / "unreliable" / "u.txt").write_text(U1, encoding="utf-8")
+    _symlink(root / "reliable" / "loop", "..")
+    ls = read_labeled([root])
+    assert [(e.id, e.label) for e in ls.examples] == [("reliable/r.txt", "reliable")]
+    assert [c["ids"] for c in ls.conflicts] == [["reliable/loop/unreliable/u.txt", "unreliable/u.txt"]]
+    assert "symbolic link" in ls.conflicts[0]["why"]
+    # reliable/ itself, met again through the link under the same label, is read once
+    assert _skips(ls) == {
+        str(root / "reliable" / "loop" / "reliable"): (
+            "already_read",
+            f"this folder was already read under reliable/, as {root / 'reliable'} (a symbolic link)",
+        )
+    }
+
+
+def test_a_text_labeled_both_ways_in_two_files_has_no_symbolic_link_note(tmp_path):
+    root = tmp_path / "labels"
+    (root / "reliable").mkdir(parents=True)
+    (root / "unreliable").mkdir()
+    (root / "reliable" / "a.txt").write_text(R1, encoding="utf-8")
+    (root / "unreliable" / "b.txt").write_text(R1, encoding="utf-8")
+    ls = read_labeled([root])
+    assert ls.examples == [] and ls.warnings == []
+    assert ls.conflicts == [{"ids": ["reliable/a.txt", "unreliable/b.txt"], "labels": ["reliable", "unreliable"]}]
+
+
 def test_a_folder_without_label_subfolders_is_refused(tmp_path):
     (tmp_path / "crawl").mkdir()
     (tmp_path / "crawl" / "a.txt").write_text(R1, encoding="utf-8")
