@@ -476,13 +476,14 @@ def _jsonl_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             raw.close()
 
 
-def _read_labeled(paths: list[Path]) -> LabeledSet:
-    """The labeled fixtures in ``paths``, with what was skipped, merged or dropped told on stderr."""
+def _read_labeled(paths: list[Path], builtin: list[Any] | None = None) -> LabeledSet:
+    """The labeled fixtures in ``paths`` (checked against the ``builtin`` examples, see read_labeled), with
+    what was skipped, merged or dropped told on stderr."""
     from training.dataset import FixtureError
     from training.labels import read_labeled
 
     try:
-        labeled = read_labeled(paths)
+        labeled = read_labeled(paths, builtin=builtin or [])
     except FixtureError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -561,8 +562,8 @@ def _train(out: Path, target: Path, stop: _Stop, *, name: str, fixtures: list[Pa
         sources["builtin"] = builtin_hash
     labeled = None
     if fixtures:
-        labeled = _read_labeled(fixtures)
-        examples += labeled.examples
+        labeled = _read_labeled(fixtures, builtin=examples)
+        examples = labeled.builtin + labeled.examples
         sources.update(labeled.sources)
     extra_names: list[str] = []
     if names is not None:

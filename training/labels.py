@@ -68,7 +68,8 @@ listed in ``duplicates``; its weight is not summed (a copy-paste accident should
 When the copies carry different labels, ALL of them are dropped and listed in ``conflicts``: a text
 labeled both ways is a disagreement (or a slip) a person has to resolve, and a majority vote would hide
 it while keeping a label that is wrong at least once; with hand-labeled data this is rare, so the cost
-is a few examples.
+is a few examples. With ``builtin`` examples (the project's, trained beside the user's), the same rule
+holds across both, the built-in ones first (see :func:`read_labeled`).
 
 Same inputs, same output: examples come in source order, then file order (rows as they appear, folder
 entries sorted by name).
@@ -137,6 +138,7 @@ class LabeledSet:
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"where", "code", "reason"}
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "label", "kept"}
     conflicts: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "labels"}, "why" when one file
+    builtin: list[Example] = field(default_factory=list)  # the built-in examples given, less conflicts
     warnings: list[str] = field(default_factory=list)
 
     def summary_lines(self, limit: int = 10) -> list[str]:
@@ -192,8 +194,16 @@ def text_key(text: str) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
-def read_labeled(paths: Sequence[Path]) -> LabeledSet:
+def read_labeled(paths: Sequence[Path], *, builtin: Sequence[Example] = ()) -> LabeledSet:
     """Read labeled documents from JSONL/CSV files and labeled folders (see the module documentation).
+
+    ``builtin``: the project's own examples trained beside these (``thresher train`` without
+    ``--no-builtin``). They count as coming first: a text of the user's that one of them already has,
+    with the same label, is a duplicate (the user's copy is dropped, so the two never land in different
+    cross-validation groups); with the other label, a conflict (every copy dropped, the built-in ones
+    too, listed as ``builtin:<id>``). Built-in examples are never checked against each other (some
+    generated variants equal their article, in their article's group). Those kept are
+    :attr:`LabeledSet.builtin`, in their order.
 
     Raises :class:`~training.dataset.FixtureError` for a path that does not exist, an unknown extension,
     a folder without ``reliable/`` or ``unreliable/``, a file that cannot be opened or looks binary, a CSV
@@ -243,16 +253,23 @@ def read_labeled(paths: Sequence[Path]) -> LabeledSet:
             result.warnings.append(f"{src.path}: no labeled rows or files in it")
 
     everything = [(src, ex) for src in reads for ex in src.examples]
-    groups: dict[str, list[tuple[_Source, Example]]] = {}
+    user_keys = {id(ex): text_key(ex.text) for _, ex in everything}
+    groups: dict[str, list[tuple[_Source | None, Example]]] = {}
+    for ex in builtin:  # first; a group of built-in copies alone is left as it is
+        groups.setdefault(text_key(ex.text), []).append((None, ex))
     for src, ex in everything:
-        groups.setdefault(text_key(ex.text), []).append((src, ex))
+        groups.setdefault(user_keys[id(ex)], []).append((src, ex))
+
+    def shown(src: _Source | None, ex: Example) -> str:
+        return f"builtin:{ex.id}" if src is None else ex.id
+
     dropped: set[int] = set()
     for group in groups.values():  # dicts keep insertion order: groups come in order of first copy
-        if len(group) < 2:
+        if len(group) < 2 or all(owner is None for owner, _ in group):
             continue
         labels = [ex.label for _, ex in group]
         if len(set(labels)) > 1:
-            conflict: dict[str, Any] = {"ids": [ex.id for _, ex in group], "labels": labels}
+            conflict: dict[str, Any] = {"ids": [shown(owner, ex) for owner, ex in group], "labels": labels}
             files: dict[str, set[str]] = {}
             for _, ex in group:
                 if ex.extra.get("file"):
@@ -260,17 +277,29 @@ def read_labeled(paths: Sequence[Path]) -> LabeledSet:
             if any(len(labs) > 1 for labs in files.values()):
                 conflict["why"] = "one file, reached under both reliable/ and unreliable/ through a symbolic link"
             result.conflicts.append(conflict)
-            for src, ex in group:
+            for owner, ex in group:
                 dropped.add(id(ex))
-                result.counts[str(src.path)]["conflicts"] += 1
+                if owner is not None:
+                    result.counts[str(owner.path)]["conflicts"] += 1
         else:
+            # The first copy is kept, a built-in one when there is one (the built-in copies of each other,
+            # a generated variant equal to its article, all stay and are not listed: not the user's).
+            extra = [(owner, ex) for owner, ex in group[1:] if owner is not None]
             result.duplicates.append(
-                {"ids": [ex.id for _, ex in group], "label": labels[0], "kept": group[0][1].id}
+                {"ids": [shown(*x) for x in group[:1] + extra], "label": labels[0], "kept": shown(*group[0])}
             )
-            for src, ex in group[1:]:
+            for owner, ex in extra:
+                assert owner is not None
                 dropped.add(id(ex))
-                result.counts[str(src.path)]["duplicates"] += 1
+                result.counts[str(owner.path)]["duplicates"] += 1
 
+    result.builtin = [ex for ex in builtin if id(ex) not in dropped]
+    n_builtin = len(builtin) - len(result.builtin)
+    if n_builtin:
+        result.warnings.append(
+            f"{n_builtin} built-in example(s) dropped: your labels give their text the other label "
+            "(listed as builtin:<id> under conflicts)"
+        )
     for src, ex in everything:
         if id(ex) in dropped:
             continue

@@ -487,6 +487,25 @@ def test_line_model_summary_says_how_it_was_measured():
     assert "no labeled lines" in _line_model_summary({"fitted": True, "lines": 0, "macro_f1": None}, None)
 
 
+def test_train_checks_the_users_texts_against_the_builtin_fixtures(runner, tmp_path):
+    """A built-in text relabeled in the user's file is a conflict, listed with the built-in copy's id, and an
+    exact copy a duplicate: the labeled data's summary says so before anything is trained (here nothing is:
+    the --base folder is missing)."""
+    fixtures = REPO / "training" / "fixtures"
+    unrel = json.loads((fixtures / "unreliable_written.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    rel = json.loads((fixtures / "reliable_b.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    labels = tmp_path / "mine.jsonl"
+    labels.write_text(json.dumps({"id": "mine-1", "text": unrel["text"], "label": "reliable"}) + "\n"
+                      + json.dumps({"id": "mine-2", "text": rel["text"], "label": "reliable"}) + "\n",
+                      encoding="utf-8")
+    res = runner.invoke(app, ["train", "--fixtures", str(labels), "--out", str(tmp_path / "m"),
+                              "--base", str(tmp_path / "no-base")])
+    assert res.exit_code == 2
+    assert f"builtin:{unrel['id']} (unreliable), mine-1 (reliable)" in res.stderr
+    assert f"kept builtin:{rel['id']} (reliable), dropped mine-2" in res.stderr
+    assert "mine.jsonl: read 2, used 0, skipped 0, duplicates 1, conflicts 1" in res.stderr
+
+
 def test_train_out_a_file_is_a_usage_error_before_training(runner, inputs):
     res = runner.invoke(app, ["train", "--out", str(inputs["good"])])
     assert res.exit_code == 2

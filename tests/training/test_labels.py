@@ -665,6 +665,46 @@ def test_duplicates_keep_the_first_and_conflicts_drop_every_copy(tmp_path):
     assert "labeled both ways" in text and "u1-disputed (reliable)" in text
 
 
+@pytest.fixture(scope="module")
+def builtin():
+    from training.dataset import builtin_examples
+
+    return builtin_examples(seed=0)
+
+
+def test_user_texts_are_checked_against_the_builtin_fixtures(tmp_path, builtin):
+    """The rule holds across the built-in examples and the user's: a copy of a built-in text with its label
+    is a duplicate (kept once: the built-in copy, in its own group), with the other label a conflict (every
+    copy dropped, the built-in ones too); the built-in examples' own copies of each other stay as they are."""
+    article = next(ex for ex in builtin if ex.id == "rel-a-001")
+    scraped = next(ex for ex in builtin if ex.id == "rel-a-002~scraped")
+    f = _jsonl(
+        tmp_path / "mine.jsonl",
+        [
+            {"id": "copy", "text": article.text.upper(), "label": "reliable"},
+            {"id": "flipped", "text": scraped.text, "label": "reliable"},
+            {"id": "new", "text": "A text of my own, which the project does not have.", "label": "unreliable"},
+        ],
+    )
+    ls = read_labeled([f], builtin=builtin)
+    assert [e.id for e in ls.examples] == ["new"]
+    # rel-a-001~reformat differs from its article only in layout: the same text, kept as the project keeps it
+    assert ls.duplicates == [{"ids": ["builtin:rel-a-001", "copy"], "label": "reliable", "kept": "builtin:rel-a-001"}]
+    assert ls.conflicts == [{"ids": ["builtin:rel-a-002~scraped", "flipped"], "labels": ["unreliable", "reliable"]}]
+    assert [e.id for e in ls.builtin] == [e.id for e in builtin if e.id != "rel-a-002~scraped"]
+    assert all(a is b for a, b in zip(ls.builtin, [e for e in builtin if e is not scraped], strict=True))
+    c = ls.counts[str(f)]
+    assert (c["read"], c["used"], c["duplicates"], c["conflicts"]) == (3, 1, 1, 1)
+    text = "\n".join(ls.summary_lines())
+    assert "kept builtin:rel-a-001 (reliable), dropped copy" in text
+    assert "builtin:rel-a-002~scraped (unreliable), flipped (reliable)" in text
+    assert "warning: 1 built-in example(s) dropped" in text
+    # without user texts in common, every built-in example is kept, and nothing is said
+    plain = read_labeled([_jsonl(tmp_path / "other.jsonl", [{"text": "Mine alone.", "label": "reliable"}])],
+                         builtin=builtin)
+    assert plain.builtin == builtin and plain.duplicates == plain.conflicts == plain.warnings == []
+
+
 def test_same_inputs_same_examples_in_the_same_order(tmp_path, monkeypatch):
     root = _labeled_folder(tmp_path / "folder")
     (tmp_path / "doc.txt").write_text(R3, encoding="utf-8")
