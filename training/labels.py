@@ -60,7 +60,9 @@ else the source's file or folder name.
 
 Nothing is dropped silently. ``skipped`` lists every unusable row, file or archive tail with where it is
 (``file:line`` or a path), a short ``code`` and a ``reason``: bad JSON, no/unknown label, bad weight or
-tags, no usable text, unreadable, binary, not UTF-8 with no detectable charset, too large.
+tags, no usable text, unreadable, binary, not UTF-8 with no detectable charset (or, in JSON, an unpaired
+surrogate such as ``"\\ud800"`` in the text, label, tags or path: ``not_utf8``, as ``thresher score
+--jsonl`` and the scan refuse it; in an ``id`` it is kept, escaped), too large.
 
 Duplicates: texts equal after Unicode NFC, collapsing whitespace and case-folding. When all copies carry
 the same label the first (in source order, then row order) is kept and the others are dropped and
@@ -95,6 +97,7 @@ from pathlib import Path
 from typing import Any
 
 from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html
+from service.surrogates import has_lone_surrogate, utf8_safe
 from training.corrupt import Example
 from training.dataset import LABELS, FixtureError, fixture_hash
 
@@ -388,6 +391,20 @@ def _read_document(p: Path, url: str | None = None) -> tuple[str, bytes]:
     return text, data
 
 
+_UNICODE_FIELDS = ("text", "html", "cleaned_text", "path", "label", "tags")
+
+
+def _check_unicode(row: dict[str, Any]) -> None:
+    """_Skip ``not_utf8`` when a field the row is read by holds an unpaired surrogate (JSON's ``"\\ud800"``
+    escape), as ``thresher score --jsonl`` and the scan refuse it: not Unicode text, it cannot be hashed,
+    written or scored. An ``id`` or ``origin`` with one is kept, the surrogate escaped, as the scan does."""
+    for name in _UNICODE_FIELDS:
+        value = row.get(name)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and has_lone_surrogate(v) for v in values):
+            raise _Skip("not_utf8", f"'{name}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode")
+
+
 def _label(value: Any, row: dict[str, Any]) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         hint = " (a scan record's 'verdict' is the model's opinion, not a label)" if "verdict" in row else ""
@@ -453,7 +470,7 @@ class _Source:
     # --- bookkeeping
 
     def skip(self, where: str, exc: _Skip) -> None:
-        self.skipped.append({"where": where, "code": exc.code, "reason": str(exc)})
+        self.skipped.append({"where": where, "code": exc.code, "reason": utf8_safe(str(exc))})
 
     def digest(self) -> str:
         if self.path.is_dir():
@@ -500,6 +517,7 @@ class _Source:
         try:
             if not isinstance(row, dict):
                 raise _Skip("bad_record", "a row must be a JSON object")
+            _check_unicode(row)
             label = _label(row.get("label"), row)
             weight = _weight(row.get("weight"))
             tags = _tags(row.get("tags"))
@@ -510,7 +528,7 @@ class _Source:
             self.skip(where, exc)
             return
         rid = row.get("id")
-        ex_id = default_id if rid is None or rid == "" else rid if isinstance(rid, str) else json.dumps(rid)
+        ex_id = default_id if rid is None or rid == "" else utf8_safe(rid) if isinstance(rid, str) else json.dumps(rid)
         origin = row.get("origin")
         self.add(
             ex_id=ex_id,
@@ -520,7 +538,7 @@ class _Source:
             weight=weight,
             where=where,
             text_from=text_from,
-            origin=origin if isinstance(origin, str) and origin.strip() else self.path.name,
+            origin=utf8_safe(origin) if isinstance(origin, str) and origin.strip() else self.path.name,
         )
 
     def row_text(self, row: dict[str, Any]) -> tuple[str, str]:
@@ -531,7 +549,7 @@ class _Source:
         if isinstance(text, str) and text.strip():
             return text, "text"
         problems = ["'text' is empty" if isinstance(text, str) else "no 'text'"]
-        url = row.get("url") if isinstance(row.get("url"), str) else None
+        url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
         page = row.get("html")
         if isinstance(page, str) and page.strip():
             main, title, _info = extract_html(page, url)

@@ -506,6 +506,20 @@ def test_train_checks_the_users_texts_against_the_builtin_fixtures(runner, tmp_p
     assert "mine.jsonl: read 2, used 0, skipped 0, duplicates 1, conflicts 1" in res.stderr
 
 
+def test_eval_lists_a_row_with_an_unpaired_surrogate_instead_of_crashing(tmp_path, tiny_model_dir):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"id": "clean", "text": CLEAN, "label": "reliable"}) + "\n"
+                      + json.dumps({"id": "spun\udc80", "text": SPUN, "label": "unreliable"}) + "\n"
+                      + '{"id": "bad", "text": "a\\ud800b and more words", "label": "reliable"}\n', encoding="utf-8")
+    proc = _thresher("eval", "--fixtures", str(labels), "--model", str(tiny_model_dir), "--out", str(tmp_path / "ev"),
+                     "--workers", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "skipped 1: not_utf8 1" in proc.stderr
+    assert f"{labels}:3: 'text' holds an unpaired surrogate" in proc.stderr
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["documents"] == 2
+
+
 def test_train_out_a_file_is_a_usage_error_before_training(runner, inputs):
     res = runner.invoke(app, ["train", "--out", str(inputs["good"])])
     assert res.exit_code == 2

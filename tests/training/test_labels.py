@@ -186,6 +186,36 @@ def test_unusable_rows_are_listed_with_their_reason(tmp_path):
     assert all(set(x) == {"where", "code", "reason"} for x in ls.skipped)
 
 
+def test_unpaired_surrogates_skip_the_row_as_not_utf8_and_an_id_keeps_them_escaped(tmp_path):
+    """JSON's "\\ud800" escape gives a string that is not Unicode text: in a text it crashed the duplicate
+    key (UnicodeEncodeError); such rows are skipped and listed, as thresher score --jsonl and scan do."""
+    f = _jsonl(
+        tmp_path / "s.jsonl",
+        [],
+        raw_lines=(
+            '{"text": "a\\ud800b and more words", "label": "reliable"}',
+            '{"id": "x\\udc80y", "text": "An id with a surrogate.", "label": "reliable", "origin": "o\\ud800"}',
+            '{"text": "words", "label": "reli\\ud800able"}',
+            '{"text": "words", "label": "reliable", "tags": ["ok", "b\\udfffad"]}',
+            '{"text": "words", "label": "reliable", "tags": "b\\udfffad, x"}',
+            '{"path": "p\\ud800.txt", "label": "reliable"}',
+            '{"html": "<p>x\\ud800</p>", "label": "reliable"}',
+            '{"cleaned_text": "x\\ud800", "label": "reliable"}',
+            '{"label": "reliable", "error": {"code": "unreadable", "message": "m\\ud800"}}',
+        ),
+    )
+    ls = read_labeled([f])
+    assert [(e.id, e.origin, e.text) for e in ls.examples] == [("x\\udc80y", "o\\ud800", "An id with a surrogate.")]
+    s = _skips(ls)
+    fields = ["text", "label", "tags", "tags", "path", "html", "cleaned_text"]
+    for line, name in zip((1, 3, 4, 5, 6, 7, 8), fields, strict=True):
+        assert s[f"{f}:{line}"] == (
+            "not_utf8", f"'{name}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode"
+        )
+    assert s[f"{f}:9"][0] == "no_text" and "m\\ud800" in s[f"{f}:9"][1]  # the message, escaped
+    "\n".join(ls.summary_lines()).encode("utf-8")  # all of it can be printed
+
+
 def test_a_non_utf8_line_is_decoded_by_charset_detection(tmp_path):
     f = tmp_path / "latin.jsonl"
     row = {
