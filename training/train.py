@@ -183,6 +183,7 @@ def train(
         usable.append(ex)
     if len({ex.label for ex in usable}) < 2:
         raise ValueError("training needs both reliable and unreliable examples")
+    check_folds(usable, cv)
     groups = np.array([ex.source_id for ex in usable])
     y = np.array([1 if ex.label == "reliable" else 0 for ex in usable])
     weights = np.array([ex.weight for ex in usable])
@@ -228,6 +229,23 @@ def train(
     if warnings:  # only then: a model trained on enough, overlapping data keeps its metrics (and version)
         metrics["warnings"] = warnings
     return TrainResult(final_line_model, lexicon, clf, metrics, usable, X, y, skipped)
+
+
+def check_folds(examples: Sequence[Example], cv: int) -> None:
+    """ValueError unless each label has documents of at least ``cv`` source articles (cross-validation
+    groups): with fewer, some fold's training part lacks the label, and the classifier could not be fitted
+    there (scikit-learn's 'least populated class' warning, then 'two classes are needed')."""
+    short = []
+    for label in ("reliable", "unreliable"):
+        docs = [ex for ex in examples if ex.label == label]
+        groups = len({ex.source_id for ex in docs})
+        if groups < cv:
+            short.append(f"{label} has {groups}" + (
+                f" ({len(docs)} documents of {groups} source article(s): an article's variants count as one)"
+                if len(docs) != groups else ""))
+    if short:
+        raise ValueError(f"each label needs at least {cv} documents for --cv {cv}-fold cross-validation: "
+                         f"{', '.join(short)}; label more documents or lower --cv (at least 2)")
 
 
 MIN_CLASS_DOCUMENTS = 50  # fewer documents of a label than this: the figures and the fit rest on too little

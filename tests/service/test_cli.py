@@ -520,6 +520,22 @@ def test_eval_lists_a_row_with_an_unpaired_surrogate_instead_of_crashing(tmp_pat
     assert metrics["documents"] == 2
 
 
+def test_train_with_fewer_documents_of_a_label_than_folds_is_a_usage_error(tmp_path):
+    fixtures = REPO / "training" / "fixtures"
+    rel = [json.loads(x) for x in (fixtures / "reliable_b.jsonl").read_text(encoding="utf-8").splitlines() if x][:9]
+    unrel = json.loads((fixtures / "unreliable_written.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "label": r["label"]}) + "\n"
+                              for r in [*rel, unrel]), encoding="utf-8")
+    proc = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--out", str(tmp_path / "m"), "--workers",
+                     "1", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert ("error: each label needs at least 5 documents for --cv 5-fold cross-validation: unreliable has 1"
+            in proc.stderr)
+    assert "Warning" not in proc.stderr and "two classes" not in proc.stderr and "featurised" not in proc.stderr
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_out_a_file_is_a_usage_error_before_training(runner, inputs):
     res = runner.invoke(app, ["train", "--out", str(inputs["good"])])
     assert res.exit_code == 2

@@ -131,6 +131,20 @@ def test_training_needs_both_labels():
         train(only, cv=2)
 
 
+def test_each_label_needs_as_many_documents_as_folds():
+    """9 reliable and 1 unreliable with 5 folds: some fold could not fit (scikit-learn warned and then
+    said 'two classes are needed, got 1'); now a clear error first, counting an article's variants once."""
+    rel, unrel = _written("reliable", 9), _written("unreliable", 1)
+    with pytest.raises(ValueError) as err:
+        train(rel + unrel, cv=5)
+    assert str(err.value) == ("each label needs at least 5 documents for --cv 5-fold cross-validation: unreliable "
+                              "has 1; label more documents or lower --cv (at least 2)")
+    variants = [Example(id=f"{rel[0].id}~{k}", text=rel[0].text + k, label="unreliable", tags=[], origin="generated:x",
+                        source_id=rel[0].id) for k in ("a", "b", "c", "d")]
+    with pytest.raises(ValueError, match=r"unreliable has 2 \(5 documents of 2 source article\(s\)"):
+        train(rel + unrel + variants, cv=5)
+
+
 @pytest.mark.slow
 def test_training_twice_gives_identical_metrics(tiny_training, tiny_twin_dir):
     """The same examples and seed, trained again in another process (another hash seed): same bytes."""
