@@ -60,7 +60,8 @@ else the source's file or folder name.
 
 Nothing is dropped silently. ``skipped`` lists every unusable row, file or archive tail with where it is
 (``file:line`` or a path), a short ``code`` and a ``reason``: bad JSON, no/unknown label, bad weight or
-tags, no usable text, unreadable, binary, not UTF-8 with no detectable charset (or, in JSON, an unpaired
+tags, no usable text, unreadable, binary (NUL bytes in a file's start, or a NUL character anywhere in a
+text: scoring refuses such text as binary), not UTF-8 with no detectable charset (or, in JSON, an unpaired
 surrogate such as ``"\\ud800"`` in the text, label, tags or path: ``not_utf8``, as ``thresher score
 --jsonl`` and the scan refuse it; in an ``id`` it is kept, escaped), too large.
 
@@ -120,6 +121,8 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0
 _TAG_SPLIT = re.compile(r"[,;]")
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 _COUNT_KEYS = ("read", "used", "skipped", "duplicates", "conflicts", "from_path", "cleaned_text")
+_TEXT_FROM = {"from_path": "text(s) read from the file in 'path'", "cleaned_text": "text(s) from 'cleaned_text'"}
+_NUL_REASON = "the text contains NUL characters: it looks binary, not text (scoring refuses it too)"
 
 
 @dataclass
@@ -152,7 +155,7 @@ class LabeledSet:
             f"unreliable {by_label['unreliable']}) from {len(self.counts)} source(s)"
         ]
         for name, c in self.counts.items():
-            extra = "".join(f", {c[k]} text(s) from {k}" for k in ("from_path", "cleaned_text") if c.get(k))
+            extra = "".join(f", {c[k]} {what}" for k, what in _TEXT_FROM.items() if c.get(k))
             out.append(
                 f"  {name}: read {c['read']}, used {c['used']}, skipped {c['skipped']}, "
                 f"duplicates {c['duplicates']}, conflicts {c['conflicts']}{extra}"
@@ -383,6 +386,8 @@ def _read_document(p: Path, url: str | None = None) -> tuple[str, bytes]:
         text, _ = decode_text(data, declared=declared)
     except Exception as exc:  # service.scan.sources' problem: code "binary" or "not_utf8"
         raise _Skip(str(getattr(exc, "code", "not_utf8")), f"{p}: {exc}") from exc
+    if "\x00" in text:  # beyond the first bytes decode_text looks at
+        raise _Skip("binary", f"{p}: {_NUL_REASON}")
     if is_html:
         main, title, _info = extract_html(text, url)
         text = _html_title_first(main, title) if main.strip() else ""
@@ -522,6 +527,8 @@ class _Source:
             weight = _weight(row.get("weight"))
             tags = _tags(row.get("tags"))
             text, text_from = self.row_text(row)
+            if "\x00" in text:
+                raise _Skip("binary", _NUL_REASON)
             if len(text) > MAX_TEXT_CHARS:
                 raise _Skip("too_large", f"the text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
         except _Skip as exc:
@@ -636,8 +643,10 @@ class _Source:
                 raise _Skip(str(getattr(exc, "code", "not_utf8")), str(exc)) from exc
             try:
                 row = json.loads(decoded)
+            except json.JSONDecodeError as exc:  # exc.msg alone is cut short: "Invalid control character at"
+                raise _Skip("bad_json", f"not valid JSON: {exc.msg} (column {exc.colno})") from exc
             except (ValueError, RecursionError) as exc:
-                raise _Skip("bad_json", f"not valid JSON: {getattr(exc, 'msg', exc)}") from exc
+                raise _Skip("bad_json", f"not valid JSON: {exc or type(exc).__name__}") from exc
         except _Skip as exc:
             self.rows += 1
             self.skip(where, exc)

@@ -216,6 +216,35 @@ def test_unpaired_surrogates_skip_the_row_as_not_utf8_and_an_id_keeps_them_escap
     "\n".join(ls.summary_lines()).encode("utf-8")  # all of it can be printed
 
 
+def test_a_bad_json_line_says_what_and_where_in_full(tmp_path):
+    f = _jsonl(tmp_path / "j.jsonl", [{"text": R1, "label": "reliable"}],
+               raw_lines=('{"text": "a\tb", "label": "reliable"}', '{"text": "x", "label": }'))
+    s = _skips(read_labeled([f]))
+    # json's message alone stopped at "Invalid control character at"
+    assert s[f"{f}:2"] == ("bad_json", "not valid JSON: Invalid control character at (column 12)")
+    assert s[f"{f}:3"] == ("bad_json", "not valid JSON: Expecting value (column 24)")
+
+
+def test_a_text_with_a_nul_character_is_skipped_as_binary_as_scoring_refuses_it(tmp_path):
+    """The JSON escape "\\u0000", a NUL in a CSV field or deep in a document file: scoring refuses such text
+    as binary, so training on it would teach the model a text it never scores."""
+    f = _jsonl(tmp_path / "n.jsonl", [{"id": "ok", "text": R1, "label": "reliable"},
+                                      {"id": "nul", "text": "A line\u0000 and more words here.", "label": "reliable"}])
+    long = U1 + "\n" + "Filler words for a long first row. " * 300  # the NUL is beyond the first 8 KiB
+    c = _csv(tmp_path / "n.csv", ["text", "label"], [[long, "unreliable"], ["csv\x00field text", "unreliable"]])
+    root = tmp_path / "folder"
+    (root / "reliable").mkdir(parents=True)
+    (root / "reliable" / "late.txt").write_text(R2 + " " * 9000 + "\x00tail", encoding="utf-8")
+    ls = read_labeled([f, c, root])
+    assert [e.id for e in ls.examples] == ["ok", "n.csv:2"]
+    s = _skips(ls)
+    reason = "the text contains NUL characters: it looks binary, not text (scoring refuses it too)"
+    assert s[f"{f}:2"] == ("binary", reason)
+    assert [v for k, v in s.items() if k.startswith(f"{c}:")] == [("binary", reason)]
+    late = root / "reliable" / "late.txt"
+    assert s[str(late)] == ("binary", f"{late}: {reason}")
+
+
 def test_a_non_utf8_line_is_decoded_by_charset_detection(tmp_path):
     f = tmp_path / "latin.jsonl"
     row = {
@@ -296,7 +325,9 @@ def test_relabeled_scan_records_take_their_text_from_path_or_cleaned_text(tmp_pa
     c = ls.counts[str(labeled)]
     assert (c["read"], c["used"], c["skipped"], c["from_path"], c["cleaned_text"]) == (10, 6, 4, 4, 2)
     assert any("cleaned_text" in w for w in ls.warnings)
-    assert any("2 text(s) from cleaned_text" in line for line in ls.summary_lines())
+    # said in words, not as the counters' keys ("4 text(s) from from_path")
+    assert any(line.endswith(", 4 text(s) read from the file in 'path', 2 text(s) from 'cleaned_text'")
+               for line in ls.summary_lines())
 
 
 def test_a_source_hash_covers_the_files_its_rows_point_to(tmp_path):
