@@ -552,7 +552,12 @@ def apply_crawl_fields(rec: dict[str, Any], fields: dict[str, Any], text: str, t
 
 
 def _public(rec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k not in _PRIVATE}
+    """A record as written: without the private fields, with ``key``, the document's place in the scan (how
+    crawl fields name a document whose id other documents share)."""
+    pub = {k: v for k, v in rec.items() if k not in _PRIVATE}
+    if "_key" in rec:
+        pub["key"] = rec["_key"]
+    return pub
 
 
 FLAT_COLUMNS = ("id", "path", "source_format", "score", "document_score", "verdict", "error_code", "error_message",

@@ -1207,42 +1207,45 @@ class _Scan:
         if rows == 0:
             yield self.error(key, (unit, 0), path, "empty", "no rows (the Parquet file is empty)", fmt="parquet")
             return
+        if self.text_field not in names and "html" not in names:  # one record for the file, not one per row
+            shown_cols = ", ".join(sorted(names)[:20]) + (", ..." if len(names) > 20 else "")
+            yield self.error(key, (unit, 0), path, "no_text",
+                             f"no column '{self.text_field}' (nor 'html') in its {rows} rows; its columns: {shown_cols}"
+                             " (--text-field names the text column)", fmt="parquet")
+            return
         columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title")) if c in names]
         n = 0
-        if self.text_field not in names and "html" not in names:
-            batches: Iterator[Any] = iter([{} for _ in range(rows)])  # every row: no_text, with its own record
-        else:
-            # row group by row group: damage in one loses the rows from its start on, not the groups before it
-            batches = (row for group in range(pf.num_row_groups)
-                       for batch in pf.iter_batches(batch_size=64, row_groups=[group], columns=columns)
-                       for row in batch.to_pylist())
-        while True:
-            try:
-                row = next(batches, None)
+        for group in range(pf.num_row_groups):
+            try:  # a row group is read whole: damage in one loses the rows from its start on, not the groups before
+                table = pf.read_row_group(group, columns=columns)
             except (pa.ArrowException, OSError, ValueError) as exc:
                 yield self.error(f"{key}#{n + 1}", (unit, n + 1), path, "bad_archive",
                                  f"truncated or corrupt from row {n + 1} on ({exc}); the rows before it were read",
                                  fmt="parquet", doc_id=f"{path}:{n + 1}")
                 return
-            if row is None:
-                return
-            n += 1
-            rid = row.get("id")
-            if rid is not None and not isinstance(rid, str | int | float | bool):
-                row["id"] = str(rid)  # a timestamp, bytes, a decimal: its text
-            problem = None
-            for name in (self.text_field, "html"):
-                if isinstance(row.get(name), bytes):  # a binary column: decoded as a file's bytes are
-                    try:
-                        row[name] = decode_text(row[name])[0]
-                    except _Problem as exc:
-                        problem = exc
-            if problem is not None:
-                yield self.error(f"{key}#{n}", (unit, n), path, problem.code, f"row {n}: {problem}", fmt="parquet",
-                                 doc_id=id_text(row["id"]) if row.get("id") not in (None, "") else f"{path}:{n}")
-                continue
-            yield self.record(row, key=f"{key}#{n}", order=(unit, n), path=path, default_id=f"{path}:{n}",
-                              fmt="parquet", meta={}, where=f"row {n}")
+            values = {name: _python_values(table.column(name)) for name in columns}
+            for i in range(table.num_rows):
+                n += 1
+                row = {name: values[name][i] for name in columns}
+                yield self.parquet_row(row, path, key, unit, n)
+
+    def parquet_row(self, row: dict[str, Any], path: str, key: str, unit: int, n: int) -> RawDocument:
+        rid = row.get("id")
+        if rid is not None and not isinstance(rid, str | int | float | bool):
+            row["id"] = str(rid)  # a timestamp, bytes, a decimal: its text
+        for name in ("url", "title"):
+            if row.get(name) is not None and not isinstance(row[name], str):
+                row[name] = None
+        field = self.text_field if isinstance(row.get(self.text_field), str | bytes) else "html"
+        if isinstance(row.get(field), bytes):  # a binary column: decoded as a file's bytes are (only the one used)
+            try:
+                row[field] = decode_text(row[field])[0]
+            except _Problem as problem:
+                return self.error(f"{key}#{n}", (unit, n), path, problem.code, f"row {n}: {problem}",
+                                  fmt="parquet",
+                                  doc_id=id_text(row["id"]) if row.get("id") not in (None, "") else f"{path}:{n}")
+        return self.record(row, key=f"{key}#{n}", order=(unit, n), path=path, default_id=f"{path}:{n}",
+                           fmt="parquet", meta={}, where=f"row {n}")
 
     def warc_doc(self, rec: _WarcRecord, path: str, key: str, order: tuple[int, int], n: int) -> RawDocument:
         uri = rec.headers.get("warc-target-uri", "").strip("<> ") or None
@@ -1290,6 +1293,24 @@ class _Scan:
             title=_cheap_title(text),
             meta=meta,
         )
+
+
+def _python_values(column: Any) -> list[Any]:
+    """A Parquet column's values as Python objects; a value Python cannot hold (a timestamp out of
+    datetime's range, say) as Arrow's text of it, or None: one odd value costs its row's field, not the file."""
+    try:
+        return list(column.to_pylist())
+    except Exception:  # OverflowError, ValueError ...: value by value
+        out: list[Any] = []
+        for scalar in column:
+            try:
+                out.append(scalar.as_py())
+            except Exception:
+                try:
+                    out.append(str(scalar))
+                except Exception:
+                    out.append(None)
+        return out
 
 
 def record_text(row: dict[str, Any], text_field: str) -> tuple[Any, str, bool]:

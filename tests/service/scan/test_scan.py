@@ -323,10 +323,12 @@ def test_shards_that_number_their_records_alike_keep_their_stories_and_report_ro
     recs = _records(out)
     stories = {r["path"]: r["crawl"]["story"] for r in recs}
     assert len(set(stories.values())) == 2 and all(stories.values()), stories
+    keys = {r["key"] for r in recs}
+    assert len(keys) == 6
     for r in recs:
         assert r["crawl"]["story_size"] == 3
-        if r["crawl"]["duplicate_of"] is not None:  # names the original in its own shard, not the other's
-            assert r["crawl"]["duplicate_of"].endswith(("a.jsonl#1", "b.jsonl#1"))
+        if r["crawl"]["duplicate_of"] is not None:  # names the original in its own shard, by its key
+            assert r["crawl"]["duplicate_of"] in keys and r["crawl"]["story"] == "story-" + r["crawl"]["duplicate_of"]
             assert r["crawl"]["duplicate_of"].split("/")[-1][6] == r["path"].split("/")[-1][6]
     page = report.read_text(encoding="utf-8")
     for r in recs:
