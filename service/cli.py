@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,9 +227,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_out_folder(out: Path, option: str = "--out") -> None:
+def _check_out_folder(out: Path, option: str = "--out", *, replaced: bool = False) -> None:
     """Refuse, before any work, an output folder path that is an existing file, lies under a file, or is
-    in a folder this process cannot write in (training would otherwise fail only at its end)."""
+    in a folder this process cannot write in (training would otherwise fail only at its end); ``replaced``:
+    the folder is written beside and renamed into place (train), so its parent must be writable too."""
     if out.exists() and not out.is_dir():
         raise _usage_error(f"{option} {out} is a file; give a folder path (it is created)")
     parent = out
@@ -238,7 +240,7 @@ def _check_out_folder(out: Path, option: str = "--out") -> None:
         raise _usage_error(f"{option} {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
-    if parent == out and out.exists():  # a folder that exists: a new one is made beside it, then renamed
+    if replaced and parent == out and out.exists():  # a new folder is made beside this one, then renamed
         beside = out.resolve().parent
         if not os.access(beside, os.W_OK | os.X_OK):
             raise _usage_error(f"{option} {out}: cannot write in {beside} (permission denied), where the new folder "
@@ -248,18 +250,17 @@ def _check_out_folder(out: Path, option: str = "--out") -> None:
 class _Stop:
     """Ctrl-C and SIGTERM during ``train`` and ``eval``: the command ends at once, exit 130, after removing
     what it was writing (``discard``), and says so. Not an exception: a library's bare ``except`` (langdetect's
-    profile loader has one) would swallow or rewrap it into a traceback. While ``committing`` (the renames
-    that put a finished model in place) a stop only waits: it is acted on, or not, afterwards."""
+    profile loader has one) would swallow or rewrap it into a traceback. Once ``committing`` (the renames
+    that put a finished folder in place) a stop is ignored: the work is done, and the command ends as it
+    would have."""
 
     def __init__(self, said: str) -> None:
         self.said = said
         self.discard: list[Path] = []
         self.committing = False
-        self.pending = False
 
     def __call__(self, signum: int, frame: Any) -> None:
         if self.committing:
-            self.pending = True
             return
         for p in self.discard:
             shutil.rmtree(p, ignore_errors=True)
@@ -303,26 +304,45 @@ def _model_folder_lock(out: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _staging(out: Path, stop: _Stop) -> Path:
+    """A new, empty folder beside ``out`` to write its replacement in, removed if the command is stopped."""
+    staged = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    stop.discard.append(staged)
+    return staged
+
+
 def _replace_folder(staged: Path, out: Path, stop: _Stop) -> None:
     """Put the complete folder ``staged`` in the place of ``out`` (a resolved path, on the same filesystem):
     a model folder is never half-written, and an interrupted training leaves the model that was there.
-    Entries of the old ``out`` that training does not write (a README, notes, links) are moved over as
-    they are. A stop while this runs waits until the model is in place."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    Entries of the old ``out`` that training does not write (a README, notes, links) are moved into the
+    new folder first, as they are; one that cannot be moved stops the command before anything is replaced.
+    From here on a stop is ignored (:class:`_Stop`)."""
     stop.committing = True
+    moved: list[str] = []
     if out.is_dir():
-        out.rename(old)
+        for entry in sorted(out.iterdir()):
+            if (staged / entry.name).exists() or (staged / entry.name).is_symlink():
+                continue  # written by training: the new one replaces it
+            try:
+                entry.rename(staged / entry.name)
+            except OSError as exc:
+                for name in moved:  # back where they were: nothing is replaced
+                    (staged / name).rename(out / name)
+                typer.echo(f"error: cannot move {entry} into the new folder ({exc.strerror or exc}); {out} is as it "
+                           "was, the new model is not written", err=True)
+                raise typer.Exit(1) from exc
+            moved.append(entry.name)
+    holder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    if out.is_dir():
+        out.rename(holder / "replaced")
         try:
             staged.rename(out)
         except OSError:
-            old.rename(out)
+            (holder / "replaced").rename(out)
             raise
-        for entry in old.iterdir():
-            if not (out / entry.name).exists() and not (out / entry.name).is_symlink():
-                entry.rename(out / entry.name)
-        shutil.rmtree(old, ignore_errors=True)
     else:
         staged.rename(out)
+    shutil.rmtree(holder, ignore_errors=True)
 
 
 def _open_jsonl(path: Path) -> IO[bytes]:
@@ -527,7 +547,7 @@ def train(
         raise _usage_error("--out is required: the folder to write the model to, e.g. --out models/mine "
                            "(the shipped models/default is rebuilt by make model)")
 
-    _check_out_folder(out)
+    _check_out_folder(out, replaced=True)
     target = out.resolve()  # a link to a model folder: the folder it points to is the one replaced
     if Path.cwd().resolve().is_relative_to(target):
         raise _usage_error(f"--out {out} is the current folder or holds it; give a folder of its own, e.g. models/mine")
@@ -629,16 +649,19 @@ def _train(out: Path, target: Path, stop: _Stop, *, name: str, fixtures: list[Pa
         typer.echo(f"gate against {base_model.name} {base_model.version}: {verdict['reason']}", err=True)
         if verdict["passed"] is False and not force:
             side = out.with_name(out.name + ".refused")
-            _write_refused_report(side, result, report_metrics, comparison, name=name or out.name)
+            side_staged = _staging(target.with_name(target.name + ".refused"), stop)
+            try:
+                _write_refused_report(side_staged, result, report_metrics, comparison, name=name or out.name)
+                _replace_folder(side_staged, target.with_name(target.name + ".refused"), stop)  # whole, or not
+            finally:
+                shutil.rmtree(side_staged, ignore_errors=True)
             typer.echo(f"error: the new model is worse than the base beyond noise; nothing written to {out} "
                        f"(--force writes it anyway). Its report and figures: {side / 'report.html'}, "
                        f"{side / 'evaluation.json'}, {side / METRICS_FILE}", err=True)
             raise typer.Exit(3)
     # Written whole beside OUT, then put in its place: an interruption never leaves a half-written model
     # (the model that was in OUT stays, and loads).
-    staged = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(staged, ignore_errors=True)
-    stop.discard.append(staged)
+    staged = _staging(target, stop)
     try:
         def model_ref(folder: Path | None) -> str | None:  # what another model is, not where it was
             return None if folder is None else f"{other_model(folder).name} {other_model(folder).version}"
@@ -817,11 +840,31 @@ def eval_(
     from training.dataset import FIXTURES_DIR, fixture_hash
     from training.evaluation import base_overlap
 
-    # Only what is known for sure: the built-in fixtures, and labeled sources given here with the same bytes
-    # as when the model was trained (a file changed since, or another file of the same name, proves nothing).
+    # What is known for sure: the built-in fixtures, and labeled sources given here with the bytes the model
+    # was trained on, under whatever name (matched by hash). A training source that has changed since proves
+    # nothing either way: said, when one given here has its name.
     trained_on = m.manifest.get("fixtures")
     trained_on = trained_on if isinstance(trained_on, dict) else {}
-    known = {k: v for k, v in trained_on.items() if k == "builtin" or labeled.sources.get(k) == v}
+    given = set(labeled.sources.values())
+
+    def unchanged(source: str, digest: Any) -> bool:  # given here, or still on disk as it was at training
+        if source == "builtin" or digest in given:
+            return True
+        from training.dataset import FixtureError
+        from training.labels import read_labeled
+
+        try:
+            return Path(source).exists() and read_labeled([Path(source)]).sources.get(source) == digest
+        except (FixtureError, OSError, ValueError):
+            return False
+
+    known = {k: v for k, v in trained_on.items() if unchanged(k, v)}
+    changed = [k for k, v in trained_on.items() if k not in known and k in labeled.sources]
+    for name in changed:
+        metrics.setdefault("warnings", []).append(
+            f"{m.name} {m.version} was trained on an earlier version of {name}: documents still in it may be "
+            "in its training data, and its scores on them in-sample")
+        typer.echo(f"WARNING: {metrics['warnings'][-1]}", err=True)
     overlap = base_overlap({**m.manifest, "fixtures": known}, labeled.examples, builtin=[False] * len(labeled.examples),
                            run_sources=labeled.sources, builtin_hash=fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl"))))
     seen = sum(overlap.seen) if known else 0

@@ -475,7 +475,7 @@ class _Source:
     # --- bookkeeping
 
     def skip(self, where: str, exc: _Skip) -> None:
-        self.skipped.append({"where": where, "code": exc.code, "reason": utf8_safe(str(exc))})
+        self.skipped.append({"where": _shown(where), "code": exc.code, "reason": utf8_safe(str(exc))})
 
     def digest(self) -> str:
         if self.path.is_dir():
@@ -486,7 +486,8 @@ class _Source:
                 return base
             h = hashlib.sha256(base.encode())
         for name, data in sorted(self._hash_parts) if self.path.is_dir() else self._hash_parts:
-            h.update(f"{len(name.encode())}:{name}\0{len(data)}:".encode())
+            raw = name.encode("utf-8", "surrogateescape")  # a file name that is not UTF-8 (caf\xe9.txt) as its bytes
+            h.update(f"{len(raw)}:".encode() + raw + f"\0{len(data)}:".encode())
             h.update(data)
         return h.hexdigest()
 
@@ -809,17 +810,25 @@ class _Source:
                 self.skip(str(p), exc)
                 continue
             self._hash_parts.append((rel, data))
-            self.add(
-                ex_id=rel,
+            self.add(  # a name that is not UTF-8 (caf\xe9.txt) is shown with its byte escaped, as the scan does
+                ex_id=_shown(rel),
                 text=text,
                 label=label,
-                tags=list(tags),
-                origin=_name(self.path),
+                tags=[_shown(t) for t in tags],
+                origin=_shown(_name(self.path)),
                 weight=1.0,
-                where=str(p),
+                where=_shown(str(p)),
                 text_from="file",
             )
             self.examples[-1].extra["file"] = os.path.realpath(p)  # a conflict says when it is one file
+
+
+def _shown(name: str) -> str:
+    """A file name as text: the bytes of one that is not UTF-8 escaped (``caf\\xe9.txt``), as the scan shows them."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name has (JSON's "\ud800"): escaped as such
+        return utf8_safe(name)
 
 
 def _unique_ids(sources: list[_Source]) -> None:

@@ -560,7 +560,7 @@ def _public(rec: dict[str, Any]) -> dict[str, Any]:
     return pub
 
 
-FLAT_COLUMNS = ("id", "path", "source_format", "score", "document_score", "verdict", "error_code", "error_message",
+FLAT_COLUMNS = ("id", "path", "key", "source_format", "score", "document_score", "verdict", "error_code", "error_message",
                 "top_reasons", "language", "words", "duplicate_of", "duplicate_similarity", "story", "story_size",
                 "model_version", "record")
 
@@ -571,7 +571,7 @@ def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
     crawl = pub.get("crawl") or {}
     err = pub.get("error") or {}
     return {
-        "id": pub.get("id"), "path": pub.get("path"), "source_format": pub.get("source_format"),
+        "id": pub.get("id"), "path": pub.get("path"), "key": pub.get("key"), "source_format": pub.get("source_format"),
         "score": pub.get("score"), "document_score": pub.get("document_score", pub.get("score")),
         "verdict": pub.get("verdict"), "error_code": err.get("code"), "error_message": err.get("message"),
         "top_reasons": ";".join(x["code"] for x in pub.get("reasons", []) if x["contribution"] <= -1.0)[:500],
@@ -659,7 +659,8 @@ def _parquet_schema() -> Any:
     import pyarrow as pa
 
     return pa.schema([
-        ("id", pa.string()), ("path", pa.string()), ("source_format", pa.string()), ("score", pa.float64()),
+        ("id", pa.string()), ("path", pa.string()), ("key", pa.string()), ("source_format", pa.string()),
+        ("score", pa.float64()),
         ("document_score", pa.float64()), ("verdict", pa.string()), ("error_code", pa.string()),
         ("error_message", pa.string()), ("top_reasons", pa.string()), ("language", pa.string()),
         ("words", pa.int64()), ("duplicate_of", pa.string()), ("duplicate_similarity", pa.float64()),

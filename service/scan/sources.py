@@ -1,6 +1,7 @@
 """Walk what a crawler left on disk and yield one :class:`RawDocument` per document, or per thing that
 cannot be read. Nothing is dropped silently: records out = documents in, plus one error record for every
-file, line, array element or archive tail that could not be read.
+file, line, array element, row or archive tail that could not be read (a Parquet file without its text
+column is one error record for the file).
 
 Formats, by extension (case-insensitive): ``.txt``, ``.md`` (one text document); ``.html``, ``.htm``
 (one HTML document: its main text is extracted later, by :func:`extract_html`, in the scoring workers);
@@ -90,6 +91,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+PARQUET_BATCH_ROWS = 64  # rows of a Parquet file turned into Python objects at a time
 MAX_JSON_FILE_BYTES = 64 * 1024 * 1024  # a .json array holds many documents; bigger collections: use JSONL
 NUL_WINDOW = 8192
 MAX_HEADER_LINE = 64 * 1024  # one WARC header line
@@ -1215,19 +1217,28 @@ class _Scan:
             return
         columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title")) if c in names]
         n = 0
-        for group in range(pf.num_row_groups):
-            try:  # a row group is read whole: damage in one loses the rows from its start on, not the groups before
-                table = pf.read_row_group(group, columns=columns)
-            except (pa.ArrowException, OSError, ValueError) as exc:
-                yield self.error(f"{key}#{n + 1}", (unit, n + 1), path, "bad_archive",
-                                 f"truncated or corrupt from row {n + 1} on ({exc}); the rows before it were read",
-                                 fmt="parquet", doc_id=f"{path}:{n + 1}")
-                return
-            values = {name: _python_values(table.column(name)) for name in columns}
-            for i in range(table.num_rows):
-                n += 1
-                row = {name: values[name][i] for name in columns}
-                yield self.parquet_row(row, path, key, unit, n)
+        for group in range(pf.num_row_groups):  # damage in one loses the rows from its start on, not the groups before
+            start = n
+            batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=columns)
+            while True:
+                try:
+                    batch = next(batches, None)
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    at = n + 1 if n > start else start + 1
+                    yield self.error(f"{key}#{at}", (unit, at), path, "bad_archive",
+                                     f"truncated or corrupt from row {at} on ({exc}); the rows before it were read",
+                                     fmt="parquet", doc_id=f"{path}:{at}")
+                    return
+                if batch is None:
+                    break
+                # a few rows in Python at a time; html only for the rows whose text is not a string
+                values = {name: _python_values(batch.column(name)) for name in columns if name != "html"}
+                texts = values.get(self.text_field)
+                if "html" in columns and (texts is None or not all(isinstance(t, str) for t in texts)):
+                    values["html"] = _python_values(batch.column("html"))
+                for i in range(batch.num_rows):
+                    n += 1
+                    yield self.parquet_row({name: v[i] for name, v in values.items()}, path, key, unit, n)
 
     def parquet_row(self, row: dict[str, Any], path: str, key: str, unit: int, n: int) -> RawDocument:
         rid = row.get("id")

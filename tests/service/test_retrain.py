@@ -279,6 +279,12 @@ def test_a_model_folder_survives_a_stopped_retrain_and_an_evaluation_pointed_at_
                      cwd=tmp_path)
     assert proc.returncode == 0 and "WARNING: 24 of the 24 documents were in" in proc.stderr, proc.stderr[-2000:]
     assert "in-sample" in json.loads((tmp_path / "ev" / "metrics.json").read_text())["warnings"][0]
+    # the same bytes under another name are the same documents (matched by content, not by path)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(labels.read_bytes())
+    proc = _thresher("eval", "--fixtures", str(copy), "--model", str(out), "--out", str(tmp_path / "ev2"),
+                     cwd=tmp_path)
+    assert proc.returncode == 0 and "WARNING: 24 of the 24 documents were in" in proc.stderr, proc.stderr[-2000:]
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     folder = tmp_path / "labeled"
     (folder / "reliable").mkdir(parents=True)

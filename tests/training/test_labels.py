@@ -561,6 +561,24 @@ def test_a_folder_hash_changes_when_a_file_moves_to_the_other_label(tmp_path):
     assert read_labeled([root]).sources[str(root)] != before
 
 
+def test_a_file_name_that_is_not_utf8_is_read_and_shown_escaped(tmp_path):
+    """`reliable/caf\xe9.txt` (a Latin-1 name) crashed train and eval: hashing the folder encoded the name
+    as UTF-8, and the id then could not be written into the metrics."""
+    import os
+
+    root = _labeled_folder(tmp_path / "l")
+    try:
+        with open(os.path.join(os.fsencode(root / "reliable"), b"caf\xe9.txt"), "w", encoding="utf-8") as fh:
+            fh.write(R1 + "\nThe café reopened on Monday.")
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    ls = read_labeled([root])
+    ex = _by_id(ls)
+    assert "reliable/caf\\xe9.txt" in ex and ex["reliable/caf\\xe9.txt"].text.endswith("reopened on Monday.")
+    assert ls.sources[str(root)] != read_labeled([_labeled_folder(tmp_path / "m")]).sources[str(tmp_path / "m")]
+    json.dumps([e.id for e in ls.examples]).encode("utf-8")  # every id can be written out
+
+
 def _symlink(link: Path, target: str) -> None:
     try:
         link.symlink_to(target, target_is_directory=True)
