@@ -181,13 +181,20 @@ def _check_out_file(out: Path, option: str = "--out", example: str = "scored.jso
     a file. Missing parent folders are fine: they are created."""
     if out.is_dir():
         raise _usage_error(f"{option} {out} is a folder; give a file path, e.g. {out / example}")
-    parent = out.parent
+    _check_writable_from(out.parent, out, option)
+
+
+def _check_writable_from(start: Path, out: Path, option: str) -> Path:
+    """The nearest existing folder at or above ``start`` (where the missing ones are created), refused when it
+    is a file or cannot be written in."""
+    parent = start
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if parent.exists() and not parent.is_dir():
         raise _usage_error(f"{option} {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
+    return parent
 
 
 def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]], *, read_as: str = "scanned") -> None:
@@ -233,13 +240,7 @@ def _check_out_folder(out: Path, option: str = "--out", *, replaced: bool = Fals
     the folder is written beside and renamed into place (train), so its parent must be writable too."""
     if out.exists() and not out.is_dir():
         raise _usage_error(f"{option} {out} is a file; give a folder path (it is created)")
-    parent = out
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if parent.exists() and not parent.is_dir():
-        raise _usage_error(f"{option} {out}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise _usage_error(f"{option} {out}: cannot write in {parent} (permission denied)")
+    parent = _check_writable_from(out, out, option)
     if replaced and parent == out and out.exists():  # a new folder is made beside this one, then renamed
         beside = out.resolve().parent
         if not os.access(beside, os.W_OK | os.X_OK):

@@ -622,13 +622,18 @@ def test_a_folder_linked_under_both_labels_is_a_conflict_not_the_first_label(tmp
     assert f"reliable/site/spam/dump0.txt (reliable), unreliable/spam/dump0.txt (unreliable): {why}" in text
 
 
+def _two_labels(root: Path, reliable: dict[str, str], unreliable: dict[str, str]) -> Path:
+    """A labeled folder: reliable/ and unreliable/ holding the given files (name -> text)."""
+    for label, files in (("reliable", reliable), ("unreliable", unreliable)):
+        (root / label).mkdir(parents=True)
+        for name, text in files.items():
+            (root / label / name).write_text(text, encoding="utf-8")
+    return root
+
+
 def test_a_link_back_to_the_labeled_folder_does_not_relabel_the_other_label(tmp_path):
     """reliable/loop -> .. read the whole unreliable/ folder as reliable, and skipped it under unreliable/."""
-    root = tmp_path / "labels"
-    (root / "reliable").mkdir(parents=True)
-    (root / "unreliable").mkdir()
-    (root / "reliable" / "r.txt").write_text(R1, encoding="utf-8")
-    (root / "unreliable" / "u.txt").write_text(U1, encoding="utf-8")
+    root = _two_labels(tmp_path / "labels", {"r.txt": R1}, {"u.txt": U1})
     _symlink(root / "reliable" / "loop", "..")
     ls = read_labeled([root])
     assert [(e.id, e.label) for e in ls.examples] == [("reliable/r.txt", "reliable")]
@@ -644,11 +649,7 @@ def test_a_link_back_to_the_labeled_folder_does_not_relabel_the_other_label(tmp_
 
 
 def test_a_text_labeled_both_ways_in_two_files_has_no_symbolic_link_note(tmp_path):
-    root = tmp_path / "labels"
-    (root / "reliable").mkdir(parents=True)
-    (root / "unreliable").mkdir()
-    (root / "reliable" / "a.txt").write_text(R1, encoding="utf-8")
-    (root / "unreliable" / "b.txt").write_text(R1, encoding="utf-8")
+    root = _two_labels(tmp_path / "labels", {"a.txt": R1}, {"b.txt": R1})
     ls = read_labeled([root])
     assert ls.examples == [] and ls.warnings == []
     assert ls.conflicts == [{"ids": ["reliable/a.txt", "unreliable/b.txt"], "labels": ["reliable", "unreliable"]}]
