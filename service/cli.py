@@ -319,30 +319,29 @@ def _replace_folder(staged: Path, out: Path, stop: _Stop) -> None:
     new folder first, as they are; one that cannot be moved stops the command before anything is replaced.
     From here on a stop is ignored (:class:`_Stop`)."""
     stop.committing = True
-    moved: list[str] = []
-    if out.is_dir():
-        for entry in sorted(out.iterdir()):
-            if (staged / entry.name).exists() or (staged / entry.name).is_symlink():
-                continue  # written by training: the new one replaces it
-            try:
-                entry.rename(staged / entry.name)
-            except OSError as exc:
-                for name in moved:  # back where they were: nothing is replaced
-                    (staged / name).rename(out / name)
-                typer.echo(f"error: cannot move {entry} into the new folder ({exc.strerror or exc}); {out} is as it "
-                           "was, the new model is not written", err=True)
-                raise typer.Exit(1) from exc
-            moved.append(entry.name)
-    holder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-    if out.is_dir():
-        out.rename(holder / "replaced")
-        try:
-            staged.rename(out)
-        except OSError:
-            (holder / "replaced").rename(out)
-            raise
-    else:
+    if not out.is_dir():
         staged.rename(out)
+        return
+    moved: list[str] = []
+    for entry in sorted(out.iterdir()):
+        if (staged / entry.name).exists() or (staged / entry.name).is_symlink():
+            continue  # written by training: the new one replaces it
+        try:
+            entry.rename(staged / entry.name)
+        except OSError as exc:
+            for name in moved:  # back where they were: nothing is replaced
+                (staged / name).rename(out / name)
+            typer.echo(f"error: cannot move {entry} into the new folder ({exc.strerror or exc}); {out} is as it "
+                       "was, the new model is not written", err=True)
+            raise typer.Exit(1) from exc
+        moved.append(entry.name)
+    holder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    out.rename(holder / "replaced")
+    try:
+        staged.rename(out)
+    except OSError:
+        (holder / "replaced").rename(out)
+        raise
     shutil.rmtree(holder, ignore_errors=True)
 
 
@@ -649,11 +648,12 @@ def _train(out: Path, target: Path, stop: _Stop, *, name: str, fixtures: list[Pa
         verdict = comparison["gate"]
         typer.echo(f"gate against {base_model.name} {base_model.version}: {verdict['reason']}", err=True)
         if verdict["passed"] is False and not force:
-            side = out.with_name(out.name + ".refused")
-            side_staged = _staging(target.with_name(target.name + ".refused"), stop)
+            side = out.with_name(out.name + ".refused")  # as the user named it; written where it resolves to
+            refused = target.with_name(target.name + ".refused")
+            side_staged = _staging(refused, stop)
             try:
-                _write_refused_report(side_staged, result, report_metrics, comparison, name=name or out.name)
-                _replace_folder(side_staged, target.with_name(target.name + ".refused"), stop)  # whole, or not
+                _write_refused_report(side_staged, result, report_metrics, comparison, name=name)
+                _replace_folder(side_staged, refused, stop)  # whole, or not
             finally:
                 shutil.rmtree(side_staged, ignore_errors=True)
             typer.echo(f"error: the new model is worse than the base beyond noise; nothing written to {out} "
@@ -674,7 +674,7 @@ def _train(out: Path, target: Path, stop: _Stop, *, name: str, fixtures: list[Pa
         }
         input_counts = ({"skipped": len(labeled.skipped), "duplicates": len(labeled.duplicates),
                          "conflicts": len(labeled.conflicts)} if labeled is not None else None)
-        manifest = save_model(result, staged, name=name or out.name, fixture_sources=sources, training=training,
+        manifest = save_model(result, staged, name=name, fixture_sources=sources, training=training,
                               input_counts=input_counts)
         write_report(staged / "report.html", report_metrics,
                      title=f"Thresher model {manifest['name']} {manifest['version']}", comparison=comparison)
@@ -859,22 +859,21 @@ def eval_(
         except (FixtureError, OSError, ValueError):
             return False
 
+    def warn(text: str) -> None:  # on stderr, and kept in metrics.json and the report
+        metrics.setdefault("warnings", []).append(text)
+        typer.echo(f"WARNING: {text}", err=True)
+
     known = {k: v for k, v in trained_on.items() if unchanged(k, v)}
-    changed = [k for k, v in trained_on.items() if k not in known and k in labeled.sources]
-    for name in changed:
-        metrics.setdefault("warnings", []).append(
-            f"{m.name} {m.version} was trained on an earlier version of {name}: documents still in it may be "
-            "in its training data, and its scores on them in-sample")
-        typer.echo(f"WARNING: {metrics['warnings'][-1]}", err=True)
+    for name in (k for k in trained_on if k not in known and k in labeled.sources):
+        warn(f"{m.name} {m.version} was trained on an earlier version of {name}: documents still in it may be "
+             "in its training data, and its scores on them in-sample")
     overlap = base_overlap({**m.manifest, "fixtures": known}, labeled.examples, builtin=[False] * len(labeled.examples),
                            run_sources=labeled.sources, builtin_hash=fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl"))))
     seen = sum(overlap.seen) if known else 0
     if seen:  # its scores on those are in-sample: they flatter it
-        metrics.setdefault("warnings", []).append(
-            f"{seen} of the {len(labeled.examples)} documents were in {m.name} {m.version}'s training data "
-            f"({', '.join(f'{k}: {v}' for k, v in sorted(overlap.seen_by.items()))}): its scores on them are "
-            "in-sample and flatter it; evaluate on documents it was not trained on")
-        typer.echo(f"WARNING: {metrics['warnings'][-1]}", err=True)
+        warn(f"{seen} of the {len(labeled.examples)} documents were in {m.name} {m.version}'s training data "
+             f"({', '.join(f'{k}: {v}' for k, v in sorted(overlap.seen_by.items()))}): its scores on them are "
+             "in-sample and flatter it; evaluate on documents it was not trained on")
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(metrics_json(metrics), encoding="utf-8")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["has_lone_surrogate", "utf8_safe", "id_text"]
+__all__ = ["has_lone_surrogate", "utf8_safe", "id_text", "name_text"]
 
 
 def has_lone_surrogate(value: str) -> bool:
@@ -32,3 +32,12 @@ def id_text(value: Any) -> str:
     ``{"a": 1}`` -> ``'{"a":1}'``); unpaired surrogates escaped (:func:`utf8_safe`)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return utf8_safe(text)
+
+
+def name_text(name: str) -> str:
+    """A file name or path as text: the bytes of one that is not UTF-8 (``os`` hands them over as surrogates)
+    escaped, ``caf\\xe9.txt``; any other unpaired surrogate escaped as :func:`utf8_safe` does."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name has (JSON's "\ud800")
+        return utf8_safe(name)

@@ -98,7 +98,7 @@ from pathlib import Path
 from typing import Any
 
 from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html
-from service.surrogates import has_lone_surrogate, utf8_safe
+from service.surrogates import has_lone_surrogate, name_text, utf8_safe
 from training.corrupt import Example
 from training.dataset import LABELS, FixtureError, fixture_hash
 
@@ -475,7 +475,7 @@ class _Source:
     # --- bookkeeping
 
     def skip(self, where: str, exc: _Skip) -> None:
-        self.skipped.append({"where": _shown(where), "code": exc.code, "reason": utf8_safe(str(exc))})
+        self.skipped.append({"where": name_text(where), "code": exc.code, "reason": utf8_safe(str(exc))})
 
     def digest(self) -> str:
         if self.path.is_dir():
@@ -811,24 +811,16 @@ class _Source:
                 continue
             self._hash_parts.append((rel, data))
             self.add(  # a name that is not UTF-8 (caf\xe9.txt) is shown with its byte escaped, as the scan does
-                ex_id=_shown(rel),
+                ex_id=name_text(rel),
                 text=text,
                 label=label,
-                tags=[_shown(t) for t in tags],
-                origin=_shown(_name(self.path)),
+                tags=[name_text(t) for t in tags],
+                origin=name_text(_name(self.path)),
                 weight=1.0,
-                where=_shown(str(p)),
+                where=name_text(str(p)),
                 text_from="file",
             )
             self.examples[-1].extra["file"] = os.path.realpath(p)  # a conflict says when it is one file
-
-
-def _shown(name: str) -> str:
-    """A file name as text: the bytes of one that is not UTF-8 escaped (``caf\\xe9.txt``), as the scan shows them."""
-    try:
-        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate no file name has (JSON's "\ud800"): escaped as such
-        return utf8_safe(name)
 
 
 def _unique_ids(sources: list[_Source]) -> None:

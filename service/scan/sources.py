@@ -70,7 +70,7 @@ from typing import IO, Any
 
 from service.charsets import text_codec
 from service.scan import RawDocument
-from service.surrogates import has_lone_surrogate, id_text, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text, name_text, utf8_safe
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -659,8 +659,7 @@ def _key_part(name: str) -> str:
     return safe.replace("%", "%25").replace("#", "%23").replace(":", "%3A")  # ":" only in a root's "N:" prefix
 
 
-def _display(path: str) -> str:
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+_display = name_text  # a path as shown in records and messages
 
 
 @dataclass(frozen=True)
@@ -997,7 +996,7 @@ class _Scan:
                 fmt=fmt,
                 doc_id=default_id,
             )
-        rid = id_text(row["id"]) if row.get("id") not in (None, "") else default_id
+        rid = _record_id(row, default_id)
         url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
         value, _, is_html = record_text(row, self.text_field)
         if not isinstance(value, str):
@@ -1218,13 +1217,12 @@ class _Scan:
         columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title")) if c in names]
         n = 0
         for group in range(pf.num_row_groups):  # damage in one loses the rows from its start on, not the groups before
-            start = n
             batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=columns)
             while True:
                 try:
                     batch = next(batches, None)
                 except (pa.ArrowException, OSError, ValueError) as exc:
-                    at = n + 1 if n > start else start + 1
+                    at = n + 1  # the first row not read
                     yield self.error(f"{key}#{at}", (unit, at), path, "bad_archive",
                                      f"truncated or corrupt from row {at} on ({exc}); the rows before it were read",
                                      fmt="parquet", doc_id=f"{path}:{at}")
@@ -1253,8 +1251,7 @@ class _Scan:
                 row[field] = decode_text(row[field])[0]
             except _Problem as problem:
                 return self.error(f"{key}#{n}", (unit, n), path, problem.code, f"row {n}: {problem}",
-                                  fmt="parquet",
-                                  doc_id=id_text(row["id"]) if row.get("id") not in (None, "") else f"{path}:{n}")
+                                  fmt="parquet", doc_id=_record_id(row, f"{path}:{n}"))
         return self.record(row, key=f"{key}#{n}", order=(unit, n), path=path, default_id=f"{path}:{n}",
                            fmt="parquet", meta={}, where=f"row {n}")
 
@@ -1265,16 +1262,11 @@ class _Scan:
         try:
             if rec.problem:
                 raise rec.problem
-            if rec.conversion:
-                body = rec.body or b""
-                ctype = rec.headers.get("content-type", "")
-                m = _CT_CHARSET.search(ctype)
-                declared = m.group(1) if m else None
-            else:
-                body = _http_body(rec, self.max_bytes)
-                ctype = rec.http_headers.get("content-type", "")
-                m = _CT_CHARSET.search(ctype)
-                declared = m.group(1) if m else _html_declared_charset(body)
+            # a conversion's type is in its WARC headers; a response's in its HTTP headers, or its page's meta tag
+            body = (rec.body or b"") if rec.conversion else _http_body(rec, self.max_bytes)
+            ctype = (rec.headers if rec.conversion else rec.http_headers).get("content-type", "")
+            m = _CT_CHARSET.search(ctype)
+            declared = m.group(1) if m else (None if rec.conversion else _html_declared_charset(body))
             if not body.strip():
                 raise _Problem("empty", f"the {what} is empty")
             text, enc = decode_text(body, declared=declared)
@@ -1304,6 +1296,11 @@ class _Scan:
             title=_cheap_title(text),
             meta=meta,
         )
+
+
+def _record_id(row: dict[str, Any], default: str) -> str:
+    """A record's id: its ``id`` as text (:func:`service.surrogates.id_text`), else ``default`` (path:N)."""
+    return id_text(row["id"]) if row.get("id") not in (None, "") else default
 
 
 def _python_values(column: Any) -> list[Any]:
