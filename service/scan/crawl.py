@@ -52,6 +52,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Indel
 
 from service.scan import CrawlDoc
+from training.arrays import distinct_sorted
 from training.document import has_cjk, split_cjk
 from training.vocabulary import COMMON_ZIPF, general_vocabulary
 
@@ -403,7 +404,7 @@ def _shingles(text: str) -> np.ndarray:
     h = np.zeros(n, dtype=np.uint64)
     for k in range(min(SHINGLE_WORDS, len(th))):
         h += th[k : k + n] * _SHINGLE_BASES[k]
-    return np.unique(((h >> np.uint64(32)) ^ h).astype(np.uint32))
+    return distinct_sorted(((h >> np.uint64(32)) ^ h).astype(np.uint32))
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:

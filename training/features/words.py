@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from training.arrays import distinct_sorted
 from training.document import Document
 from training.features import Context, FamilyOutput
 
@@ -70,7 +71,7 @@ def known_words(language: str) -> np.ndarray | None:
     if path is None:
         return None
     buckets = wordfreq.read_cBpack(path)
-    return np.unique(np.fromiter((hash(w) for bucket in buckets for w in bucket), dtype=np.int64))
+    return distinct_sorted(np.fromiter((hash(w) for bucket in buckets for w in bucket), dtype=np.int64))
 
 
 def _unknown_in(words: list[str], known: np.ndarray) -> set[str]:
