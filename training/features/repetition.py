@@ -169,7 +169,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     has_text = _TEXT_RE.search
     dup_line, dup_line_chars, dup_lines = _dup_fraction([ln for ln in lines if has_text(ln)])
     dup_para, _, _ = _dup_fraction([p for p in doc.paragraphs if has_text(p)])
-    symbols = doc.text.count("#") + doc.text.count("…") + doc.text.count("...")
+    # Hashtags and ellipses (Gopher), counted in the lines as parsed: a Markdown heading's "##" is layout,
+    # which the parser has taken off its line, not a hashtag.
+    joined = "\n".join(lines)
+    symbols = joined.count("#") + joined.count("…") + joined.count("...")
     promo = promo_hits(doc.text)
     caps = [w for w in filter(str.isupper, doc.words) if len(w) >= 2]
     word_chars = sum(map(len, words))

@@ -190,3 +190,16 @@ def test_a_text_mostly_in_english_with_japanese_lines_takes_its_word_length_from
     alone, _ = _run(english, resources)
     assert math.isfinite(out.values["repetition_mean_word_length"])
     assert out.values["repetition_mean_word_length"] == pytest.approx(alone.values["repetition_mean_word_length"], abs=0.01)
+
+
+def test_markdown_heading_marks_are_no_hashtags(resources):
+    body = "The council approved the plan on Tuesday after a long debate about the budget and the schools."
+    marked = f"# Council backs plan\n\n{body}\n\n## What happens next\n\n{body}\n\n### Reactions\n\n{body}"
+    plain = f"Council backs plan\n\n{body}\n\nWhat happens next\n\n{body}\n\nReactions\n\n{body}"
+    tagged = f"{plain}\n\nShare it: #council #budget #schools"
+
+    def ratio(text: str) -> float:
+        return _run(text, resources)[0].values["repetition_symbol_word_ratio"]
+
+    assert ratio(marked) == ratio(plain) == 0.0
+    assert ratio(tagged) > 0.0
