@@ -20,8 +20,8 @@ Keys (unique, stable for the same inputs; ``--resume`` relies on them):
   a truncated or corrupt archive's ``bad_archive`` record is keyed by the line or record where reading
   stopped;
 * with several roots, every key is prefixed by the root's index: ``0:news/a.txt``, ``1:b.jsonl#2``;
-* ``%`` and ``#`` inside file names are escaped as ``%25`` and ``%23`` so that keys never collide, and
-  undecodable bytes in names are shown as ``\\xNN``.
+* ``%``, ``#``, ``:`` and ``\\`` inside file names are escaped as ``%25``, ``%23``, ``%3A`` and ``%5C`` so that
+  keys never collide, and undecodable bytes in names are shown as ``\\xNN``.
 
 ``order`` is (running index of the file or error entry, position in the file: 0 for single-document
 files, else N): sorting by it gives the walk order. Directories are walked depth-first, entries sorted
@@ -655,8 +655,10 @@ def _read_warc_record(stream: IO[bytes], limit: int) -> _WarcRecord | None:
 
 
 def _key_part(name: str) -> str:
-    safe = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return safe.replace("%", "%25").replace("#", "%23").replace(":", "%3A")  # ":" only in a root's "N:" prefix
+    # ":" then only in a root's "N:" prefix, and a backslash only in the \xNN of a byte that is not UTF-8: a file
+    # named "caf\xe9.txt" and one named with the byte 0xE9 are two documents, not one key
+    name = name.replace("%", "%25").replace("#", "%23").replace(":", "%3A").replace("\\", "%5C")
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 _display = name_text  # a path as shown in records and messages

@@ -217,6 +217,15 @@ def test_keys_escape_hash_signs(crawl_folder, scanned):
     assert d.path == str(crawl_folder["root"] / "news" / "odd#name.txt")
 
 
+def test_a_name_with_a_backslash_and_a_name_that_is_not_utf8_are_two_keys(tmp_path):
+    # the byte 0xE9 is shown as \xe9: a file whose name holds those four characters is another document
+    (tmp_path / os.fsdecode(b"caf\xe9.txt")).write_text("An article about the harbour.", encoding="utf-8")
+    (tmp_path / "caf\\xe9.txt").write_text("An article about the council.", encoding="utf-8")
+    docs = walk([tmp_path])
+    assert [d.key for d in docs] == ["caf%5Cxe9.txt", "caf\\xe9.txt"]
+    assert [d.text for d in docs] == ["An article about the council.", "An article about the harbour."]
+
+
 # ------------------------------------------------------------------------------------------ roots and keys
 
 
