@@ -201,12 +201,14 @@ class _Journal:
         *,
         resume: bool,
         on_record: Callable[[dict[str, Any]], None],
-        keep: Callable[[dict[str, Any]], bool] = lambda rec: True,
+        keep: Callable[[dict[str, Any]], tuple[int, ...] | None] = lambda rec: tuple(rec["_order"]),
     ) -> int:
         """Start the journal. With ``resume``, keep the records of a journal written for the same inputs,
-        model and options for which ``keep`` holds (a last line cut short by a kill is dropped: the file is
-        rewritten without it and the others before appending), calling ``on_record`` for each; returns how
-        many were kept. Otherwise, or when the journal belongs to another run, start an empty one."""
+        model and options to which ``keep`` gives a place in the input order (a last line cut short by a kill
+        is dropped: the file is rewritten without it and the others before appending), calling ``on_record``
+        for each; returns how many were kept. ``keep`` returns None for a record to drop, else its place as
+        the inputs are now (files added or removed since move the others: a record's ``_order`` is where it
+        was). Otherwise, or when the journal belongs to another run, start an empty one."""
         head = (json.dumps(self.header) + "\n").encode("ascii")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.path.is_file():
@@ -224,10 +226,11 @@ class _Journal:
                                     rec = _decode_line(line)
                                 except ValueError:
                                     break
-                                if rec["_key"] in self.index or not keep(rec):
+                                place = None if rec["_key"] in self.index else keep(rec)
+                                if place is None:
                                     continue
                                 dst.write(line)
-                                self.index[rec["_key"]] = (tuple(rec["_order"]), self.size)
+                                self.index[rec["_key"]] = (place, self.size)
                                 self.size += len(line)
                                 on_record(rec)
                         os.replace(tmp, self.path)
@@ -347,17 +350,22 @@ def run_scan(
     def documents(stats: ScanStats | None = None) -> Iterator[RawDocument]:
         return iter_documents(paths, text_field=opts.text_field, max_bytes=opts.max_bytes, stats=stats)
 
-    def unchanged(rec: dict[str, Any]) -> bool:
-        """A journaled record of a document the inputs still hold, read from a file not changed since."""
+    def unchanged(rec: dict[str, Any]) -> tuple[int, ...] | None:
+        """The place now of a journaled record of a document the inputs still hold, read from a file not
+        changed since; None for any other."""
         stamp = rec.get("_stamp")
-        return current.get(rec["_key"], False) == (tuple(stamp) if stamp is not None else None)
+        now = current.get(rec["_key"])
+        if now is None or now[0] != (tuple(stamp) if stamp is not None else None):
+            return None
+        return now[1]
 
-    # The inputs as they are now: each document's key and its file's stamp. A resumed run keeps only the
-    # journaled records of documents still there, in files not changed since (the others are scored again,
-    # or are gone from the output with their documents).
+    # The inputs as they are now: each document's key, its file's stamp and its place in the input order. A
+    # resumed run keeps only the journaled records of documents still there, in files not changed since (the
+    # others are scored again, or are gone from the output with their documents), each at its place now.
     walked = ScanStats()
     try:
-        current: dict[str, tuple[int, int] | None] = {d.key: d.stamp for d in documents(walked)}
+        current: dict[str, tuple[tuple[int, int] | None, tuple[int, int]]] = {
+            d.key: (d.stamp, d.order) for d in documents(walked)}
         resumed = journal.open(resume=opts.resume, on_record=keep_sketch, keep=unchanged)
     except KeyboardInterrupt:  # before scoring: the journal is untouched, and so is OUT (nothing is written)
         journal.close()

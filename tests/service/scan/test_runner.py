@@ -224,6 +224,26 @@ def test_ctrl_c_before_the_first_document_is_scored_still_stops_cleanly(tmp_path
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
 
 
+def test_resume_after_files_were_added_writes_the_records_in_input_order(tmp_path, tiny_model):
+    """Files added before the journaled ones shift every later document's place in the walk: the journaled
+    records take their places as the inputs are now, and the output is that of a whole run."""
+    from service.scan.runner import ScanOptions, run_scan
+
+    crawl, out = _small_crawl(tmp_path, 6), tmp_path / "out.jsonl"
+    first = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, explain=False), progress=_stop_at(8))
+    assert first.interrupted
+    (crawl / "a02x.txt").write_text((crawl / "b04.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (crawl / "0.txt").write_text((crawl / "b05.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True, explain=False))
+    assert again.resumed >= 8 and not again.interrupted
+    whole = tmp_path / "whole.jsonl"
+    run_scan([crawl], tiny_model, ScanOptions(out=whole, workers=1, explain=False))
+    got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    want = [json.loads(x) for x in whole.read_text(encoding="utf-8").splitlines()]
+    assert [r["key"] for r in got] == sorted(r["key"] for r in got) == [r["key"] for r in want]
+    assert [(r["score"], r["crawl"]) for r in got] == [(r["score"], r["crawl"]) for r in want]
+
+
 def _small_crawl(tmp_path, n=12):
     from pathlib import Path
 
