@@ -459,6 +459,23 @@ def _read_line(handle: IO[bytes], limit: int) -> tuple[bytes, bool]:
             return b"", True
 
 
+def _head(handle: IO[bytes]) -> bytes:
+    """The first ``NUL_WINDOW`` bytes of a stream, then rewound to its start. Of a damaged stream (a truncated
+    .gz), the bytes before the damage: read a chunk at a time (``read1``), a failing read loses only its own
+    chunk, and the reading that follows stops at the damage, after the documents before it."""
+    data = b""
+    try:
+        while len(data) < NUL_WINDOW:
+            more = handle.read1(NUL_WINDOW - len(data))  # type: ignore[attr-defined]
+            if not more:
+                break
+            data += more
+    except _STREAM_ERRORS:
+        pass
+    handle.seek(0)
+    return data
+
+
 def _open_maybe_gzip(raw: IO[bytes]) -> IO[bytes]:
     """The stream itself, or its decompressed view when it starts with the gzip magic number."""
     magic = raw.read(2)
@@ -1066,20 +1083,19 @@ class _Scan:
         produced = False
         try:
             handle = _open_maybe_gzip(raw)
-            start = handle.read(NUL_WINDOW)
-            if b"\x00" in start:
-                yield self.error(
-                    key,
-                    (unit, 0),
-                    path,
-                    "binary",
-                    "looks binary (it contains NUL bytes); expected JSONL",
-                    fmt="jsonl",
-                )
-                return
-            handle.seek(0)
+            start = _head(handle)
         except _STREAM_ERRORS as exc:
             yield self.archive_error(key, unit, 1, path, exc, "jsonl", raw)
+            return
+        if b"\x00" in start:
+            yield self.error(
+                key,
+                (unit, 0),
+                path,
+                "binary",
+                "looks binary (it contains NUL bytes); expected JSONL",
+                fmt="jsonl",
+            )
             return
         while True:
             try:

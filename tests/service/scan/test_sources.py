@@ -184,6 +184,26 @@ def test_truncated_jsonl_gz_keeps_the_lines_before_the_cut(scanned):
     ]
 
 
+def test_a_small_damaged_jsonl_gz_keeps_the_lines_before_the_damage(tmp_path):
+    # under 8 KB once decompressed: the damage is within the first bytes read to look for NUL bytes
+    lines = [json.dumps({"id": f"n{i}", "text": f"Article {i} about the harbour budget."}) + "\n" for i in range(3)]
+    packed = gzip.compress("".join(lines).encode("utf-8"))
+    (tmp_path / "cut.jsonl.gz").write_bytes(packed[:-12])  # the end of the stream and its trailer are lost
+    (tmp_path / "junk.jsonl.gz").write_bytes(packed + b"not gzip")  # a whole member, then garbage
+    (tmp_path / "nul.jsonl.gz").write_bytes(gzip.compress(b'{"text": "a\x00b"}\n')[:-6])
+    docs = walk([tmp_path])
+    assert [(d.key, d.error[0] if d.error else d.id) for d in docs] == [
+        ("cut.jsonl.gz#1", "n0"),
+        ("cut.jsonl.gz#2", "n1"),
+        ("cut.jsonl.gz#3", "bad_archive"),
+        ("junk.jsonl.gz#1", "n0"),
+        ("junk.jsonl.gz#2", "n1"),
+        ("junk.jsonl.gz#3", "n2"),
+        ("junk.jsonl.gz#4", "bad_archive"),
+        ("nul.jsonl.gz", "binary"),
+    ]
+
+
 def test_fifo_is_reported_not_opened(crawl_folder, scanned):
     if not crawl_folder["special"]["fifo"]:
         pytest.skip("no FIFOs here")
