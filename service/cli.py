@@ -973,6 +973,9 @@ def scan(
         _scan_on_ray(paths, out, fmt, workers, resume, report, model, text_field, max_bytes, explain, address)
         return
     _check_out_file(out)
+    if journal_path(out).is_dir():  # written beside OUT as the scan goes: a folder there would stop it at its start
+        raise _usage_error(f"--out {out}: its journal {journal_path(out)} would be written over a folder; move that "
+                           "folder or give --out another name")
     if report is not None:
         _check_out_file(report, "--report", "report.html")
     outputs = [("--out", out), ("its journal", journal_path(out))] + ([("--report", report)] if report else [])

@@ -103,6 +103,16 @@ def test_out_under_a_file_and_report_a_folder_are_refused(tmp_path, tiny_model_d
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.jsonl.journal").exists()
 
 
+def test_a_folder_where_the_journal_goes_is_refused_before_any_work(tmp_path):
+    crawl = _crawl(tmp_path, 2)
+    (tmp_path / "o.jsonl.journal").mkdir()
+    proc = _scan([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--model", str(tmp_path / "no-model")], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"its journal {tmp_path / 'o.jsonl.journal'} would be written over a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr and "manifest" not in proc.stderr
+    assert not (tmp_path / "o.jsonl").exists() and list((tmp_path / "o.jsonl.journal").iterdir()) == []
+
+
 def test_resume_without_a_journal_says_it_starts_over(tmp_path, tiny_model_dir):
     crawl = _crawl(tmp_path, 3)
     out = tmp_path / "out" / "o.jsonl"  # a missing parent folder is created
