@@ -1215,6 +1215,9 @@ class _Scan:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if os.fstat(raw.fileno()).st_size == 0:  # a shard its writer never got to: empty, as any other empty file
+            yield self.error(key, (unit, 0), path, "empty", "the file is empty", fmt="parquet")
+            return
         try:
             pf = pq.ParquetFile(raw)
             names = set(pf.schema_arrow.names)

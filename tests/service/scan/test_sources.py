@@ -395,12 +395,16 @@ def test_bad_and_empty_archives(tmp_path):
     (tmp_path / "broken.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     (tmp_path / "broken.json").write_text('{"text": ')
     (tmp_path / "scalar.json").write_text("42")
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    (tmp_path / "garbage.parquet").write_bytes(b"PAR1 this is not a Parquet file")
     docs = walk([tmp_path])
     got = [(d.key, d.error[0] if d.error else None) for d in docs]
     assert got == [
         ("broken.json", "bad_json"),
         ("broken.jsonl.gz#1", "bad_archive"),
+        ("empty.parquet", "empty"),
         ("empty.warc.gz", "empty"),
+        ("garbage.parquet", "bad_archive"),
         ("garbage.warc#1", "bad_archive"),
         ("plain.warc#1", None),
         ("plain.warc#2", "bad_archive"),
