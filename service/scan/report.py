@@ -232,6 +232,7 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
                   f"<td>{esc(message)}</td></tr>" for rid, fpath, code, message in data.errors]
         parts.append("</table>")
     parts.append("</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)  # missing parent folders are created, as OUT's are
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(path)

@@ -113,6 +113,16 @@ def test_a_folder_where_the_journal_goes_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "o.jsonl").exists() and list((tmp_path / "o.jsonl.journal").iterdir()) == []
 
 
+def test_report_in_missing_folders_is_written_there(tmp_path, tiny_model_dir):
+    crawl = _crawl(tmp_path, 2)
+    report = tmp_path / "reports" / "today" / "r.html"
+    proc = _scan([str(crawl), "--out", str(tmp_path / "o.jsonl"), "--report", str(report), "--workers", "1",
+                  "--model", str(tiny_model_dir)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "documents: <b>2</b>" in report.read_text(encoding="utf-8")
+    assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
 def test_resume_without_a_journal_says_it_starts_over(tmp_path, tiny_model_dir):
     crawl = _crawl(tmp_path, 3)
     out = tmp_path / "out" / "o.jsonl"  # a missing parent folder is created
