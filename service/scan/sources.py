@@ -56,6 +56,7 @@ import codecs
 import errno
 import gzip
 import html as htmllib
+import io
 import json
 import logging
 import os
@@ -474,6 +475,28 @@ def _head(handle: IO[bytes]) -> bytes:
         pass
     handle.seek(0)
     return data
+
+
+def _wide_encoding(start: bytes) -> str | None:
+    """"utf-16" or "utf-32" (by a byte-order mark), "utf-16-le" or "utf-16-be" (by the NUL bytes of text saved
+    without one), or None: how a stream that starts with ``start`` is written when it is Unicode text of wide
+    characters, which holds NUL bytes and has no line to read as bytes."""
+    for bom, enc in _BOMS:  # UTF-32 LE's mark starts as UTF-16 LE's: the list checks it first
+        if enc in ("utf-16", "utf-32") and start.startswith(bom):
+            return enc
+    return _utf16_without_bom(start)
+
+
+class _Utf8Lines:
+    """The lines of a UTF-16 or UTF-32 stream, as UTF-8 bytes: what the JSONL reader reads. A line ends at
+    "\n" only (a JSON string may hold U+2028); ``limit`` counts characters; a byte that is not of the encoding
+    reads as U+FFFD."""
+
+    def __init__(self, stream: IO[bytes], encoding: str) -> None:
+        self.text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="\n")  # type: ignore[arg-type]
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.text.readline(limit).encode("utf-8", "surrogatepass")
 
 
 def _open_maybe_gzip(raw: IO[bytes]) -> IO[bytes]:
@@ -1087,7 +1110,9 @@ class _Scan:
         except _STREAM_ERRORS as exc:
             yield self.archive_error(key, unit, 1, path, exc, "jsonl", raw)
             return
-        if b"\x00" in start:
+        wide = _wide_encoding(start)  # JSONL saved as UTF-16 (Windows tools do): its lines, read as UTF-8
+        lines: Any = _Utf8Lines(handle, wide) if wide else handle
+        if b"\x00" in start and not wide:
             yield self.error(
                 key,
                 (unit, 0),
@@ -1099,7 +1124,7 @@ class _Scan:
             return
         while True:
             try:
-                line, too_long = _read_line(handle, self.max_bytes)
+                line, too_long = _read_line(lines, self.max_bytes)
             except _STREAM_ERRORS as exc:
                 yield self.archive_error(key, unit, lineno + 1, path, exc, "jsonl", handle)
                 return
@@ -1109,7 +1134,7 @@ class _Scan:
             if not too_long and not line.strip():
                 continue
             produced = True
-            yield self.jsonl_line(line, too_long, path, f"{key}#{lineno}", (unit, lineno), lineno)
+            yield self.jsonl_line(line, too_long, path, f"{key}#{lineno}", (unit, lineno), lineno, wide)
         if not produced:
             yield self.error(
                 key, (unit, 0), path, "empty", "no records (the file is empty or blank)", fmt="jsonl"
@@ -1144,8 +1169,11 @@ class _Scan:
         )
 
     def jsonl_line(
-        self, line: bytes, too_long: bool, path: str, key: str, order: tuple[int, int], lineno: int
+        self, line: bytes, too_long: bool, path: str, key: str, order: tuple[int, int], lineno: int,
+        encoding: str | None = None,
     ) -> RawDocument:
+        """One line of a JSONL file; ``encoding``: the file's, when it is not the line's own (a UTF-16 file's
+        lines come as UTF-8)."""
         rid = f"{path}:{lineno}"
         where = f"line {lineno}"
         if too_long:
@@ -1180,7 +1208,7 @@ class _Scan:
             path=path,
             default_id=rid,
             fmt="jsonl",
-            meta=_encoding_meta(enc),
+            meta=_encoding_meta(encoding or enc),
             where=where,
         )
 

@@ -184,6 +184,26 @@ def test_truncated_jsonl_gz_keeps_the_lines_before_the_cut(scanned):
     ]
 
 
+def test_a_jsonl_file_saved_as_utf16_or_utf32_is_read_line_by_line(tmp_path):
+    rows = [{"id": "a", "text": "Le conseil a voté le budget du port.\u2028Une ligne de plus."},
+            {"id": "b", "text": "Zürich: the council met on Tuesday."}]
+    body = "\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n"  # as PowerShell writes it
+    (tmp_path / "bom16.jsonl").write_bytes(body.encode("utf-16"))
+    (tmp_path / "le16.jsonl").write_bytes(body.encode("utf-16-le"))
+    (tmp_path / "bom32.jsonl").write_bytes(body.encode("utf-32"))
+    (tmp_path / "packed.jsonl.gz").write_bytes(gzip.compress(body.encode("utf-16")))
+    (tmp_path / "zzz.jsonl").write_bytes(b"\x00\x01\x02binary\x00" * 20)
+    docs = walk([tmp_path])
+    assert [(d.key, d.error[0] if d.error else None) for d in docs] == [
+        *((f"{name}#{n}", None) for name in ("bom16.jsonl", "bom32.jsonl", "le16.jsonl", "packed.jsonl.gz")
+          for n in (1, 2)),
+        ("zzz.jsonl", "binary"),
+    ]
+    assert [(d.id, d.text) for d in docs[:2]] == [(r["id"], r["text"]) for r in rows]
+    assert [d.meta.get("encoding") for d in docs[:-1]] == ["utf-16", "utf-16", "utf-32", "utf-32",
+                                                           "utf-16-le", "utf-16-le", "utf-16", "utf-16"]
+
+
 def test_a_small_damaged_jsonl_gz_keeps_the_lines_before_the_damage(tmp_path):
     # under 8 KB once decompressed: the damage is within the first bytes read to look for NUL bytes
     lines = [json.dumps({"id": f"n{i}", "text": f"Article {i} about the harbour budget."}) + "\n" for i in range(3)]
