@@ -13,7 +13,7 @@ __all__ = ["FIXTURES_DIR", "FixtureError", "read_jsonl", "builtin_examples", "fi
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 LABELS = ("reliable", "unreliable")
-RELIABLE_FILES = tuple(f"reliable_{k}.jsonl" for k in "abcdefghij")
+RELIABLE_FILES = tuple(f"reliable_{k}.jsonl" for k in "abcdefghi")
 UNRELIABLE_FILES = ("unreliable_written.jsonl",)
 POOL_FILE = "boilerplate_pool.jsonl"
 
