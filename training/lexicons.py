@@ -273,21 +273,13 @@ PROMO_PHRASES: tuple[str, ...] = (
     "subscribe now", "free trial", "make money",
 )
 _PROMO = _PhraseFilter(PROMO_PHRASES)
-# Each phrase as a whole word or words: "cheap" is not in "cheaper" or "cheaply" (reliable articles write
-# "cheaper" about prices), "bonus" not in "bonuses" either.
-_PROMO_RES = tuple(re.compile(r"(?<!\w)" + re.escape(p) + r"(?!\w)") for p in PROMO_PHRASES)
 
 
 def promo_hits(text: str) -> list[str]:
-    """Promotional phrases found in ``text`` (lower case) as whole words, one entry per occurrence."""
+    """Promotional phrases found in ``text`` (lower case), one entry per occurrence; substring search."""
     low = text.lower()
     may_hold = _PROMO.may_hold(low)
-    return [
-        p
-        for p, rx, maybe in zip(PROMO_PHRASES, _PROMO_RES, may_hold, strict=True)
-        if maybe and p in low
-        for _ in rx.finditer(low)
-    ]
+    return [p for p, maybe in zip(PROMO_PHRASES, may_hold, strict=True) if maybe for _ in range(low.count(p))]
 
 # Titles and roles after which a capitalised word is a person's name.
 NAME_TITLES: frozenset[str] = frozenset(

