@@ -167,11 +167,6 @@ def general_vocabulary(lang: str = "en") -> Vocabulary:
     return Vocabulary.from_wordfreq(lang)
 
 
-# A first name of the lexicon's full names is written capitalised at least this many times as often as in
-# lower case in the texts it is learned from.
-FIRST_NAME_CASE_RATIO = 2
-
-
 @dataclass
 class EntityLexicon:
     """Names seen capitalised in reliable text, and which surnames follow which first names."""
@@ -197,34 +192,23 @@ class EntityLexicon:
 
     @classmethod
     def build(cls, texts: Iterable[str], *, min_count: int = 1) -> EntityLexicon:
-        """Learn the lexicon from reliable texts: capitalised tokens, and the full names among them.
-
-        A full name is two capitalised words with only spaces between them ("Scott Bessent"; not "Addis
-        Ababa. Many", nor "(City) 15; Salah") whose first word the texts write capitalised at least
-        FIRST_NAME_CASE_RATIO times as often as in lower case: "Scott", never "scott"; not "City" or "Best",
-        which headlines and club names capitalise and prose writes "city" and "best"."""
+        """Learn the lexicon from reliable texts: capitalised tokens not at a sentence start."""
         counts: Counter[str] = Counter()
-        lower: Counter[str] = Counter()
         pairs: dict[str, set[str]] = defaultdict(set)
         vocab = general_vocabulary("en")
         for text in texts:
             for raw_line in text.split("\n"):
-                found = list(WORD_RE.finditer(raw_line))
-                words = [strip_possessive(m.group()) for m in found]
+                words = [strip_possessive(w) for w in WORD_RE.findall(raw_line)]
                 for i, w in enumerate(words):
-                    if w.islower():
-                        lower[w] += 1
-                    elif _NAME_RE.match(w) and len(w) >= 3 and w.lower() not in STOP_WORDS:
+                    if _NAME_RE.match(w) and len(w) >= 3 and w.lower() not in STOP_WORDS:
                         counts[w.lower()] += 1
                         nxt = words[i + 1] if i + 1 < len(words) else ""
-                        spaced = bool(nxt) and not raw_line[found[i].end() : found[i + 1].start()].strip()
-                        if spaced and _NAME_RE.match(nxt) and nxt.lower() not in STOP_WORDS:
+                        if _NAME_RE.match(nxt) and nxt.lower() not in STOP_WORDS:
                             pairs[w.lower()].add(nxt.lower())
         # Names are the capitalised tokens that are not common words: "Zelenskyy", "Knesset", "Bessent";
         # a capitalised common word ("Auction" in a headline) is known through the vocabulary anyway.
         names = {w for w, c in counts.items() if c >= min_count and vocab.zipf_of(w) < COMMON_ZIPF}
-        full_names = {k: v for k, v in pairs.items() if counts[k] >= FIRST_NAME_CASE_RATIO * lower[k]}
-        return cls(names=names, full_names=full_names)
+        return cls(names=names, full_names={k: v for k, v in pairs.items()})
 
     def extend(self, names: Iterable[str]) -> None:
         """Add user-supplied names ("Scott Bessent" adds both tokens and the first-name link)."""
