@@ -6,9 +6,11 @@ same object ``thresher score`` prints) and these models document them in the Ope
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from service.surrogates import id_text
 
 __all__ = [
     "ScoreRequest",
@@ -48,7 +50,18 @@ class ScoreRequest(BaseModel):
         description="The language the caller expects (ISO 639-1/-3 code, e.g. 'en'). Echoed in "
         "language.declared with whether detection agrees; it does not change the score.",
     )
-    id: str | None = Field(None, description="The caller's id for the article; echoed in the answer.")
+    # Any JSON value: one that is not a string is read as its JSON text (7 -> "7"), as thresher score --jsonl
+    # and the scan read a record's id, so that the same record is scored by both.
+    id: Annotated[str | None, WithJsonSchema({
+        "title": "Id",
+        "description": "The caller's id for the article; echoed in the answer. A string as it is, any other JSON "
+        "value as its JSON text (7 -> \"7\", true -> \"true\").",
+    })] = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return value if value is None or isinstance(value, str) else id_text(value)
 
 
 class BatchRequest(BaseModel):

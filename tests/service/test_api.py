@@ -7,12 +7,14 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import httpx
 import pytest
-from liveserver import start_server, stop_server
+from liveserver import REPO, start_server, stop_server
 from resources import CLEAN, SCRAPED, SPUN
 
 from service.scoring import score_text
@@ -308,8 +310,31 @@ def test_batch_errors_keep_the_callers_id_and_give_the_index(client):
     results = resp.json()["results"]
     assert [r["id"] for r in results] == ["17", "true", '{"k":[1,"é"]}', None, None, None, "\\ud800"]
     assert [r["index"] for r in results] == list(range(len(articles)))
-    assert [r["error"]["code"] for r in results] == ["invalid", "invalid", "invalid", "invalid", "invalid", "invalid",
+    assert [r["error"]["code"] for r in results] == ["invalid", "empty", "invalid", "invalid", "invalid", "invalid",
                                                      "invalid"]
+
+
+def test_a_non_string_id_is_its_json_text_as_in_score_jsonl(client, shipped_model, tmp_path):
+    """A record scored by `thresher score --jsonl` is scored by the API too: an id that is not a string is its
+    JSON text (7 -> "7") in both, not a 422 from the API alone."""
+    records = [{"text": CLEAN, "id": 7}, {"text": CLEAN, "id": True}, {"text": CLEAN, "id": {"k": [1, "é"]}}]
+    src = tmp_path / "ids.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "service.cli", "score", "--jsonl", str(src), "--no-explain"],
+                         cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert cli.returncode == 0, cli.stderr
+    want = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert [w["id"] for w in want] == ["7", "true", '{"k":[1,"é"]}']
+    for record, expected in zip(records, want, strict=True):
+        resp = client.post("/v1/score?explain=false", json=record)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["id"] == expected["id"]
+        assert resp.json()["score"] == expected["score"]
+    batch = client.post("/v1/score/batch?explain=false", json={"articles": records}).json()["results"]
+    assert [(r["id"], r["score"]) for r in batch] == [(w["id"], w["score"]) for w in want]
+    body = client.get("/openapi.json").json()["paths"]["/v1/score"]["post"]["requestBody"]["content"]
+    schema = body["application/json"]["schema"]["properties"]["id"]
+    assert "type" not in schema and "anyOf" not in schema, schema  # any JSON value
 
 
 def test_batch_limits_and_shape(client):
