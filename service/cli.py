@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
+import io
 import json
 import logging
 import os
@@ -346,9 +347,11 @@ def _replace_folder(staged: Path, out: Path, stop: _Stop) -> None:
 
 
 def _open_jsonl(path: Path) -> IO[bytes]:
-    """``path`` for reading bytes; a gzip-compressed file (``.jsonl.gz``: told by its magic number) is read
-    decompressed."""
-    raw = path.open("rb")
+    """``path`` for reading bytes (``-``: standard input); a gzip-compressed file (``.jsonl.gz``: told by its
+    magic number) is read decompressed."""
+    raw = path.open("rb") if str(path) != "-" else sys.stdin.buffer
+    if not hasattr(raw, "peek"):  # standard input that is no buffered stream
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
     if raw.peek(2)[:2] == b"\x1f\x8b":  # peek, not seek: a pipe (--jsonl <(cat ...)) works too
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # raw: see _jsonl_lines
     return raw
@@ -359,7 +362,7 @@ def score(
     files: Annotated[list[str] | None, typer.Argument(help="Text files to score; '-' reads standard input.")] = None,
     jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'text' and optional "
                                                "'id', 'title', 'url', 'lang', as POST /v1/score takes them "
-                                               "(gzip-compressed .jsonl.gz is read as well).")] = None,
+                                               "(gzip-compressed .jsonl.gz is read as well; '-' reads standard input).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output "
                                              "(missing parent folders are created).")] = None,
     model: ModelOpt = None,
@@ -375,7 +378,10 @@ def score(
         raise _usage_error("give FILE... or '-' or --jsonl IN.jsonl")
     if out is not None:
         _check_out_file(out)
-    if jsonl is not None and (jsonl.is_dir() or not jsonl.exists()):
+    jsonl_stdin = jsonl is not None and str(jsonl) == "-"
+    if jsonl_stdin and "-" in (files or []):
+        raise _usage_error("'-' and --jsonl - both read standard input; give one of them")
+    if jsonl is not None and not jsonl_stdin and (jsonl.is_dir() or not jsonl.exists()):
         raise _usage_error(f"cannot open {jsonl}: {'it is a folder' if jsonl.is_dir() else 'no such file'}")
     named = [Path(f) for f in files or [] if f != "-"]
     missing = [str(p) for p in named if not p.exists()]
@@ -385,7 +391,7 @@ def score(
     if folders:
         raise _usage_error(f"{', '.join(folders)}: a folder; score takes files (thresher scan walks folders)")
     if out is not None:
-        _check_outputs_apart(named + ([jsonl] if jsonl is not None else []), [("--out", out)])
+        _check_outputs_apart(named + ([jsonl] if jsonl is not None and not jsonl_stdin else []), [("--out", out)])
     m = _load(model)
     failures = 0
     total = 0

@@ -146,6 +146,28 @@ def test_jsonl_ids_of_any_json_type_are_read_as_the_scan_reads_them(runner, tmp_
     assert got == [d.id for d in iter_documents([src])]
 
 
+def test_jsonl_dash_reads_standard_input_plain_or_gzipped(tmp_path, tiny_model_dir):
+    """`zcat crawl.jsonl.gz | thresher score --jsonl -`: '-' is standard input, as for FILE (it was
+    "cannot open -: no such file"); ids are '-:LINE' as the file's are 'IN:LINE'."""
+    import gzip
+
+    rows = "".join(json.dumps(r) + "\n" for r in ({"id": "a", "text": CLEAN}, {"text": SPUN}))
+    src = tmp_path / "in.jsonl"
+    src.write_text(rows, encoding="utf-8")
+    cmd = [sys.executable, "-m", "service.cli", "score", "--model", str(tiny_model_dir), "--no-explain"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    from_file = subprocess.run([*cmd, "--jsonl", str(src)], capture_output=True, cwd=REPO, env=env)
+    assert from_file.returncode == 0, from_file.stderr
+    for data in (rows.encode(), gzip.compress(rows.encode())):
+        piped = subprocess.run([*cmd, "--jsonl", "-"], input=data, capture_output=True, cwd=REPO, env=env)
+        assert piped.returncode == 0, piped.stderr
+        got, want = _records(piped.stdout.decode()), _records(from_file.stdout.decode())
+        assert [r["id"] for r in got] == ["a", "-:2"]
+        assert [r["score"] for r in got] == [r["score"] for r in want]
+    both = subprocess.run([*cmd, "--jsonl", "-", "-"], input=rows.encode(), capture_output=True, cwd=REPO, env=env)
+    assert both.returncode == 2 and b"standard input" in both.stderr, both.stderr
+
+
 def test_jsonl_record_with_html_instead_of_text_is_scored_as_the_scan_scores_it(runner, tmp_path, tiny_model,
                                                                                  tiny_model_dir):
     from service.scan.runner import score_document
