@@ -530,7 +530,8 @@ def train(
     names: Annotated[Path | None, typer.Option("--names", help="Extra entity names, one per line.")] = None,
     base: Annotated[Path | None, typer.Option("--base", help="Model to beat: refuse a new model that is worse.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write the model even when the gate refuses it.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated fixtures, the folds and the fits.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the generated fixtures, the "
+                                      "folds and the fits.")] = 0,
     cv: Annotated[int, typer.Option("--cv", min=2, help="Cross-validation folds.")] = 5,
     shuffle_labels: Annotated[bool, typer.Option(
         "--shuffle-labels", help="A control: fit the classifier to permuted labels (metrics and the gate still "

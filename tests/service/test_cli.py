@@ -431,6 +431,8 @@ def test_bad_json_message_keeps_the_position(runner, tmp_path, tiny_model_dir):
     ["scan", "--out", "o.jsonl", "--workers", "0"],
     ["train", "--cv", "1"],
     ["train", "--workers", "-1"],
+    ["train", "--seed", "-1"],  # numpy's seeds are 0 to 2**32 - 1: it failed after the whole training
+    ["train", "--seed", str(2**32)],
     ["eval", "--fixtures", "x.jsonl", "--workers", "-1"],
     ["serve", "--port", "70000"],
 ])
