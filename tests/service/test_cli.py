@@ -312,6 +312,17 @@ def test_demo_on_an_empty_folder_is_a_usage_error(runner, tmp_path, tiny_model_d
     assert "no .txt files" in res.output
 
 
+def test_demo_on_a_missing_folder_or_a_file_says_so_before_loading_the_model(runner, tmp_path):
+    """`make demo` without ../shared/seeds: say the folder is missing and how to give another, before the model
+    (here missing too) is loaded; it said "no .txt files in ../shared/seeds" after loading it."""
+    (tmp_path / "one.txt").write_text(CLEAN, encoding="utf-8")
+    for seeds, said in ((tmp_path / "nope", "no such folder"), (tmp_path / "one.txt", "is a file")):
+        res = runner.invoke(app, ["demo", "--seeds", str(seeds), "--model", str(tmp_path / "no-model")])
+        assert res.exit_code == 2, res.output
+        assert said in res.output and str(seeds) in res.output and "--seeds" in res.output, res.output
+        assert "no model" not in res.output
+
+
 def test_models_list_and_show(runner, tiny_model_dir, tmp_path):
     root = tmp_path / "models"
     shutil.copytree(tiny_model_dir, root / "good")
