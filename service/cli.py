@@ -94,6 +94,22 @@ def _check_size(data: bytes, max_bytes: int) -> None:
         raise InputError("too_large", f"document has {len(data)} bytes; the limit is {max_bytes} (--max-bytes)")
 
 
+def _read_document(name: str, max_bytes: int) -> bytes:
+    """A file's or standard input's (``-``) bytes, read no further than ``max_bytes`` + 1: a larger one is
+    ``too_large`` without being held in memory (a crawl dump given by mistake, /dev/zero)."""
+    with contextlib.ExitStack() as stack:
+        handle = sys.stdin.buffer if name == "-" else stack.enter_context(open(name, "rb"))  # noqa: SIM115
+        if name != "-":
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:  # a regular file: its size is known without reading it
+                raise InputError("too_large", f"document has {size} bytes; the limit is {max_bytes} (--max-bytes)")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise InputError("too_large", f"document has more than {max_bytes} bytes; the limit is {max_bytes} "
+                         "(--max-bytes)")
+    return data
+
+
 def decode_document(data: bytes, *, max_bytes: int, html: bool = False) -> tuple[str, str]:
     """A file's or standard input's bytes to (text, encoding), decoded as ``thresher scan`` decodes them: a
     byte-order mark, else UTF-8, else (``html``) the page's declared charset, else the detected encoding.
@@ -407,7 +423,7 @@ def score(
         for name in files or []:
             total += 1
             try:
-                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+                data = _read_document(name, max_bytes)
                 is_html = name.lower().endswith((".html", ".htm"))
                 body, encoding = decode_document(data, max_bytes=max_bytes, html=is_html)
                 if is_html:  # the page's main text, as thresher scan reads it
@@ -428,7 +444,7 @@ def score(
                 handle = _open_jsonl(jsonl)
             except OSError as exc:
                 raise _usage_error(f"cannot open {jsonl}: {exc.strerror or exc}") from exc
-            for lineno, raw in _jsonl_lines(handle):
+            for lineno, raw, too_long in _jsonl_lines(handle, max_bytes):
                 if raw is None:  # a damaged gzip stream: nothing more can be read
                     total += 1
                     failures += 1
@@ -436,11 +452,14 @@ def score(
                         "bad_archive", f"the gzip stream breaks off at line {lineno}; lines before it were read")
                     ), sink)
                     break
-                if not raw.strip():
+                if not too_long and not raw.strip():
                     continue
                 total += 1
                 rid = f"{jsonl}:{lineno}"
                 try:
+                    if too_long:
+                        raise InputError("too_large", f"line {lineno} has more than {max_bytes} bytes; the limit is "
+                                         f"{max_bytes} (--max-bytes)")
                     line = decode_json_line(raw, max_bytes=max_bytes)
                     try:
                         row = json.loads(line)
@@ -480,22 +499,25 @@ def score(
         raise typer.Exit(1)
 
 
-def _jsonl_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line) of an open JSONL file, then closes it; a damaged gzip stream ends the lines
-    with (its line number, None)."""
+def _jsonl_lines(handle: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None, bool]]:
+    """(line number, line, too long) of an open JSONL file, then closes it; a line over ``max_bytes`` is skipped
+    in chunks, never held in memory (its line is empty); a damaged gzip stream ends the lines with (its line
+    number, None, False)."""
+    from service.scan.sources import _read_line
+
     raw = getattr(handle, "fileobj", None)
     lineno = 0
     try:
         while True:
             try:
-                line = handle.readline()
+                line, too_long = _read_line(handle, max_bytes)
             except (EOFError, gzip.BadGzipFile, zlib.error):
-                yield lineno + 1, None
+                yield lineno + 1, None, False
                 return
-            if not line:
+            if not line and not too_long:
                 return
             lineno += 1
-            yield lineno, line
+            yield lineno, line, too_long
     finally:
         handle.close()
         if raw is not None:

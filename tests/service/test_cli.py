@@ -260,6 +260,34 @@ def test_subprocess_end_to_end(inputs, tiny_model_dir):
     assert recs[0]["verdict"] in {"reliable", "suspect", "unreliable"}
 
 
+def test_an_input_over_max_bytes_is_refused_without_being_read_into_memory(tmp_path, tiny_model_dir):
+    """A 300 MB file, JSONL line or standard input is a too_large record, read no further than --max-bytes: it
+    was read whole first (/dev/zero, or a crawl dump given by mistake, ended in MemoryError and a traceback)."""
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:
+        f.truncate(300 * 2**20)  # sparse: 300 MB of NUL bytes on no disk
+    small = tmp_path / "small.txt"
+    small.write_text(CLEAN, encoding="utf-8")
+    run = ("import resource, sys\nfrom service.cli import app\ntry:\n    app(sys.argv[1:], prog_name='thresher')\n"
+           "finally:\n    print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+
+    def score(args: list[str], stdin: Path | None = None) -> tuple[int, list[dict], int]:
+        with (stdin or small).open("rb") as fh:
+            proc = subprocess.run([sys.executable, "-c", run, "score", "--model", str(tiny_model_dir), "--no-explain",
+                                   *args], stdin=fh, capture_output=True, cwd=REPO, env={"PYTHONPATH": str(REPO)})
+        rss = int(proc.stderr.decode().rsplit("maxrss ", 1)[1])  # KiB
+        return proc.returncode, _records(proc.stdout.decode()), rss
+
+    code, recs, baseline = score(["--max-bytes", "100", str(small)])  # refused as well: no scoring's memory
+    assert code == 1 and recs[0]["error"]["code"] == "too_large"
+    for args, stdin in (([str(huge)], None), (["--jsonl", str(huge)], None), (["-"], huge)):
+        code, recs, rss = score(args, stdin)
+        assert code == 1, args
+        assert [r["error"]["code"] for r in recs] == ["too_large"], recs
+        assert "--max-bytes" in recs[0]["error"]["message"]
+        assert rss - baseline < 100 * 1024, (args, rss, baseline)  # KiB: not the 300 MB
+
+
 def test_demo_prints_every_document_with_its_verdict(runner, tmp_path, tiny_model, tiny_model_dir):
     folder = tmp_path / "seeds"
     folder.mkdir()
