@@ -371,7 +371,7 @@ _ERROR_TEXT = {
     409: "The model in THRESHER_MODEL_DIR was refused; the old one stays in service",
     413: "Body too large",
     415: "Unsupported media type, charset or content encoding",
-    422: "Empty text, wrong types, too many articles or a bad query parameter",
+    422: "Empty text, wrong types, too many articles or a bad query parameter (title, url or lang beside a JSON body)",
     503: "The model is still loading",
 }
 
@@ -540,6 +540,10 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         media, params = _media_type(request)
         body = await _read_body(request, settings.max_body_bytes)
         if media == "application/json" or media.endswith("+json"):
+            for name, value in (("title", title), ("url", url), ("lang", lang)):
+                if value is not None:  # dropped without a word, the caller would think it was read
+                    raise ApiError(422, "invalid", f"query parameter '{name}' is for text/plain bodies; with a JSON "
+                                   f"body, send it in the JSON object: {{\"text\": ..., \"{name}\": ...}}")
             article = _article(_json_body(body, params.get("charset")))
         elif media == "text/plain":
             # Decoded first: UTF-16 and UTF-32 text holds NUL bytes; a NUL character is what binary data shows.

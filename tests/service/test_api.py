@@ -274,6 +274,18 @@ def test_a_query_parameter_given_twice_is_422(client):
                        json={"articles": [{"text": CLEAN}]}), 422, "invalid")
 
 
+def test_title_url_or_lang_in_the_query_with_a_json_body_is_422_not_ignored(client):
+    """?title=, ?url= and ?lang= are for text/plain bodies; beside a JSON body they were dropped without a word
+    (language.declared missing, the title not read): the caller is told to put them in the JSON object."""
+    for params in ({"title": "A headline"}, {"url": "https://a.example/x"}, {"lang": "en"}):
+        (name,) = params
+        err = _error(client.post("/v1/score", params=params, json={"text": CLEAN}), 422, "invalid")
+        assert f"'{name}'" in err["message"] and "JSON" in err["message"], err
+    ok = client.post("/v1/score", params={"lang": "en"}, content=CLEAN.encode(), headers={"content-type": "text/plain"})
+    assert ok.status_code == 200 and ok.json()["language"]["declared"] == "en", ok.text
+    assert client.post("/v1/score", params={"explain": "false"}, json={"text": CLEAN, "lang": "en"}).status_code == 200
+
+
 def test_bad_query_parameter_is_422(client):
     _error(client.post("/v1/score", params={"explain": "perhaps"}, json={"text": CLEAN}), 422, "invalid")
 
