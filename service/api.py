@@ -613,6 +613,10 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
             return _error_response(ApiError(503, "not_ready", "the model is still loading"))
         return JSONResponse({"status": "ready", "model": {"name": slot.model.name, "version": slot.model.version}})
 
+    # Probes may send HEAD (RFC 9110: what answers GET answers HEAD; uvicorn leaves the body out)
+    for path, probe in (("/healthz", healthz), ("/readyz", readyz)):
+        app.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
+
     @app.get("/v1/model", response_model=ModelInfo, dependencies=guard, responses=_errors(*auth, 503),
              summary="The model being served: name, version, metrics, thresholds, feature names")
     async def model_info() -> Response:

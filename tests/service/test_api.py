@@ -53,6 +53,15 @@ def test_healthz_and_readyz(client, shipped_model):
     assert ready.json()["model"] == {"name": shipped_model.name, "version": shipped_model.version}
 
 
+def test_healthz_and_readyz_answer_head_as_probes_send_it(client):
+    """A load balancer's check may be HEAD (RFC 9110: a GET resource answers HEAD); it was 405."""
+    for path in ("/healthz", "/readyz"):
+        resp = client.head(path)
+        assert resp.status_code == 200, (path, resp.status_code)
+        assert resp.content == b"" and resp.headers["content-type"].startswith("application/json")
+    assert "head" not in client.get("/openapi.json").json()["paths"]["/healthz"]
+
+
 def test_model_route_gives_the_manifest(client, shipped_model):
     info = client.get("/v1/model").json()
     assert info["version"] == shipped_model.version
