@@ -240,7 +240,9 @@ def _json_body(data: bytes, charset: str | None = None) -> Any:
     except RecursionError as exc:
         raise ApiError(400, "bad_json", "the body is not valid JSON: it is nested too deeply") from exc
     except ValueError as exc:  # an integer over Python's 4,300 digits: "Exceeds the limit (4300 digits) ..."
-        raise ApiError(400, "bad_json", f"the body cannot be read as JSON: {exc}") from exc
+        detail = str(exc).split("; use sys.", 1)[0]  # Python's advice is for Python programmers, not the client
+        raise ApiError(400, "bad_json", f"the body cannot be read as JSON: a number is too long ({detail}); send "
+                       "such a number as a string") from exc
 
 
 def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:

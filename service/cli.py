@@ -468,7 +468,9 @@ def score(
                     except RecursionError as exc:
                         raise InputError("bad_json", f"line {lineno} is not valid JSON: nested too deeply") from exc
                     except ValueError as exc:  # an integer over Python's 4,300 digits
-                        raise InputError("bad_json", f"line {lineno} cannot be read as JSON: {exc}") from exc
+                        detail = str(exc).split("; use sys.", 1)[0]  # Python's advice is no help here
+                        raise InputError("bad_json", f"line {lineno} cannot be read as JSON: a number is too long "
+                                         f"({detail}); write such a number as a string") from exc
                     if not isinstance(row, dict):
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string

@@ -186,6 +186,14 @@ def test_malformed_json_is_400(client, raw):
     _error(client.post("/v1/score", content=raw, headers={"content-type": "application/json"}), 400, "bad_json")
 
 
+def test_a_number_over_python_digits_is_told_as_the_client_can_fix_it(client):
+    """Python's own advice ("use sys.set_int_max_str_digits()") is no advice to a client."""
+    raw = b'{"text": "a b c", "x": ' + b"9" * 4301 + b"}"
+    err = _error(client.post("/v1/score", content=raw, headers={"content-type": "application/json"}), 400, "bad_json")
+    assert "4300 digits" in err["message"] and "as a string" in err["message"], err
+    assert "sys." not in err["message"], err
+
+
 def test_invalid_utf8_is_400(client):
     bad = b'{"text": "caf\xe9 au lait"}'
     _error(client.post("/v1/score", content=bad, headers={"content-type": "application/json"}), 400, "not_utf8")

@@ -456,6 +456,7 @@ def test_bad_json_message_keeps_the_position(runner, tmp_path, tiny_model_dir):
     assert res.exit_code == 1
     _, bad, deep, big, last = _records(res.stdout)
     assert big["error"]["code"] == "bad_json" and "4300 digits" in big["error"]["message"]  # the run goes on
+    assert "sys." not in big["error"]["message"] and "as a string" in big["error"]["message"]  # Python's advice
     assert last["id"] == "e" and "score" in last
     assert bad["error"]["code"] == "bad_json"
     want = "line 2 is not valid JSON: Invalid control character at: line 1 column 25 (char 24)"
