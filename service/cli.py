@@ -25,7 +25,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text
-from service.surrogates import has_lone_surrogate, id_text
+from service.surrogates import has_lone_surrogate, id_text, name_text
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -422,21 +422,22 @@ def score(
     try:
         for name in files or []:
             total += 1
+            shown = name_text(name)  # a name that is not UTF-8 with its bytes escaped, as the scan shows it
             try:
                 data = _read_document(name, max_bytes)
                 is_html = name.lower().endswith((".html", ".htm"))
                 body, encoding = decode_document(data, max_bytes=max_bytes, html=is_html)
                 if is_html:  # the page's main text, as thresher scan reads it
-                    rec = _score_html(body, model=m, doc_id=name, explain=explain)
+                    rec = _score_html(body, model=m, doc_id=shown, explain=explain)
                 else:
-                    rec = _score_one(body, model=m, doc_id=name, explain=explain)
-                rec["path"] = name
+                    rec = _score_one(body, model=m, doc_id=shown, explain=explain)
+                rec["path"] = shown
                 if encoding != "utf-8":  # as in thresher scan's records
                     rec["input"] = {"encoding": encoding}
             except InputError as exc:
-                rec = _error_record(name, exc)
+                rec = _error_record(shown, exc)
             except OSError as exc:
-                rec = _error_record(name, InputError("unreadable", f"cannot read {name}: {exc.strerror or exc}"))
+                rec = _error_record(shown, InputError("unreadable", f"cannot read {shown}: {exc.strerror or exc}"))
             failures += "error" in rec
             _emit(rec, sink)
         if jsonl is not None:
@@ -448,14 +449,14 @@ def score(
                 if raw is None:  # a damaged gzip stream: nothing more can be read
                     total += 1
                     failures += 1
-                    _emit(_error_record(f"{jsonl}:{lineno}", InputError(
+                    _emit(_error_record(f"{name_text(str(jsonl))}:{lineno}", InputError(
                         "bad_archive", f"the gzip stream breaks off at line {lineno}; lines before it were read")
                     ), sink)
                     break
                 if not too_long and not raw.strip():
                     continue
                 total += 1
-                rid = f"{jsonl}:{lineno}"
+                rid = f"{name_text(str(jsonl))}:{lineno}"
                 try:
                     if too_long:
                         raise InputError("too_large", f"line {lineno} has more than {max_bytes} bytes; the limit is "

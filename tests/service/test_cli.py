@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -286,6 +287,29 @@ def test_an_input_over_max_bytes_is_refused_without_being_read_into_memory(tmp_p
         assert [r["error"]["code"] for r in recs] == ["too_large"], recs
         assert "--max-bytes" in recs[0]["error"]["message"]
         assert rss - baseline < 100 * 1024, (args, rss, baseline)  # KiB: not the 300 MB
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_as_the_scan_shows_it(tmp_path, tiny_model_dir):
+    """`thresher score café.txt` with the name in Latin-1: its records name it `caf\\xe9.txt`, and the output is
+    UTF-8 JSON; with --out it died with UnicodeEncodeError (a traceback, an empty file), on standard output it
+    wrote the raw byte 0xE9 (no valid UTF-8)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    name = os.fsdecode(str(folder).encode() + b"/caf\xe9.txt")
+    Path(name).write_text(CLEAN, encoding="utf-8")
+    jsonl = os.fsdecode(str(folder).encode() + b"/lines\xe9.jsonl")
+    Path(jsonl).write_text(json.dumps({"text": CLEAN}) + "\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "service.cli", "score", "--model", str(tiny_model_dir), "--no-explain", name,
+           "--jsonl", jsonl]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    out = tmp_path / "out.jsonl"
+    for extra in ([], ["--out", str(out)]):
+        proc = subprocess.run([*cmd, *extra], capture_output=True, cwd=REPO, env=env)
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+        text = (out.read_bytes() if extra else proc.stdout).decode("utf-8")  # valid UTF-8
+        first, second = _records(text)
+        assert first["id"] == first["path"] == f"{folder}/caf\\xe9.txt" and "score" in first
+        assert second["id"] == f"{folder}/lines\\xe9.jsonl:1" and "score" in second
 
 
 def test_demo_prints_every_document_with_its_verdict(runner, tmp_path, tiny_model, tiny_model_dir):
