@@ -185,7 +185,23 @@ def _error_record(doc_id: str, err: InputError) -> dict[str, Any]:
 
 
 def _emit(record: dict[str, Any], out: Any) -> None:
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise _write_failed(out, exc) from exc
+
+
+def _write_failed(out: Any, exc: OSError) -> typer.Exit:
+    """Exit 2 saying why ``out`` cannot be written (a full disk, a closed pipe), not a traceback and exit 1 (which
+    says that a document got an error record). Standard output then goes to the null device: the records still
+    in its buffer would fail again when Python flushes it at exit."""
+    where = "standard output" if out is sys.stdout else getattr(out, "name", "the output")
+    if out is sys.stdout:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted; no message, as cat does
+            return typer.Exit(2)
+    return _usage_error(f"cannot write {where}: {exc.strerror or exc}")
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -494,9 +510,14 @@ def score(
                     rec = _error_record(rid, exc)
                 failures += "error" in rec
                 _emit(rec, sink)
+        try:
+            sink.flush()
+        except OSError as exc:
+            raise _write_failed(sink, exc) from exc
     finally:
         if out is not None:
-            sink.close()
+            with contextlib.suppress(OSError):  # flushed above, or a write failed and was told: nothing to add
+                sink.close()
     if failures:
         typer.echo(f"{failures} of {total} document(s) could not be scored (see their 'error' field)", err=True)
         raise typer.Exit(1)

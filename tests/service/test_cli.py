@@ -312,6 +312,23 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped_as_the_scan_shows_it(tmp_
         assert second["id"] == f"{folder}/lines\\xe9.jsonl:1" and "score" in second
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_output_that_cannot_be_written_is_an_error_saying_why_not_a_traceback(tmp_path, tiny_model_dir):
+    """A full disk under --out or standard output: exit 2 with the reason; it was a traceback and exit 1, which
+    says that some document got an error record."""
+    src = tmp_path / "a.txt"
+    src.write_text(CLEAN, encoding="utf-8")
+    cmd = [sys.executable, "-m", "service.cli", "score", "--model", str(tiny_model_dir), str(src)]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    to_file = subprocess.run([*cmd, "--out", "/dev/full"], capture_output=True, text=True, cwd=REPO, env=env)
+    with open("/dev/full", "w") as full:
+        to_stdout = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    for proc, where in ((to_file, "/dev/full"), (to_stdout, "standard output")):
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr and f"cannot write {where}" in proc.stderr, proc.stderr[-2000:]
+        assert "No space left" in proc.stderr
+
+
 def test_demo_prints_every_document_with_its_verdict(runner, tmp_path, tiny_model, tiny_model_dir):
     folder = tmp_path / "seeds"
     folder.mkdir()
