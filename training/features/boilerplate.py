@@ -55,6 +55,7 @@ def head_line_count(categories: list[str]) -> int:
 PARAGRAPH_WORDS = 8  # a content sentence this long is article prose: prose lines bound the head and the tail
 _DIGITS_RE = re.compile(r"\d{3}")
 _CUT_RE = re.compile(r"[\w,;–—、，；-]$")  # ends on a word, a comma or a dash: the sentence did not end
+_EXCERPT_END_RE = re.compile(r"[\w,;–—-]\s*\[(?:…|\.\.\.)\]$")  # "... an address he […]": cut by a feed
 _CLOSING_MARKS = CLOSERS  # what may follow a sentence's mark (a quote's or a bracket's end, 」 or 』)
 # Chinese and Japanese sentences end in full-width marks (。！？). A teaser cut off with "…" is not prose.
 _PROSE_END_MARKS = frozenset(".!?。！？")
@@ -380,6 +381,12 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     )
     last_prose = lines[k_last] if k_last is not None else None
     cut_off = k_last is not None and _stops_mid_sentence(lines, labels, k_last, stop)
+    # An excerpt: the text's last content line stops on a word followed by "[…]" or "[...]", the mark feeds
+    # and blog engines put where they cut an article short ("... sent to an address he […]"). A plain "…" is
+    # left alone: a teaser of another story ends with one.
+    k_end = next((i for i in range(n - 1, -1, -1) if labels[i] == "content"), None)
+    if not cut_off and k_end is not None and _EXCERPT_END_RE.search(lines[k_end].text):
+        cut_off, last_prose = True, lines[k_end]
     values = {
         "boilerplate_cut_off": float(cut_off),
         "boilerplate_line_ratio": len(inside) / n if n else 0.0,

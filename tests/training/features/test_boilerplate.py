@@ -213,6 +213,11 @@ _LEAD = (
             "The council said the consultation on the figures would open in the spring",
             True,
         ),
+        # an excerpt cut by a feed or a blog engine, marked "[…]" or "[...]", is cut; a plain "…" is a teaser's
+        ("The committee will meet again next week when the mayor is expected to present the revised figures […]", True),
+        ("The committee will meet again next week when the mayor is expected to present the figures to [...]", True),
+        ("The committee will meet again next week. [Read the full minutes]", False),
+        ("The committee will meet again next week, the mayor said. […]", False),
         # a subheading above a truncated paragraph does not make the paragraph a list item
         (
             "How the council plans to pay for the new schools and the roads\n\nThe committee will meet again "
