@@ -54,7 +54,7 @@ from service.schemas import (
 )
 from service.scoring import TextTooLargeError, score_text, warm_up
 from service.settings import Settings
-from service.surrogates import has_lone_surrogate, id_text
+from service.surrogates import has_lone_surrogate, id_text, number_too_long
 from training.document import EmptyDocumentError
 
 __all__ = ["create_app", "ApiError", "ModelSlot"]
@@ -240,9 +240,7 @@ def _json_body(data: bytes, charset: str | None = None) -> Any:
     except RecursionError as exc:
         raise ApiError(400, "bad_json", "the body is not valid JSON: it is nested too deeply") from exc
     except ValueError as exc:  # an integer over Python's 4,300 digits: "Exceeds the limit (4300 digits) ..."
-        detail = str(exc).split("; use sys.", 1)[0]  # Python's advice is for Python programmers, not the client
-        raise ApiError(400, "bad_json", f"the body cannot be read as JSON: a number is too long ({detail}); send "
-                       "such a number as a string") from exc
+        raise ApiError(400, "bad_json", f"the body cannot be read as JSON: {number_too_long(exc)}") from exc
 
 
 def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:

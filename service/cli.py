@@ -25,7 +25,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text
-from service.surrogates import has_lone_surrogate, id_text, name_text
+from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -198,7 +198,11 @@ def _write_failed(out: Any, exc: OSError) -> typer.Exit:
     where = "standard output" if out is sys.stdout else getattr(out, "name", "the output")
     if out is sys.stdout:
         with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, sys.stdout.fileno())
+            finally:
+                os.close(null)
         if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted; no message, as cat does
             return typer.Exit(2)
     return _usage_error(f"cannot write {where}: {exc.strerror or exc}")
@@ -485,9 +489,8 @@ def score(
                     except RecursionError as exc:
                         raise InputError("bad_json", f"line {lineno} is not valid JSON: nested too deeply") from exc
                     except ValueError as exc:  # an integer over Python's 4,300 digits
-                        detail = str(exc).split("; use sys.", 1)[0]  # Python's advice is no help here
-                        raise InputError("bad_json", f"line {lineno} cannot be read as JSON: a number is too long "
-                                         f"({detail}); write such a number as a string") from exc
+                        raise InputError("bad_json", f"line {lineno} cannot be read as JSON: {number_too_long(exc)}"
+                                         ) from exc
                     if not isinstance(row, dict):
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["has_lone_surrogate", "utf8_safe", "id_text", "name_text"]
+__all__ = ["has_lone_surrogate", "utf8_safe", "id_text", "name_text", "number_too_long"]
 
 
 def has_lone_surrogate(value: str) -> bool:
@@ -41,3 +41,12 @@ def name_text(name: str) -> str:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate no file name has (JSON's "\ud800")
         return utf8_safe(name)
+
+
+def number_too_long(exc: ValueError) -> str:
+    """What ``json.loads`` says of an integer over Python's 4,300 digits ("Exceeds the limit (4300 digits) for
+    integer string conversion: value has 5000 digits"), without its advice to call
+    ``sys.set_int_max_str_digits()``, which is for Python programmers, not for whoever sent the JSON. One
+    wording for the API, ``thresher score --jsonl`` and the scan."""
+    detail = str(exc).split("; use sys.", 1)[0]
+    return f"a number is too long ({detail}); write such a number as a string"

@@ -71,7 +71,7 @@ from typing import IO, Any
 
 from service.charsets import text_codec
 from service.scan import RawDocument
-from service.surrogates import has_lone_surrogate, id_text, name_text, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -1197,9 +1197,14 @@ class _Scan:
                 key, order, path, "bad_json", f"{where} is not valid JSON: {exc.msg} (column {exc.colno})", fmt="jsonl",
                 doc_id=rid
             )
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
             return self.error(
                 key, order, path, "bad_json", f"{where} is not valid JSON: {exc}", fmt="jsonl", doc_id=rid
+            )
+        except ValueError as exc:  # an integer over Python's 4,300 digits
+            return self.error(
+                key, order, path, "bad_json", f"{where} cannot be read as JSON: {number_too_long(exc)}", fmt="jsonl",
+                doc_id=rid
             )
         return self.record(
             row,

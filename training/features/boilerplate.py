@@ -384,9 +384,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     # An excerpt: the text's last content line stops on a word followed by "[…]" or "[...]", the mark feeds
     # and blog engines put where they cut an article short ("... sent to an address he […]"). A plain "…" is
     # left alone: a teaser of another story ends with one.
-    k_end = next((i for i in range(n - 1, -1, -1) if labels[i] == "content"), None)
-    if not cut_off and k_end is not None and _EXCERPT_END_RE.search(lines[k_end].text):
-        cut_off, last_prose = True, lines[k_end]
+    if not cut_off:
+        k_end = next((i for i in range(n - 1, -1, -1) if labels[i] == "content"), None)
+        if k_end is not None and _EXCERPT_END_RE.search(lines[k_end].text):
+            cut_off, last_prose = True, lines[k_end]
     values = {
         "boilerplate_cut_off": float(cut_off),
         "boilerplate_line_ratio": len(inside) / n if n else 0.0,

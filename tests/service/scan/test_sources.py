@@ -773,3 +773,12 @@ def test_a_wet_conversion_over_the_size_limit_is_an_error_and_the_next_one_is_re
     assert docs[0].error is not None and docs[0].error[0] == "too_large"
     assert docs[1].error is None and docs[1].text == "A short text." and docs[1].html is None
     assert docs[1].meta["warc_type"] == "conversion"
+
+
+def test_a_number_over_pythons_digits_is_told_as_the_writer_can_fix_it(tmp_path):
+    """Python's own advice ("use sys.set_int_max_str_digits()") is no advice to whoever wrote the crawl; the
+    API and ``thresher score --jsonl`` say the same."""
+    (tmp_path / "a.jsonl").write_text('{"text": "fine words", "n": ' + "9" * 5000 + "}\n", encoding="utf-8")
+    code, message = next(iter(walk([tmp_path]))).error
+    assert code == "bad_json" and "4300 digits" in message and "as a string" in message
+    assert "set_int_max_str_digits" not in message
