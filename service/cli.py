@@ -529,15 +529,22 @@ def score(
 def _jsonl_lines(handle: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None, bool]]:
     """(line number, line, too long) of an open JSONL file, then closes it; a line over ``max_bytes`` is skipped
     in chunks, never held in memory (its line is empty); a damaged gzip stream ends the lines with (its line
-    number, None, False)."""
-    from service.scan.sources import _read_line
+    number, None, False). A file saved as UTF-16 or UTF-32 (PowerShell's default) is read as the scan reads it:
+    its lines, as UTF-8."""
+    from service.scan.sources import NUL_WINDOW, _read_line, _Utf8Lines, _wide_encoding
 
     raw = getattr(handle, "fileobj", None)
     lineno = 0
     try:
+        try:
+            start = handle.peek(NUL_WINDOW)[:NUL_WINDOW]  # type: ignore[attr-defined]  # peek: stdin works too
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            start = b""
+        wide = _wide_encoding(start[: len(start) - len(start) % 2])
+        lines: Any = _Utf8Lines(handle, wide) if wide else handle
         while True:
             try:
-                line, too_long = _read_line(handle, max_bytes)
+                line, too_long = _read_line(lines, max_bytes)
             except (EOFError, gzip.BadGzipFile, zlib.error):
                 yield lineno + 1, None, False
                 return

@@ -834,3 +834,18 @@ def test_eval_on_one_class_says_so_and_tells_where_it_wrote(runner, tmp_path, ti
     assert f"wrote {out / 'report.html'} and {out / 'metrics.json'}\n" in res.stdout
     help_text = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"}).stdout
     assert "eval-NAME-VERSION in the current folder" in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_jsonl_saved_as_utf16_or_utf32_is_read_as_the_scan_reads_it(runner, tmp_path, tiny_model_dir, encoding):
+    """PowerShell saves text as UTF-16 with a byte-order mark; without one, its NUL bytes tell it."""
+    rows = "".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\r\n" for i, t in (("a", CLEAN), ("b", SPUN)))
+    plain, wide = tmp_path / "plain.jsonl", tmp_path / "wide.jsonl"
+    plain.write_text(rows, encoding="utf-8", newline="")
+    wide.write_bytes(rows.encode(encoding))
+    got = {}
+    for src in (plain, wide):
+        res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+        assert res.exit_code == 0, res.output
+        got[src] = [(r["id"], r["score"]) for r in _records(res.stdout)]
+    assert got[wide] == got[plain] and [i for i, _ in got[wide]] == ["a", "b"]
