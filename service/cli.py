@@ -964,13 +964,10 @@ def demo(
 
     if not seeds.is_dir():  # before the model loads: `make demo` where ../shared/seeds is not
         what = "is a file" if seeds.exists() else "no such folder"
-        typer.echo(f"error: --seeds {seeds}: {what}; give a folder of .txt files, e.g. --seeds path/to/seeds",
-                   err=True)
-        raise typer.Exit(2)
+        raise _usage_error(f"--seeds {seeds}: {what}; give a folder of .txt files, e.g. --seeds path/to/seeds")
     files = sorted(seeds.glob("*.txt"))
     if not files:
-        typer.echo(f"error: no .txt files in {seeds}", err=True)
-        raise typer.Exit(2)
+        raise _usage_error(f"no .txt files in {seeds}")
     m = _load(model)
     table = Table(title=f"Thresher {m.name} {m.version}")
     for col in ("document", "score", "verdict", "top reasons"):
