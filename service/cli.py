@@ -465,18 +465,19 @@ def score(
                 handle = _open_jsonl(jsonl)
             except OSError as exc:
                 raise _usage_error(f"cannot open {jsonl}: {exc.strerror or exc}") from exc
+            shown_jsonl = name_text(str(jsonl))  # each record's default id is shown_jsonl:LINE
             for lineno, raw, too_long in _jsonl_lines(handle, max_bytes):
                 if raw is None:  # a damaged gzip stream: nothing more can be read
                     total += 1
                     failures += 1
-                    _emit(_error_record(f"{name_text(str(jsonl))}:{lineno}", InputError(
+                    _emit(_error_record(f"{shown_jsonl}:{lineno}", InputError(
                         "bad_archive", f"the gzip stream breaks off at line {lineno}; lines before it were read")
                     ), sink)
                     break
                 if not too_long and not raw.strip():
                     continue
                 total += 1
-                rid = f"{name_text(str(jsonl))}:{lineno}"
+                rid = f"{shown_jsonl}:{lineno}"
                 try:
                     if too_long:
                         raise InputError("too_large", f"line {lineno} has more than {max_bytes} bytes; the limit is "
@@ -531,7 +532,7 @@ def _jsonl_lines(handle: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes
     in chunks, never held in memory (its line is empty); a damaged gzip stream ends the lines with (its line
     number, None, False). A file saved as UTF-16 or UTF-32 (PowerShell's default) is read as the scan reads it:
     its lines, as UTF-8."""
-    from service.scan.sources import NUL_WINDOW, _read_line, _Utf8Lines, _wide_encoding
+    from service.scan.sources import NUL_WINDOW, _read_line, jsonl_lines_of
 
     raw = getattr(handle, "fileobj", None)
     lineno = 0
@@ -540,8 +541,7 @@ def _jsonl_lines(handle: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes
             start = handle.peek(NUL_WINDOW)[:NUL_WINDOW]  # type: ignore[attr-defined]  # peek: stdin works too
         except (EOFError, gzip.BadGzipFile, zlib.error):
             start = b""
-        wide = _wide_encoding(start[: len(start) - len(start) % 2])
-        lines: Any = _Utf8Lines(handle, wide) if wide else handle
+        lines, _ = jsonl_lines_of(handle, start[: len(start) - len(start) % 2])
         while True:
             try:
                 line, too_long = _read_line(lines, max_bytes)

@@ -499,6 +499,14 @@ class _Utf8Lines:
         return self.text.readline(limit).encode("utf-8", "surrogatepass")
 
 
+def jsonl_lines_of(handle: IO[bytes], start: bytes) -> tuple[Any, str | None]:
+    """What to read a JSONL stream's lines from, and its wide encoding: the stream itself (None), or, when its
+    first bytes ``start`` say UTF-16 or UTF-32 (Windows tools save JSONL so), its lines as UTF-8. One rule for
+    the scan and ``thresher score --jsonl``."""
+    wide = _wide_encoding(start)
+    return (_Utf8Lines(handle, wide) if wide else handle), wide
+
+
 def _open_maybe_gzip(raw: IO[bytes]) -> IO[bytes]:
     """The stream itself, or its decompressed view when it starts with the gzip magic number."""
     magic = raw.read(2)
@@ -1110,8 +1118,7 @@ class _Scan:
         except _STREAM_ERRORS as exc:
             yield self.archive_error(key, unit, 1, path, exc, "jsonl", raw)
             return
-        wide = _wide_encoding(start)  # JSONL saved as UTF-16 (Windows tools do): its lines, read as UTF-8
-        lines: Any = _Utf8Lines(handle, wide) if wide else handle
+        lines, wide = jsonl_lines_of(handle, start)  # JSONL saved as UTF-16 (Windows tools do): read as UTF-8
         if b"\x00" in start and not wide:
             yield self.error(
                 key,
