@@ -84,6 +84,7 @@ __all__ = [
     "html_declared_charset",
     "iter_documents",
     "iter_units",
+    "jsonl_lines_of",
     "read_unit",
     "source_format",
     "visible_text",
