@@ -86,6 +86,50 @@ def _inflected(word: str, zipf: Callable[[str, float], float], names: Collection
     return False
 
 
+# Affixes English builds new words with: a known word with one of them is a derived word ("retiling",
+# "unmodelled", "hammockers", "tokenizer", "burliest"), however rare, and no spinner's or typo's trace.
+DERIVING_PREFIXES = ("anti", "counter", "micro", "multi", "non", "over", "out", "pre", "re", "semi", "sub", "un", "under")
+DERIVING_SUFFIXES = (
+    "ization", "izers", "izer", "ize", "ings", "ing", "iest", "est", "ers", "er", "ed", "ists", "ist", "ism",
+    "ness", "less", "ful", "ly", "able",
+)
+DERIVED_STEM_ZIPF = 2.0  # the stem under a suffix is a word at least this frequent ("backspace" 2.2)
+DERIVED_REST_ZIPF = 2.7  # the word after a prefix is at least this frequent ("tiling" 2.9, not "Moria" 2.6)
+DERIVED_MIN_STEM = 4  # letters in the stem or in the word after a prefix, at least ("Worly" is no wor + ly)
+DOUBLED_STEM_MAX = 4  # a doubled last consonant before a suffix belongs to a short stem ("zip", "zipping")
+
+
+def _derived(word: str, zipf: Callable[[str, float], float]) -> bool:
+    """A known word with a prefix or suffix that derives new words: "retiling" (re + tiling),
+    "unmodelled", "hammockers" (hammock + ers), "canoers" (canoe), "backspacing" (backspace), "zipping"
+    (zip), "burliest" (burly), "tokenizer" (token + izer). Users coin such words freely; a spinner's or a
+    typo's edit ("Atterition", "Resefire", "tomowawks") rarely leaves a known word beside a whole affix.
+
+    The stem must be a word in its own right (``DERIVED_STEM_ZIPF``; after a prefix the stricter
+    ``DERIVED_REST_ZIPF``), so "reportt" + "ing" is no derivation of "report": a doubled consonant is
+    undone only for short stems, as English doubles it ("zip" → "zipping")."""
+    for prefix in DERIVING_PREFIXES:
+        rest = word[len(prefix) :]
+        if word.startswith(prefix) and len(rest) >= DERIVED_MIN_STEM and zipf(rest, 0.0) >= DERIVED_REST_ZIPF:
+            return True
+    for suffix in DERIVING_SUFFIXES:
+        if not word.endswith(suffix):
+            continue
+        base = word[: -len(suffix)]
+        if len(base) < DERIVED_MIN_STEM:
+            continue  # "rik" + "ing": too short to be sure of
+        stems = [base]
+        if suffix[0] in "aeiou":
+            stems.append(base + "e")  # backspac + ing: backspace
+            if base[-1] == base[-2] and base[-1] not in "aeiou" and len(base) - 1 <= DOUBLED_STEM_MAX:
+                stems.append(base[:-1])  # zipp + ing: zip (three letters, but the doubling says so)
+        if base.endswith("i"):
+            stems.append(base[:-1] + "y")  # burli + est: burly
+        if any(zipf(s, 0.0) >= DERIVED_STEM_ZIPF for s in stems):
+            return True
+    return False
+
+
 def _not_misspelled_shape(token: str, zipf: dict[str, float]) -> bool:
     """A token that a spinner or a typo does not make in English text, however near a known word it is: a
     capital after the first letter (an acronym "DOCN", "PKIs", a product "SwiftUI", "iSpring",
@@ -280,6 +324,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             and counts[w] < CONSISTENT_SPELLING
             and not _not_misspelled_shape(surface.get(w, w), vocab.zipf)
             and not _inflected(w, zipf, names)
+            and not _derived(w, zipf)
         ),
         key=lambda w: (first_line.get(w, 0), w),
     )[:MAX_CANDIDATES]

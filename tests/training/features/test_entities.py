@@ -126,6 +126,41 @@ def test_a_plural_of_a_known_word_is_not_a_misspelling(resources):
     assert out.evidence["misspellings"] == []
 
 
+@pytest.mark.parametrize(
+    ("word", "derived"),
+    [
+        ("retiling", True),  # re + tiling
+        ("unmodelled", True),  # un + modelled
+        ("hammockers", True),  # hammock + ers
+        ("canoers", True),  # canoe + (e)rs
+        ("backspacing", True),  # backspace without its e + ing
+        ("zipping", True),  # zip, its consonant doubled
+        ("burliest", True),  # burly, its y turned i
+        ("tokenizer", True),  # token + izer
+        ("reportting", False),  # a doubled letter in a long stem is a typo, not English's doubling
+        ("riking", False),  # "rik" is too short a stem to be sure of
+        ("Worly", False),
+        ("atterition", False),  # a spinner's edits leave no known word beside an affix
+        ("resefire", False),
+        ("tomowawks", False),
+        ("jemenskyy", False),
+    ],
+)
+def test_derived_words_are_told_from_garbled_ones(word, derived, resources):
+    assert entities._derived(word.lower(), resources.vocabulary.zipf.get) is derived
+
+
+def test_a_word_derived_from_a_known_one_is_not_a_misspelling(resources):
+    """Writers coin words with English's affixes ("retiling", "hammockers", "tokenizer"): each is a
+    letter or two from a common word, but no spinner's trace. A typo in the same text still is."""
+    text = (
+        "The crew finished retiling the bathroom on Friday, and the hammockers camped by the lake while the "
+        "tokenizer was rewritten by the team. The goverrnment said the plan would be checked next spring.\n"
+    )
+    out, _ = _run(text, resources)
+    assert [m["found"] for m in out.evidence["misspellings"]] == ["goverrnment"]
+
+
 def test_words_that_are_no_misspellings_do_not_use_up_the_candidate_budget(resources):
     """Only the first MAX_CANDIDATES unknown tokens that pass the shape tests are examined: product names
     and acronyms (never a misspelling) must not take those places before a real garbled word later on."""
