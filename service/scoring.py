@@ -41,11 +41,12 @@ def verdict_for(score: float, thresholds: dict[str, float]) -> str:
 
 
 def warm_up(model: Model) -> None:
-    """Score a short text once and index the lexicon's names: loads the vocabulary, the syllable
-    dictionary and the language profiles, so that the first real document (or forked worker) does not
-    pay for them."""
+    """Score a short text once and index the lexicon's names and the common words' pieces: loads the
+    vocabulary, the syllable dictionary and the language profiles, so that the first real document (or
+    forked worker) does not pay for them."""
     score_text(WARMUP_TEXT, model=model, explain=True)
     index_names(model.resources.lexicon)
+    model.resources.vocabulary.piece_index()
 
 
 def _language(detected: dict[str, Any], declared: str | None) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class Vocabulary:
         one piece intact, at most two characters from where it was. So only words sharing such a piece
         with ``w`` are compared (about a hundred look-ups instead of tens of thousands of comparisons).
         """
-        index = self._piece_index()
+        index = self.piece_index()
         m = len(w)
         offset = 0
         found: dict[str, int] = {}
@@ -141,8 +141,10 @@ class Vocabulary:
         near = process.extract(w, list(found), scorer=Levenshtein.distance, score_cutoff=2, limit=None)
         return [(c, int(dist), found[c]) for c, dist, _ in near if dist > 0]
 
-    def _piece_index(self) -> dict[tuple[int, int], dict[str, list[int]]]:
-        """(length, piece number) → piece text → positions in ``by_length[length]``; built once."""
+    def piece_index(self) -> dict[tuple[int, int], dict[str, list[int]]]:
+        """(length, piece number) → piece text → positions in ``by_length[length]``; built once, on the
+        first word of 8+ letters that needs it (about 0.3 s) unless a server or a scan's parent process
+        builds it first (:func:`service.scoring.warm_up`), so that its forked workers share it."""
         if self._pieces is None:
             index: dict[tuple[int, int], dict[str, list[int]]] = {}
             for n, words in self.by_length.items():

@@ -474,3 +474,23 @@ def test_the_repetition_reason_counts_every_repeated_line_with_or_without_eviden
         r = score_text(text, model=shipped_model, explain=explain)
         found = [x["message"] for x in r["reasons"] + r["explanation"]["no_effect"] if x["code"] == "repetition"]
         assert found and found[0].startswith("75 line(s) repeat earlier ones (25 different lines);"), found
+
+
+def test_warm_up_leaves_no_index_for_the_first_document_to_build():
+    """A server's worker or a scan's forked workers share what the parent warmed up: the common words'
+    piece index (about 0.3 s and tens of MiB) included, not built again by each worker on its first
+    long unknown word. A fresh process, so that no other test has built it already."""
+    import subprocess
+    import sys
+
+    code = (
+        "from service.model import load_model, DEFAULT_MODEL_DIR\n"
+        "from service.scoring import warm_up\n"
+        "from training.vocabulary import general_vocabulary\n"
+        "model = load_model(DEFAULT_MODEL_DIR)\n"
+        "assert general_vocabulary('en')._pieces is None\n"
+        "warm_up(model)\n"
+        "print(general_vocabulary('en')._pieces is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
