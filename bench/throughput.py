@@ -24,12 +24,12 @@ def main() -> None:
     args = ap.parse_args()
     require(EXTRACTIONS)
     from service.model import DEFAULT_MODEL_DIR, load_model
-    from service.scoring import score_text
+    from service.scoring import score_text, warm_up
 
     texts = [r["text"] for r in read_gz_jsonl(EXTRACTIONS)] + [r["text"] for r in read_gz_jsonl(WCXB)]
     texts = [t for t in texts if t.strip()][: args.limit]
     model = load_model(args.model or DEFAULT_MODEL_DIR)
-    score_text("Warm-up text. It loads the vocabulary and the language profiles once.", model=model)
+    warm_up(model)  # as the server and the scan do: vocabulary, indexes and language profiles, once
 
     def thresher(t: str) -> None:
         score_text(t, model=model, explain=False)
