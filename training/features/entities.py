@@ -130,17 +130,21 @@ def _derived(word: str, zipf: Callable[[str, float], float]) -> bool:
     return False
 
 
-def _not_misspelled_shape(token: str, zipf: dict[str, float]) -> bool:
+def _not_misspelled_shape(token: str) -> bool:
     """A token that a spinner or a typo does not make in English text, however near a known word it is: a
     capital after the first letter (an acronym "DOCN", "PKIs", a product "SwiftUI", "iSpring",
-    "PartnerRe"), a letter outside English's alphabet (a name "Kristrún", "Löbel", a word of another
-    script), or two frequent words run together ("Notebank", "Workfront", "offboarding": a brand or a
-    coinage, not "Jemenskyy")."""
-    if token[1:] != token[1:].lower() or not token.isascii():
-        return True
-    low = token.lower()
-    for i in range(COMPOUND_MIN_PART, len(low) - COMPOUND_MIN_PART + 1):
-        if zipf.get(low[:i], 0.0) >= COMPOUND_PART_ZIPF and zipf.get(low[i:], 0.0) >= COMPOUND_PART_ZIPF:
+    "PartnerRe") or a letter outside English's alphabet (a name "Kristrún", "Löbel", a word of another
+    script)."""
+    return token[1:] != token[1:].lower() or not token.isascii()
+
+
+def _compound(word: str, zipf: dict[str, float]) -> bool:
+    """Two frequent words run together ("notebank", "workfront", "offboarding"): a brand or a coinage,
+    not "Jemenskyy". Not a misspelling of a common word, nor of another spelling in the text; but
+    :func:`extract` still takes it for a name the lexicon knows one letter away ("Starmar" reads as
+    "star" + "mar", and is one letter from Starmer)."""
+    for i in range(COMPOUND_MIN_PART, len(word) - COMPOUND_MIN_PART + 1):
+        if zipf.get(word[:i], 0.0) >= COMPOUND_PART_ZIPF and zipf.get(word[i:], 0.0) >= COMPOUND_PART_ZIPF:
             return True
     return False
 
@@ -322,9 +326,10 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             for w in oov
             if MIN_TOKEN_LEN <= len(w) <= MAX_TOKEN_LEN
             and counts[w] < CONSISTENT_SPELLING
-            and not _not_misspelled_shape(surface.get(w, w), vocab.zipf)
+            and not _not_misspelled_shape(surface.get(w, w))
             and not _inflected(w, zipf, names)
             and not _derived(w, zipf)
+            and not (_compound(w, vocab.zipf) and not _lexicon_pool(lexicon, w, 1))
         ),
         key=lambda w: (first_line.get(w, 0), w),
     )[:MAX_CANDIDATES]
@@ -332,13 +337,16 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
         doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w
+        compound = _compound(w, vocab.zipf)
+        if compound:  # a coinage, unless it is a letter from a name the lexicon knows ("Starmar")
+            max_d, doc_names = 1, []  # (one is near, or it would not be a candidate)
         for source in ("document", "lexicon"):
             pool = doc_names if source == "document" else _lexicon_pool(lexicon, w, max_d)
             hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
             if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
                 intended = (hit[0], int(hit[1]), source)
                 break
-        if intended is None:
+        if intended is None and not compound:
             common = vocab.nearest_common(w, max_distance=max_d if len(w) >= 8 else 1)
             if common is not None and vocab.zipf.get(common[0], 0.0) >= COMMON_ZIPF:
                 intended = (common[0], common[1], "vocabulary")

@@ -93,6 +93,20 @@ def test_lexicon_supplies_the_intended_spelling(resources):
     assert hits == [("Wierzbicky", "Wierzbicki", "lexicon")]
 
 
+def test_a_name_that_reads_as_two_words_is_still_a_misspelled_name(resources):
+    """"Starmar" reads as "star" + "mar", two frequent words run together, the shape of a brand
+    ("Workfront"); but it is one letter from a name the lexicon knows. A compound near no such name
+    ("Notebank") is still left alone, and the compound is never taken for a misspelled common word."""
+    res = _resources_with(resources, ["Keir Starmer", "Mark Rutte"])
+    text = (
+        "Prime Minister Keir Starmar said on Tuesday that the Notebank app and the Workfront tools would "
+        "be reviewed by the cabinet before the end of the year.\n"
+    )
+    out, _ = _run(text, res)
+    hits = [(f["found"], f["intended"], f["source"]) for f in out.evidence["misspellings"]]
+    assert hits == [("Starmar", "Starmer", "lexicon")]
+
+
 def test_garbled_common_word_is_found_from_the_vocabulary(resources):
     text = "The goverrnment announced the new measures on Thursday after a long meeting of ministers.\n"
     out, _ = _run(text, resources)
