@@ -157,8 +157,10 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
         f"<title>{esc(title)}</title><style>",
         "body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}",
         "img{max-width:100%;height:auto}nav a{margin-right:1em}",
-        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;padding:3px 8px;"
-        "text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}.n{text-align:right}"
+        "table{border-collapse:collapse}.scroll{overflow-x:auto;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;"
+        "padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}"
+        ".n{text-align:right}th,.n,.v,td code{white-space:nowrap;overflow-wrap:normal}td:not(.n,.v){min-width:9em}"
+        "h3{overflow-wrap:anywhere}"
         ".more{color:#666}code{background:#f5f5f5;padding:0 3px}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         "<p>" + ", ".join(f"{label}: <b>{esc(str(summary[k]))}</b>" for label, k in _HEADLINE if k in summary)
@@ -205,7 +207,7 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
                 continue
             rid, fpath, score, verdict, copy_of = row
             parts.append(f"<tr><td>{esc(rid)}</td><td>{esc(fpath)}</td><td class=n>{score:.1f}</td>"
-                         f"<td>{esc(verdict)}</td><td>{esc(copy_of)}</td></tr>")
+                         f"<td class=v>{esc(verdict)}</td><td>{esc(copy_of)}</td></tr>")
         if len(keys) > CLUSTER_ROWS:
             parts.append(f"<tr class=more><td colspan=5>{len(keys) - CLUSTER_ROWS} more documents</td></tr>")
         parts.append("</table>")
@@ -234,5 +236,8 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
     parts.append("</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)  # missing parent folders are created, as OUT's are
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
+    # Every table scrolls sideways in a box of its own on a narrow screen: the page itself never does. (No
+    # escaped name can hold "<table>".)
+    page = "\n".join(parts).replace("<table>", "<div class=scroll><table>").replace("</table>", "</table></div>")
+    tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)

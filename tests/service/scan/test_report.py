@@ -73,3 +73,25 @@ def test_a_scan_of_errors_only_says_so_instead_of_drawing_empty_charts(tmp_path)
     page = path.read_text(encoding="utf-8")
     assert "No document was scored." in page and page.count("data:image/png") == 1  # the site chart only
     assert "<td>a</td><td>/crawl/a.bin</td><td><code>binary</code></td>" in page
+
+
+def test_numbers_verdicts_and_headers_are_never_broken_inside_a_word(tmp_path):
+    """Every cell could break anywhere, so that long paths fit; beside them a table shrank its short columns
+    too and showed a score of 35.8 as "35" over ".8", "unreliable" as "unre/liabl/e", "score" as "sc/or/e".
+    Numbers, verdicts, codes and headers stay whole; on a narrow screen a table scrolls in its own box."""
+    long_path = "crawl/" + "a-very-long-folder-name-" * 6 + "/a.txt"
+    clusters = [{"story": "story-" + long_path, "size": 2, "keys": [long_path, "b.txt"]}]
+    data = ReportData(members=shown_members(clusters))
+    data.add(_scored(long_path, "crawl", 35.8, "unreliable"))
+    data.add(_scored("b.txt", ".", 86.2, "reliable", crawl={"duplicate_of": long_path}))
+    path = tmp_path / "r.html"
+    write_report(path, data, _summary(data, clusters), clusters)
+    page = path.read_text(encoding="utf-8")
+    style = page[page.index("<style>"):page.index("</style>")]
+    assert "th,.n,.v,td code{white-space:nowrap;overflow-wrap:normal}" in style
+    assert "<td class=n>35.8</td><td class=v>unreliable</td>" in page
+    assert "<td class=n>86.2</td><td class=v>reliable</td>" in page
+    assert "h3{overflow-wrap:anywhere}" in style  # the story's id, as long as a path
+    assert ".scroll{overflow-x:auto" in style
+    assert page.count("<table>") == page.count("<div class=scroll><table>") >= 4
+    assert page.count("</table>") == page.count("</table></div>")
