@@ -88,6 +88,16 @@ JAPANESE = f"""{JAPANESE_TITLE}
 専門家は「無償化は家計の助けになるが、給食を作る現場の人手不足にも目を向ける必要がある」と指摘している。
 """
 
+# An Arabic news article (~90 words), written right to left; each paragraph ends with a full stop.
+ARABIC = """افتتاح مكتبة عامة جديدة في وسط المدينة
+
+افتتحت البلدية يوم الثلاثاء مكتبة عامة جديدة في وسط المدينة، تضم أكثر من خمسين ألف كتاب وقاعة للقراءة تتسع لمئتي شخص.
+
+وقال رئيس البلدية إن المشروع استغرق ثلاث سنوات وكلف نحو عشرة ملايين دولار، مشيرا إلى أن المكتبة ستفتح أبوابها كل يوم من الساعة التاسعة صباحا حتى العاشرة مساء.
+
+ورحب السكان بالمشروع، وقالت إحدى المعلمات إن طلابها سيستفيدون كثيرا من القاعة الجديدة ومن الكتب المخصصة للأطفال.
+"""
+
 # Spam: promotional phrases, capitals, exclamation marks and repeated lines.
 SPAM_LINE = "BEST CHEAP CAR INSURANCE!!! Click here to get your FREE quote today!!!"
 SPAM = f"""{SPAM_LINE}

@@ -138,6 +138,14 @@
     return a;
   }
 
+  /* A quoted line of the article, in its own direction: a right-to-left line inside this left-to-right
+   * list keeps its words and punctuation in their order. */
+  function quote(text) {
+    var q = el("q", "ev-text", snippet(text));
+    q.dir = "auto";
+    return q;
+  }
+
   function evidenceItem(item, lineCount) {
     var li = el("li", "evidence");
     if (item === null || typeof item !== "object") {
@@ -160,7 +168,7 @@
     } else if (typeof item.category === "string") {
       var tag = el("span", "ev-cat cat-" + safeToken(item.category), categoryLabel(item.category));
       li.appendChild(tag);
-      if (item.text != null) li.appendChild(el("q", "ev-text", snippet(item.text)));
+      if (item.text != null) li.appendChild(quote(item.text));
       if (typeof item.confidence === "number") {
         li.appendChild(el("span", "ev-meta", " " + item.confidence.toFixed(2)));
       }
@@ -169,7 +177,7 @@
       if (typeof item.probability === "number") langText += " " + item.probability.toFixed(2);
       li.appendChild(el("span", "ev-text", langText));
     } else if (item.text != null) {
-      li.appendChild(el("q", "ev-text", snippet(item.text)));
+      li.appendChild(quote(item.text));
       if (item.kind) li.appendChild(el("span", "ev-meta", " " + String(item.kind)));
     } else {
       var parts = [];
@@ -252,6 +260,7 @@
 
   function lineText(text, items) {
     var span = el("span", "lt");
+    span.dir = "auto"; // an Arabic or Hebrew line reads right to left, its full stop at its end
     var ranges = items.length ? misspellingRanges(text, items) : [];
     var pos = 0;
     ranges.forEach(function (r) {

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from resources import CLEAN, SCRAPED, SPUN, SPUN_MANGLED
+from resources import ARABIC, CLEAN, SCRAPED, SPUN, SPUN_MANGLED
 
 try:
     from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -329,4 +329,35 @@ def test_long_tokens_stay_inside_the_page_and_an_edited_text_marks_its_result_st
     expect(page.locator("#stale-note")).to_be_hidden()
     # without JavaScript the form would put its fields in the address: it has none to put
     assert page.eval_on_selector_all("#score-form [name]", "els => els.length") == 0
+    _assert_clean(tab)
+
+
+def test_a_right_to_left_text_is_shown_right_to_left(tab):
+    """Arabic lines were laid out left to right: aligned left, each sentence's full stop drawn at its right end,
+    which is where an Arabic sentence starts. Each line (and the box it is typed in) takes the direction of
+    its own first letters; an English line beside them stays left to right."""
+    page = tab.page
+    english = "Source: the city council's press office."
+    text = ARABIC + english + "\n"
+    tab.score(text)
+    expect(page.locator("#result")).to_be_visible()
+    assert page.eval_on_selector("#text", "e => getComputedStyle(e).direction") == "rtl"
+    lines = text.split("\n")
+    for number, line in enumerate(lines[:-1], start=1):
+        if not line.strip():
+            continue
+        lt = page.locator(f"#L{number} .lt")
+        assert lt.text_content() == line
+        # where the first and the last character are drawn: an Arabic sentence starts at the right
+        first, last = lt.evaluate("""e => {
+            const t = e.firstChild, r = document.createRange(), at = i => (r.setStart(t, i), r.setEnd(t, i + 1),
+                r.getClientRects()[0].left);
+            return [at(0), at(t.length - 1)];
+        }""")
+        if line == english:
+            assert lt.evaluate("e => getComputedStyle(e).direction") == "ltr"
+            assert first < last, line
+        else:
+            assert lt.evaluate("e => getComputedStyle(e).direction") == "rtl"
+            assert first > last, line
     _assert_clean(tab)
