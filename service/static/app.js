@@ -363,7 +363,9 @@
 
   function setBusy(on) {
     busy = on;
-    button.disabled = on;
+    // aria-disabled, not disabled: a disabled button loses the focus, and a keyboard user who pressed it
+    // would find themselves back at the top of the page. `busy` keeps a second press from sending again.
+    button.setAttribute("aria-disabled", on ? "true" : "false");
     button.textContent = on ? "Scoring…" : "Score";
     resultPanel.setAttribute("aria-busy", on ? "true" : "false");
     [resultPanel, reasonsPanel, textPanel].forEach(function (p) { p.classList.toggle("pending", on); });

@@ -361,3 +361,26 @@ def test_a_right_to_left_text_is_shown_right_to_left(tab):
             assert lt.evaluate("e => getComputedStyle(e).direction") == "rtl"
             assert first > last, line
     _assert_clean(tab)
+
+
+def test_the_score_button_keeps_the_focus_while_it_scores(tab):
+    """The button was disabled while the request ran, and a disabled button loses the focus: a keyboard user
+    who pressed Enter on it was left on the page's body, and the next Tab started from the top."""
+    page = tab.page
+    page.fill("#text", CLEAN)
+    page.focus("#score-button")
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/v1/score"):
+        page.keyboard.press("Enter")
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#score-button")).to_be_enabled()
+    assert page.evaluate("document.activeElement.id") == "score-button"
+    # busy, it said so and a second press sent nothing
+    page.route("**/v1/score*", lambda route: None)  # an answer that never comes
+    page.keyboard.press("Enter")
+    expect(page.locator("#score-button")).to_be_disabled()
+    assert page.get_attribute("#score-button", "aria-disabled") == "true"
+    assert page.text_content("#score-button") == "Scoring…"
+    page.keyboard.press("Enter")
+    assert sum(urlsplit(u).path == "/v1/score" for u in tab.requests) == 2
+    assert page.evaluate("document.activeElement.id") == "score-button"
+    assert tab.page_errors == [] and tab.foreign == []
