@@ -65,6 +65,11 @@ Local chief Martin Ravensworth welcomed the accord but cautioned that earlier sc
 Opposition spokesperson Clara Bellamy stated the bargain was too small. Belamy told the tribunal of public opinion that individuals in the town deserved better, and Okonkwo declined to respond.
 """
 
+# The clean article with a line in which common words stand where two known surnames belong (the
+# shipped model's name_slot_swaps finds both: Keir Starmer, Scott Bessent).
+NAME_SWAPS = CLEAN + """Prime Minister Keir Starter and President Emmanuel Macro met in Paris on Friday, where Chancellor Rachel Reeves and Treasury Secretary Scott Scent joined them for talks on trade and steel tariffs.
+"""
+
 # A German news article (~120 words).
 GERMAN = """Stadtrat beschließt neuen Radweg entlang der Elbe
 

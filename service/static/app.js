@@ -276,6 +276,24 @@
     return span;
   }
 
+  /* The intended spelling shows above a marked word, from its left end; a word near the right edge gets it
+   * from its right end instead, so that the tip stays on the screen (a phone's, say). Measured when shown:
+   * the width of a line depends on the window's. */
+  function placeTip(mark) {
+    mark.classList.remove("tip-end");
+    var tip = getComputedStyle(mark, "::after");
+    var width = parseFloat(tip.width) + parseFloat(tip.paddingLeft) + parseFloat(tip.paddingRight);
+    var first = mark.getClientRects()[0];
+    if (first && isFinite(width) && first.left + width > document.documentElement.clientWidth - 4) {
+      mark.classList.add("tip-end");
+    }
+  }
+
+  function onTipShown(event) {
+    var mark = event.target && event.target.closest ? event.target.closest(".misspelling") : null;
+    if (mark) placeTip(mark);
+  }
+
   function renderText(submitted, data) {
     var lines = splitLines(submitted);
     while (lines.length > 1 && lines[lines.length - 1].trim() === "") lines.pop(); // trailing blanks say nothing
@@ -443,6 +461,8 @@
     reasonsPanel = $("reasons-panel");
     textPanel = $("text-panel");
 
+    $("lines").addEventListener("focusin", onTipShown);
+    $("lines").addEventListener("mouseover", onTipShown);
     textArea.addEventListener("input", function () { if (!resultPanel.hidden && !busy) markStale(true); });
     form.addEventListener("submit", function (event) {
       event.preventDefault();

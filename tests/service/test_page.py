@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from resources import ARABIC, CLEAN, SCRAPED, SPUN, SPUN_MANGLED
+from resources import ARABIC, CLEAN, NAME_SWAPS, SCRAPED, SPUN, SPUN_MANGLED
 
 try:
     from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -384,3 +384,24 @@ def test_the_score_button_keeps_the_focus_while_it_scores(tab):
     assert sum(urlsplit(u).path == "/v1/score" for u in tab.requests) == 2
     assert page.evaluate("document.activeElement.id") == "score-button"
     assert tab.page_errors == [] and tab.foreign == []
+
+
+def test_the_intended_spelling_stays_on_a_narrow_screen(tab):
+    """The tip with the intended spelling started at the marked word's left end: for a word near the right
+    edge of a phone's screen it ran off the screen (cut, and the page scrolled sideways). It now starts from
+    the word's right end when it would not fit, on focus and on hover alike."""
+    page = tab.page
+    page.set_viewport_size({"width": 320, "height": 700})
+    tab.score(NAME_SWAPS)  # two-word names, whose tip is wider than the words: "Scott Scent" -> "Scott Bessent"
+    marks = page.locator("#lines .misspelling")
+    assert set(marks.all_text_contents()) == {"Keir Starter", "Scott Scent"}
+    for width in range(300, 481, 6):  # the marked words fall at every place along a line at some width
+        page.set_viewport_size({"width": width, "height": 700})
+        for i in range(marks.count()):
+            mark = marks.nth(i)
+            for show in (mark.focus, mark.hover):
+                show()
+                assert mark.get_attribute("data-intended") in mark.evaluate("e => getComputedStyle(e, '::after').content")
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, mark.text_content())
+            mark.blur()
+    _assert_clean(tab)
