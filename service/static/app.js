@@ -233,22 +233,28 @@
     return new RegExp("(?<![\\p{L}\\p{N}])" + body + "(?![\\p{L}\\p{N}])", "gu");
   }
 
-  /* Ranges [start, end, intended] of the misspellings in one line, without overlaps. */
-  function misspellingRanges(text, items) {
+  function matches(text, item, strict) {
+    var found = [];
+    var re = patternFor(item.found, strict);
+    var m;
+    while ((m = re.exec(text)) !== null) {
+      if (m[0].length === 0) { re.lastIndex += 1; continue; }
+      found.push([m.index, m.index + m[0].length, item.intended]);
+    }
+    return found;
+  }
+
+  /* Ranges [start, end, intended] of the misspellings in one line, without overlaps: ``items`` are the
+   * misspellings the evidence places on this line (a loose match only when the word-bounded one finds
+   * nothing), ``elsewhere`` those it places on another line but counts more than once (the evidence names
+   * only the first line of a word the text misspells several times): their other copies, word-bounded. */
+  function misspellingRanges(text, items, elsewhere) {
     var ranges = [];
     items.forEach(function (item) {
-      var found = [];
-      [true, false].some(function (strict) {
-        var re = patternFor(item.found, strict);
-        var m;
-        while ((m = re.exec(text)) !== null) {
-          if (m[0].length === 0) { re.lastIndex += 1; continue; }
-          found.push([m.index, m.index + m[0].length, item.intended]);
-        }
-        return found.length > 0; // a loose match only when the word-bounded one finds nothing
-      });
-      ranges = ranges.concat(found);
+      var found = matches(text, item, true);
+      ranges = ranges.concat(found.length ? found : matches(text, item, false));
     });
+    elsewhere.forEach(function (item) { ranges = ranges.concat(matches(text, item, true)); });
     ranges.sort(function (a, b) { return a[0] - b[0] || (b[1] - b[0]) - (a[1] - a[0]); });
     var out = [];
     var end = -1;
@@ -258,10 +264,10 @@
     return out;
   }
 
-  function lineText(text, items) {
+  function lineText(text, items, elsewhere) {
     var span = el("span", "lt");
     span.dir = "auto"; // an Arabic or Hebrew line reads right to left, its full stop at its end
-    var ranges = items.length ? misspellingRanges(text, items) : [];
+    var ranges = items.length || elsewhere.length ? misspellingRanges(text, items, elsewhere) : [];
     var pos = 0;
     ranges.forEach(function (r) {
       if (r[0] > pos) span.appendChild(document.createTextNode(text.slice(pos, r[0])));
@@ -306,12 +312,14 @@
     }
     var perLine = new Map();
     var everywhere = [];
+    var repeated = []; // misspelt more than once: the evidence's line is the first of them
     (data.reasons || []).forEach(function (reason) {
       (Array.isArray(reason.evidence) ? reason.evidence : []).forEach(function (item) {
         if (!isMisspelling(item)) return;
         if (Number.isInteger(item.line)) {
           if (!perLine.has(item.line)) perLine.set(item.line, []);
           perLine.get(item.line).push(item);
+          if (typeof item.count === "number" && item.count > 1) repeated.push(item);
         } else {
           everywhere.push(item);
         }
@@ -339,7 +347,8 @@
           if (category !== "content") li.classList.add("boilerplate");
         }
         var items = (perLine.get(number) || []).concat(everywhere);
-        var textSpan = lineText(raw, items);
+        var elsewhere = repeated.filter(function (item) { return item.line !== number; });
+        var textSpan = lineText(raw, items, elsewhere);
         if (textSpan.querySelector(".misspelling")) anyMisspelling = true;
         li.appendChild(textSpan);
         if (category !== undefined && category !== "content") {

@@ -405,3 +405,23 @@ def test_the_intended_spelling_stays_on_a_narrow_screen(tab):
                 assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, mark.text_content())
             mark.blur()
     _assert_clean(tab)
+
+
+def test_a_name_misspelt_twice_is_underlined_twice(tab, live_server):
+    """The evidence names the first line of a word the text misspells (and how many times): only that line
+    was underlined, and the second "Okonkow" looked right."""
+    text = SPUN.replace("and Okonkwo declined", "and Okonkow declined")
+    answer = _api_answer(live_server, text)
+    ev = next(e for r in answer["reasons"] for e in r.get("evidence", []) if e.get("found") == "Okonkow")
+    lines = [n for n, line in enumerate(text.split("\n"), start=1) if "Okonkow " in line]
+    assert ev["count"] == 2 and len(lines) == 2 and ev["line"] == lines[0]
+    tab.score(text)
+    page = tab.page
+    for number in lines:
+        mark = page.locator(f"#L{number} .misspelling", has_text="Okonkow")
+        assert mark.count() == 1, number
+        assert mark.get_attribute("data-intended") == "Okonkwo"
+    # the right spellings, and words that merely contain the wrong one, stay unmarked
+    marked = page.locator("#lines .misspelling").all_text_contents()
+    assert sorted(marked) == sorted([*SPUN_MANGLED, "Okonkow"])
+    _assert_clean(tab)
