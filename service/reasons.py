@@ -193,10 +193,11 @@ def _clip(item: str) -> str:
     return item if len(item) <= ITEM_CHARS else item[: ITEM_CHARS - 1] + "…"
 
 
-def _and_more(items: list[str], shown: int, *, last_and: bool = False) -> str:
+def _and_more(items: list[str], shown: int, *, last_and: bool = False, clip: bool = True) -> str:
     """The first ``shown`` items, and how many more there are ("a, b, and 3 more"); with ``last_and``, a
-    list that is all shown ends in "and" ("a, b and c")."""
-    items = [_clip(x) for x in items]
+    list that is all shown ends in "and" ("a, b and c"). ``clip``: items quoted from the text are cut at
+    ITEM_CHARS; this module's own phrases (``clip=False``) are kept whole."""
+    items = [_clip(x) for x in items] if clip else list(items)
     if len(items) > shown:
         return ", ".join(items[:shown]) + f", and {len(items) - shown} more"
     if last_and and len(items) > 1:
@@ -216,7 +217,8 @@ def _places(positions: set[str]) -> str:
 def _measures(parts: dict[str, float], *, more: bool, shown: int = 3) -> str:
     """The shared boilerplate values in ``parts`` as words, the largest effect first."""
     ranked = sorted(parts, key=lambda name: (-abs(parts[name]), name))
-    return _and_more([_BOILERPLATE_MEASURES[name][0 if more else 1] for name in ranked], shown, last_and=True)
+    return _and_more([_BOILERPLATE_MEASURES[name][0 if more else 1] for name in ranked], shown, last_and=True,
+                     clip=False)
 
 
 def _message(code: str, contribution: float, values: dict[str, float], ev: dict[str, list[dict[str, Any]]],

@@ -83,6 +83,21 @@ def test_a_category_is_charged_only_with_the_values_that_count_its_lines():
     assert "fewer lines inside the article" in got["less_boilerplate"]["message"]
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_what_the_shared_boilerplate_values_measure_is_said_whole(sign):
+    """The phrase for the lines before the article is longer than a quoted item may be, and was cut as one:
+    "fewer lines before the article (beyond two of timestamp, cr…, and 2 more." (seed 002's less_boilerplate)."""
+    contrib = {"boilerplate_head_lines": 0.3 * sign, "boilerplate_body_lines": 0.2 * sign,
+               "boilerplate_nonterminal_line_ratio": 0.4 * sign}
+    # what raises the score beside boilerplate lines, and what lowers it in a text without any
+    got = _all(*_inputs(contrib, lines=[("cookie", "tail", 100)] if sign > 0 else ()))
+    message = got["less_boilerplate" if sign > 0 else "boilerplate_none"]["message"]
+    assert "…" not in message
+    what = "fewer" if sign > 0 else "more"
+    assert f"{what} lines before the article (beyond two of timestamp, credit or byline)" in message
+    assert f"{what} lines inside the article" in message and f"{what} lines that do not end as sentences" in message
+
+
 def test_head_lines_are_charged_to_the_widgets_before_the_article_not_to_a_timestamp_there():
     """The head-line count leaves out what stands above a story (boilerplate.HEADER_CATEGORIES): its
     contribution goes to the share bar before the article, not to the timestamp beside it."""
