@@ -187,8 +187,8 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
                      + "".join(f"<td class=n>{sum(c.get(v, 0) for _, c in rest)}</td>"
                                for v in ("reliable", "suspect", "unreliable", "error")) + "</tr>")
     parts += [
-        "</table><h2 id='reasons'>Top reasons</h2><p>Reasons that lower a score by at least 1 log-odds, by how many "
-        "documents they lower.</p><table><tr><th>reason</th><th>documents</th></tr>",
+        "</table><h2 id='reasons'>Top reasons</h2><p>Every reason that lowers a score by at least 1 log-odds, by how "
+        "many documents it lowers, the most frequent first.</p><table><tr><th>reason</th><th>documents</th></tr>",
         *(f"<tr><td><code>{esc(code)}</code></td><td class=n>{n}</td></tr>" for code, n in summary["top_reasons"]),
         "</table>",
         f"<h2 id='clusters'>Story clusters ({len(clusters)})</h2>",

@@ -712,7 +712,9 @@ def summarise(result: ScanResult, counts: dict[str, Counter[str]] | None = None)
     return {
         "documents": sum(verdicts.values()) + sum(errors.values()), "scored": sum(verdicts.values()),
         "errors": sum(errors.values()), "verdicts": dict(verdicts), "error_codes": dict(errors),
-        "top_reasons": t["reasons"].most_common(10),
+        # every code, the most frequent first: the terminal shows the first 6; the report all of them (at
+        # most as many as there are reason codes), so that none it leaves out reads as never lowering a score
+        "top_reasons": t["reasons"].most_common(),
         "stories": len(result.clusters), "near_duplicates": t["near_duplicates"]["documents"],
         "docs_per_s": round(result.docs_per_s, 1), "elapsed_s": round(result.elapsed_s, 1),
         "scored_now": result.scored_now, "resumed": result.resumed, "interrupted": result.interrupted,

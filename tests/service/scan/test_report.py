@@ -13,6 +13,7 @@ from service.scan.report import (
     shown_members,
     write_report,
 )
+from service.scan.runner import ScanResult, summarise, tally
 
 
 def _summary(data: ReportData, clusters: list) -> dict:
@@ -95,3 +96,25 @@ def test_numbers_verdicts_and_headers_are_never_broken_inside_a_word(tmp_path):
     assert ".scroll{overflow-x:auto" in style
     assert page.count("<table>") == page.count("<div class=scroll><table>") >= 4
     assert page.count("</table>") == page.count("</table></div>")
+
+
+
+def test_every_reason_that_lowered_a_score_is_listed(tmp_path):
+    """The summary kept the 10 most frequent reasons, and the report listed those 10 under a sentence that
+    reads as the whole list: the 11th and 12th looked as if they never lowered a score."""
+    codes = [f"reason_{i:02d}" for i in range(12)]
+    recs = [{"id": f"d{i}", "_key": f"d{i}", "_site": ".", "score": 10.0, "verdict": "unreliable",
+             "reasons": [{"code": c, "contribution": -1.5} for c in codes[: 12 - i]]
+             + [{"code": "length", "contribution": -0.5}]} for i in range(12)]
+    summary = summarise(ScanResult(scored_now=len(recs), resumed=0, elapsed_s=1.0), tally(recs))
+    assert summary["top_reasons"] == [(c, 12 - i) for i, c in enumerate(codes)]  # "length" lowered none by 1
+    data = ReportData()
+    for r in recs:
+        data.add(r)
+    path = tmp_path / "r.html"
+    write_report(path, data, summary, [])
+    page = path.read_text(encoding="utf-8")
+    section = page[page.index("id='reasons'"):page.index("id='clusters'")]
+    rows = re.findall(r"<code>(\w+)</code></td><td class=n>(\d+)<", section)
+    assert rows == [(c, str(12 - i)) for i, c in enumerate(codes)]
+    assert "Every reason that lowers a score by at least 1 log-odds" in section
