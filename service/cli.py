@@ -24,7 +24,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
-from service.scoring import TextTooLargeError, score_text
+from service.scoring import TextTooLargeError, score_text, shown_score
 from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long
 from training.document import EmptyDocumentError
 
@@ -984,7 +984,7 @@ def demo(
             continue
         strong = [x for x in r["reasons"] if x["contribution"] <= -DEMO_MIN_CONTRIBUTION][:3]
         top = "\n".join(f"{x['code']} ({x['contribution']:+.1f}): {x['message']}" for x in strong)
-        table.add_row(f.name, f"{r['score']:.1f}", r["verdict"], top or "nothing pulls it down much")
+        table.add_row(f.name, shown_score(r["score"]), r["verdict"], top or "nothing pulls it down much")
     Console().print(table)
 
 

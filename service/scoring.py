@@ -5,6 +5,7 @@ The CLI, the API, the crawl scan and evaluation all call :func:`score_text`; not
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from scipy.special import expit
@@ -15,7 +16,7 @@ from training.document import parse
 from training.features import FEATURE_NAMES, extract_features
 from training.features.entities import index_names
 
-__all__ = ["score_text", "verdict_for", "warm_up", "MAX_TEXT_CHARS", "TextTooLargeError"]
+__all__ = ["score_text", "shown_score", "verdict_for", "warm_up", "MAX_TEXT_CHARS", "TextTooLargeError"]
 
 WARMUP_TEXT = (
     "Warm-up article\n\nThe council met on Tuesday to discuss the new budget for the city's schools. "
@@ -29,6 +30,13 @@ MAX_TEXT_CHARS = 2 * 1024 * 1024
 
 class TextTooLargeError(ValueError):
     """Raised when a text is longer than the scorer accepts."""
+
+
+def shown_score(score: float) -> str:
+    """A score for a person to read: one decimal, cut rather than rounded, so that it never reaches a
+    threshold its verdict did not (69.96 is shown 69.9 beside ``suspect``, not 70.0). The thresholds
+    are whole numbers; the page does the same in ``static/app.js``."""
+    return f"{math.floor(score * 10) / 10:.1f}"
 
 
 def verdict_for(score: float, thresholds: dict[str, float]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from service.scan import folder_site
+from service.scoring import shown_score
 
 __all__ = ["write_report", "site_of", "shown_members", "ReportData"]
 
@@ -206,7 +207,7 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
                 parts.append(f"<tr><td colspan=5>{esc(k)}: not in the output</td></tr>")
                 continue
             rid, fpath, score, verdict, copy_of = row
-            parts.append(f"<tr><td>{esc(rid)}</td><td>{esc(fpath)}</td><td class=n>{score:.1f}</td>"
+            parts.append(f"<tr><td>{esc(rid)}</td><td>{esc(fpath)}</td><td class=n>{shown_score(score)}</td>"
                          f"<td class=v>{esc(verdict)}</td><td>{esc(copy_of)}</td></tr>")
         if len(keys) > CLUSTER_ROWS:
             parts.append(f"<tr class=more><td colspan=5>{len(keys) - CLUSTER_ROWS} more documents</td></tr>")

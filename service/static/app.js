@@ -100,7 +100,8 @@
 
   function renderSummary(data) {
     var score = Number(data.score);
-    $("score").textContent = isFinite(score) ? score.toFixed(1) : "–";
+    // cut, not rounded, to one decimal (as service.scoring.shown_score): 69.96 beside "suspect" is 69.9, not 70.0
+    $("score").textContent = isFinite(score) ? (Math.floor(score * 10) / 10).toFixed(1) : "–";
     var bar = $("score-bar");
     bar.style.width = (isFinite(score) ? Math.max(0, Math.min(100, score)) : 0) + "%";
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from resources import ARABIC, CLEAN, NAME_SWAPS, SCRAPED, SPUN, SPUN_MANGLED
 
+from service.scoring import shown_score
+
 try:
     from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -167,7 +169,7 @@ def test_scraped_text_shows_score_reasons_and_shaded_lines(tab, live_server):
 
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#result")).to_be_visible()
-    assert page.text_content("#score") == f"{answer['score']:.1f}"
+    assert page.text_content("#score") == shown_score(answer["score"])
     assert page.text_content("#verdict") == answer["verdict"]
     assert f"verdict-{answer['verdict']}" in (page.get_attribute("#verdict", "class") or "")
     model = page.text_content("#model") or ""
@@ -219,7 +221,7 @@ def test_spun_text_underlines_misspellings_with_the_intended_spelling(tab, live_
     assert misspelt, "the shipped model should find the spun text's mangled names"
     tab.score(SPUN, keyboard=True)  # Ctrl+Enter
     page = tab.page
-    assert page.text_content("#score") == f"{answer['score']:.1f}"
+    assert page.text_content("#score") == shown_score(answer["score"])
     assert page.text_content("#verdict") == answer["verdict"]
 
     for ev in misspelt:
@@ -264,7 +266,7 @@ def test_without_explain_the_text_is_shown_unlabelled(tab, live_server):
     assert any(urlsplit(u).query == "explain=false" for u in tab.requests if urlsplit(u).path == "/v1/score")
     with live_server.client() as client:
         answer = client.post("/v1/score", params={"explain": "false"}, json={"text": SCRAPED}).json()
-    assert page.text_content("#score") == f"{answer['score']:.1f}"
+    assert page.text_content("#score") == shown_score(answer["score"])
     assert page.locator("#reasons .reason-code").all_text_contents() == [r["code"] for r in answer["reasons"]]
     expect(page.locator("#text-panel")).to_be_visible()
     assert page.locator("#lines li.boilerplate").count() == 0

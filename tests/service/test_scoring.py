@@ -7,7 +7,7 @@ import pytest
 from resources import ALL_TEXTS, CLEAN, EMPTY_TEXTS, GERMAN, JAPANESE, SCRAPED, SPUN, SPUN_MANGLED
 
 from service.reasons import REASON_CODES
-from service.scoring import MAX_TEXT_CHARS, TextTooLargeError, score_text, verdict_for
+from service.scoring import MAX_TEXT_CHARS, TextTooLargeError, score_text, shown_score, verdict_for
 from training.document import EmptyDocumentError, parse
 from training.features import FEATURE_NAMES, extract_features
 
@@ -248,6 +248,16 @@ def test_shown_score_and_verdict_agree_at_a_threshold(tiny_model, shown):
     model = replace(tiny_model, classifier=_FixedLogit(math.log(p / (1 - p))))
     r = score_text(CLEAN, model=model)
     assert r["verdict"] == verdict_for(r["score"], tiny_model.thresholds), (r["score"], r["verdict"])
+
+
+@pytest.mark.parametrize(
+    ("score", "text"), [(69.96, "69.9"), (70.0, "70.0"), (39.999, "39.9"), (40.0, "40.0"), (0.04, "0.0"), (100.0, "100.0")]
+)
+def test_shown_score_never_reaches_a_threshold_its_verdict_did_not(score, text, tiny_model):
+    """The page, the demo table and the scan report show one decimal: 69.96 rounded would read 70.0 beside
+    "suspect". Cut instead, a shown score and its verdict agree on the documented thresholds."""
+    assert shown_score(score) == text
+    assert verdict_for(float(text), tiny_model.thresholds) == verdict_for(score, tiny_model.thresholds)
 
 
 @pytest.mark.parametrize("name", ["clean", "scraped", "spun"])

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from service.scoring import shown_score
+
 REPO = Path(__file__).resolve().parents[3]
 SEEDS = REPO.parent / "shared" / "seeds"
 
@@ -332,6 +334,6 @@ def test_shards_that_number_their_records_alike_keep_their_stories_and_report_ro
             assert r["crawl"]["duplicate_of"].split("/")[-1][6] == r["path"].split("/")[-1][6]
     page = report.read_text(encoding="utf-8")
     for r in recs:
-        row = f"<tr><td>{r['id']}</td><td>{html.escape(r['path'])}</td><td class=n>{r['score']:.1f}</td>"
+        row = f"<tr><td>{r['id']}</td><td>{html.escape(r['path'])}</td><td class=n>{shown_score(r['score'])}</td>"
         assert row in page, row
     assert "deals_$5_$10" in page and "a$\\nosuchcmd$b" in page
