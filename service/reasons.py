@@ -175,6 +175,9 @@ for _name in FEATURE_NAMES:
 FAULT_CODES = _fault_codes()
 
 UNITS = 10_000  # contributions are shown to 4 decimals
+# A fault's reason says it raises the score only from this contribution on: the page shows one decimal,
+# and a sentence saying "raises the score" beside a contribution shown as 0.0 reads as a contradiction.
+RAISES_FROM = 0.05
 
 
 def _pct(x: float) -> str:
@@ -226,7 +229,7 @@ def _message(code: str, contribution: float, values: dict[str, float], ev: dict[
     text = _sentence(code, contribution, values, ev, extra, boilerplate_parts)
     applicable = not any(values.get(name, 0.0) != values.get(name, 0.0) for name in _FEATURES_OF.get(code, ()))
     said = code == "misspelled_entities" and bool(ev.get("misspellings"))  # its sentence says it in its place
-    if code in FAULT_CODES and contribution > 0 and applicable and not said:  # NaN: not measured, says "not applicable"
+    if code in FAULT_CODES and contribution >= RAISES_FROM and applicable and not said:  # NaN: not measured, says "not applicable"
         text += " That is less than a typical reliable article has, so it raises the score."
     return text
 
@@ -289,7 +292,7 @@ def _sentence(code: str, contribution: float, values: dict[str, float], ev: dict
         text = (f"{len(found)} word(s) look like misspellings of known names or words: {shown}. "
                 f"A clean text of {n_words} words has {chance} such misspelling(s) by chance; this one has "
                 f"{occurrences}.")
-        if contribution > 0:  # fewer than the reference reliable article: said here, not after the next sentence
+        if contribution >= RAISES_FROM:  # fewer than the reference reliable article: said here, not after the next sentence
             text += " That is less than a typical reliable article has, so it raises the score."
         respelled_log = values.get("entity_respelled_log_count", 0.0)
         respelled = round(math.expm1(respelled_log)) if respelled_log == respelled_log else 0

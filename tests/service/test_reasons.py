@@ -331,7 +331,7 @@ def test_misspelling_message_says_what_a_clean_text_that_long_has(n_words, respe
     evidence["misspellings"] = [{"found": "Jemenskyy", "intended": "Zelenskyy", "line": 3, "count": 9}]
     message = _all(contrib, values, evidence, extra)["misspelled_entities"]["message"]
     assert message.endswith(ending)
-    assert message.count("raises the score") == (contribution > 0)
+    assert message.count("raises the score") == (contribution >= 0.05)
 
 
 def test_name_slot_and_promotional_lists_say_how_many_they_leave_out():
@@ -387,3 +387,13 @@ def test_a_fault_that_raises_the_score_says_it_is_less_than_usual():
     assert got["repetition"]["message"].endswith(suffix)
     assert not got["misspelled_entities"]["message"].endswith(suffix)
     assert not got["less_boilerplate" if "less_boilerplate" in got else "boilerplate_none"]["message"].endswith(suffix)
+
+
+@pytest.mark.parametrize(("contribution", "says"), [(0.003, False), (0.049, False), (0.05, True), (0.4, True)])
+def test_a_fault_says_it_raises_the_score_only_when_the_page_shows_it_does(contribution, says):
+    """The page shows a contribution to one decimal: +0.003 is "0.0", neutral, and a sentence beside it
+    saying "so it raises the score" would contradict it. From 0.05 on it is shown as +0.1."""
+    contrib, values, evidence, extra = _inputs({"repetition_dup_line_frac": contribution})
+    evidence["duplicate_lines"] = [{"text": "Share this"}]
+    message = _all(contrib, values, evidence, extra)["repetition"]["message"]
+    assert ("raises the score" in message) is says
