@@ -87,6 +87,15 @@ def _short(label: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
+def _histogram_alt(scores: array) -> str:
+    """The histogram's counts in words, for a reader who cannot see the image: documents per 10 points."""
+    counts = [0] * 10
+    for x in scores:
+        counts[min(9, max(0, int(x // 10)))] += 1
+    bins = "; ".join(f"{10 * i}–{10 * i + 10}: {n}" for i, n in enumerate(counts))
+    return f"Score histogram of {len(scores)} documents, documents per 10 points: {bins}."
+
+
 def _plots(scores: array, by_site: dict[str, Counter[str]]) -> tuple[str | None, str | None]:
     """The score histogram and the verdicts by site (None when there is nothing to plot). Names are shown as
     written: matplotlib's math mode is off, so a folder called ``deals_$5_$10`` is no formula."""
@@ -171,7 +180,7 @@ def write_report(path: Path, data: ReportData, summary: dict[str, Any],
         "<h2 id='verdicts'>Verdicts</h2><table><tr><th>verdict</th><th>documents</th></tr>",
         *(f"<tr><td>{esc(str(k))}</td><td class=n>{v}</td></tr>" for k, v in sorted(summary["verdicts"].items())),
         "</table>",
-        f"<img alt='score histogram' src='{hist}'>" if hist else "<p>No document was scored.</p>",
+        f"<img alt='{esc(_histogram_alt(data.scores))}' src='{hist}'>" if hist else "<p>No document was scored.</p>",
         "<h2 id='sites'>By site or folder</h2>",
         f"<img alt='verdicts by site or folder' src='{bars}'>" if bars else "",
         "<table><tr><th>site or folder</th><th>documents</th><th>reliable</th><th>suspect</th><th>unreliable</th>"

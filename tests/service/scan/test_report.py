@@ -118,3 +118,16 @@ def test_every_reason_that_lowered_a_score_is_listed(tmp_path):
     rows = re.findall(r"<code>(\w+)</code></td><td class=n>(\d+)<", section)
     assert rows == [(c, str(12 - i)) for i, c in enumerate(codes)]
     assert "Every reason that lowers a score by at least 1 log-odds" in section
+
+
+def test_the_histogram_says_its_counts_in_words(tmp_path):
+    """A reader who cannot see the image (a screen reader, a text browser) gets its counts from the alt text."""
+    data = ReportData(members={})
+    for i, score in enumerate([3.0, 8.5, 45.0, 69.99, 70.0, 100.0]):
+        data.add(_scored(f"s/{i}.txt", "s", score, "reliable" if score >= 70 else "suspect"))
+    page_path = tmp_path / "r.html"
+    write_report(page_path, data, _summary(data, []), [])
+    alt = re.search(r"<img alt='([^']*)' src='data:image/png", page_path.read_text(encoding="utf-8"))
+    assert alt is not None
+    assert alt.group(1) == ("Score histogram of 6 documents, documents per 10 points: 0–10: 2; 10–20: 0; 20–30: 0; "
+                            "30–40: 0; 40–50: 1; 50–60: 0; 60–70: 1; 70–80: 1; 80–90: 0; 90–100: 1.")
