@@ -129,6 +129,9 @@ _WRAP_END = tuple(".!?:;…\"”’)»›。！？")
 _WRAP_OK = tuple(",;:–—-\"'”’)»›")  # besides a letter or a digit, what a line broken inside a sentence ends with
 _NOT_PROSE_RE = re.compile(r"#|//|/\*|\$ |[a-z][\w+.-]*://|<|\{")
 WRAP_MIN_WIDTH = 40  # a block narrower than this is a list or a poem, not wrapped prose
+# A markdown heading's or quote's marker that a converter repeats on each line it wraps ("## ... at the
+# tech" / "## giant."): the lines are compared, and joined, without it.
+_CARRIED_RE = re.compile(r"(?:#{1,6} |(?:> ?)+)")
 WRAP_MIN_BREAKS = 3
 
 
@@ -150,6 +153,18 @@ def _continues(prev: str, line: str, in_item: bool) -> bool:
     return body[:1].isalnum() or body[:1] in "\"“‘'(«„‚‹"
 
 
+def _wraps(cur: str, nxt: str, width: int, item_block: bool) -> bool:
+    """Is ``nxt`` the rest of ``cur``, broken at ``width``? Its first word would not have fitted, and it
+    goes on with the sentence. Two lines with the same heading or quote marker are compared without it."""
+    a, b = _CARRIED_RE.match(cur), _CARRIED_RE.match(nxt)
+    if a and b and a.group().replace(" ", "") == b.group().replace(" ", ""):
+        cur_body, nxt_body = cur[a.end() :], nxt[b.end() :]
+        if not nxt_body.strip():
+            return False
+        return len(cur) + 1 + len(nxt_body.split()[0]) > width and _continues(cur_body, nxt_body, item_block)
+    return len(cur) + 1 + len(nxt.split()[0]) > width and _continues(cur, nxt, item_block)
+
+
 def _wrap_breaks(physical: list[str]) -> set[int]:
     """Indices of the physical lines (stripped on the right) that continue the line before them."""
     if not any(line.lstrip()[:1].islower() for line in physical):
@@ -166,8 +181,7 @@ def _wrap_breaks(physical: list[str]) -> set[int]:
                 item_block = _ITEM_RE.match(physical[block[0]]) is not None
                 full = [
                     nxt for cur, nxt in zip(block, block[1:], strict=False)
-                    if len(physical[cur]) + 1 + len(physical[nxt].split()[0]) > width
-                    and _continues(physical[cur], physical[nxt], item_block)
+                    if _wraps(physical[cur], physical[nxt], width, item_block)
                 ]
                 if 2 * len(full) >= len(block) - 1:  # most of the block's lines are full: wrapped prose
                     breaks += full
@@ -244,7 +258,8 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], bool]:
             continue
         if i in breaks and out:
             number, span, joined = out[-1]
-            out[-1] = (number, span + 1, f"{joined} {stripped}")
+            carried = _CARRIED_RE.match(stripped)  # a break never starts a line with a marker of its own
+            out[-1] = (number, span + 1, f"{joined} {stripped[carried.end():] if carried else stripped}")
         else:
             out.append((i + 1, 1, stripped))
     markdown = _looks_like_markdown(text)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from resources import CLEAN, CLEAN_TITLE, EMPTY_TEXTS, GERMAN, JAPANESE, NUMBERED
 
@@ -169,6 +171,30 @@ def test_a_wrapped_markdown_list_item_is_joined_with_its_indented_rest():
     lines = [ln.text for ln in parse(text).lines]
     assert lines[-2].startswith("* The council approved") and lines[-2].endswith("open to the public")
     assert lines[-1] == "* A second item that is short"
+
+
+@pytest.mark.parametrize("marker", ["## ", "> ", "> > "])
+def test_a_wrapped_heading_or_quote_that_repeats_its_marker_is_one_line(marker):
+    """Converters wrap a long markdown heading or quote by repeating its marker on every line
+    ("## ... at the tech" / "## giant."): one heading, not a line "giant." the line model reads alone."""
+    head = textwrap.fill(
+        "The harbour authority said on Tuesday that the new ferry terminal would open in the spring, "
+        "two years later than planned and well over the budget the council had set for the whole port.",
+        72, initial_indent=marker, subsequent_indent=marker,
+    )
+    assert head.count("\n") >= 2
+    text = _wrapped(CLEAN, 72) + "\n\n" + head + "\n\n" + _wrapped(CLEAN, 72)
+    lines = [ln.text for ln in parse(text).lines]
+    joined = [ln for ln in lines if ln.startswith("The harbour authority")]
+    assert joined == ["The harbour authority said on Tuesday that the new ferry terminal would open in the spring, "
+                      "two years later than planned and well over the budget the council had set for the whole port."]
+    assert not any(ln.startswith(("#", ">")) or "## " in ln or " > " in ln for ln in lines)
+
+
+def test_two_headings_in_a_row_stay_two_lines():
+    text = _wrapped(CLEAN, 72) + "\n\n## The harbour\n## budget and the port\n\n" + _wrapped(CLEAN, 72)
+    lines = [ln.text for ln in parse(text).lines]
+    assert "The harbour" in lines and "budget and the port" in lines
 
 
 @pytest.mark.parametrize(
