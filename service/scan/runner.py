@@ -93,9 +93,14 @@ class ScanResult:
 # ------------------------------------------------------------------------------------------- scoring
 
 
+def _where(doc: RawDocument) -> dict[str, Any]:
+    """Where a record's document came from: its id, file, the URL the input gave (a WARC record's target,
+    a JSONL record's or a Parquet row's ``url``) and the input's format."""
+    return {"id": doc.id, "path": doc.path, **({"url": doc.url} if doc.url else {}), "source_format": doc.source_format}
+
+
 def _error_record(doc: RawDocument, code: str, message: str) -> dict[str, Any]:
-    return {"id": doc.id, "path": doc.path, "source_format": doc.source_format,
-            "error": {"code": code, "message": message}}
+    return {**_where(doc), "error": {"code": code, "message": message}}
 
 
 def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch: bool = False) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch:
             log.exception("scoring %s failed", doc.key)
             rec = _error_record(doc, "internal_error", f"scoring failed: {type(exc).__name__}: {exc}")
         else:
-            rec = {"id": rec.pop("id"), "path": doc.path, "source_format": doc.source_format, **rec}
+            rec = {**_where(doc), "id": rec.pop("id"), **rec}
             if page is not None:
                 rec["html"] = page
             if doc.meta:
@@ -568,7 +573,7 @@ def _public(rec: dict[str, Any]) -> dict[str, Any]:
     return pub
 
 
-FLAT_COLUMNS = ("id", "path", "key", "source_format", "score", "document_score", "verdict", "error_code", "error_message",
+FLAT_COLUMNS = ("id", "path", "url", "key", "source_format", "score", "document_score", "verdict", "error_code", "error_message",
                 "top_reasons", "language", "words", "duplicate_of", "duplicate_similarity", "story", "story_size",
                 "model_version", "record")
 
@@ -579,7 +584,8 @@ def flat_row(rec: dict[str, Any]) -> dict[str, Any]:
     crawl = pub.get("crawl") or {}
     err = pub.get("error") or {}
     return {
-        "id": pub.get("id"), "path": pub.get("path"), "key": pub.get("key"), "source_format": pub.get("source_format"),
+        "id": pub.get("id"), "path": pub.get("path"), "url": pub.get("url"), "key": pub.get("key"),
+        "source_format": pub.get("source_format"),
         "score": pub.get("score"), "document_score": pub.get("document_score", pub.get("score")),
         "verdict": pub.get("verdict"), "error_code": err.get("code"), "error_message": err.get("message"),
         "top_reasons": ";".join(x["code"] for x in pub.get("reasons", []) if x["contribution"] <= -1.0)[:500],
@@ -667,7 +673,8 @@ def _parquet_schema() -> Any:
     import pyarrow as pa
 
     return pa.schema([
-        ("id", pa.string()), ("path", pa.string()), ("key", pa.string()), ("source_format", pa.string()),
+        ("id", pa.string()), ("path", pa.string()), ("url", pa.string()), ("key", pa.string()),
+        ("source_format", pa.string()),
         ("score", pa.float64()),
         ("document_score", pa.float64()), ("verdict", pa.string()), ("error_code", pa.string()),
         ("error_message", pa.string()), ("top_reasons", pa.string()), ("language", pa.string()),

@@ -337,3 +337,24 @@ def test_shards_that_number_their_records_alike_keep_their_stories_and_report_ro
         row = f"<tr><td>{r['id']}</td><td>{html.escape(r['path'])}</td><td class=n>{shown_score(r['score'])}</td>"
         assert row in page, row
     assert "deals_$5_$10" in page and "a$\\nosuchcmd$b" in page
+
+
+def test_a_records_url_is_kept_in_every_output_format(tmp_path):
+    """A JSONL record's id and url are both kept: the id names the record, the url says where the text was
+    crawled; a data engineer joins the scores back on either. Error records keep it too."""
+    arts = _articles(2)
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    rows = [{"id": "a1", "url": "https://news.example.com/a", "text": arts[0]["text"]},
+            {"id": "a2", "url": "https://news.example.com/b", "text": ""},
+            {"id": "a3", "text": arts[1]["text"]}]
+    (crawl / "x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = _scan([str(crawl), "--out", str(tmp_path / "out.jsonl"), "--workers", "1"], tmp_path)
+    assert res.returncode in (0, 1), res.stderr
+    recs = _records(tmp_path / "out.jsonl")
+    assert [(r["id"], r.get("url"), "error" in r) for r in recs] == [
+        ("a1", "https://news.example.com/a", False), ("a2", "https://news.example.com/b", True), ("a3", None, False)]
+    res = _scan([str(crawl), "--out", str(tmp_path / "out.csv"), "--format", "csv", "--workers", "1"], tmp_path)
+    assert res.returncode in (0, 1), res.stderr
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as fh:
+        assert [r["url"] for r in csv.DictReader(fh)] == ["https://news.example.com/a", "https://news.example.com/b", ""]
