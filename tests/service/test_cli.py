@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -185,6 +186,28 @@ def test_jsonl_record_with_html_instead_of_text_is_scored_as_the_scan_scores_it(
     (doc,) = list(iter_documents([src]))
     want = score_document(doc, tiny_model, explain=False)
     assert got["score"] == want["score"] and got["html"] == want["html"]
+
+
+def test_jsonl_html_record_with_its_own_title_and_url_is_scored_as_the_scan_scores_it(runner, tmp_path, tiny_model,
+                                                                                     tiny_model_dir):
+    """A crawl record gives the page's title and URL beside its HTML: the scan uses them (the title above a
+    text that starts with no headline, the URL for trafilatura and the site's name); so does score --jsonl."""
+    from service.scan.runner import score_document
+    from service.scan.sources import iter_documents
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in CLEAN.split("\n\n")[1:])
+    page = f"<html><body><article>{paragraphs}</article></body></html>"  # no <title>, no headline
+    src = tmp_path / "pages.jsonl"
+    src.write_text(json.dumps({"id": "p1", "html": page, "title": "Harbour budget approved | Harbour Gazette",
+                               "url": "https://harbourgazette.example.com/news/1"}) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 0, res.output
+    (got,) = _records(res.stdout)
+    (doc,) = list(iter_documents([src]))
+    want = score_document(doc, tiny_model, explain=False)
+    untitled = score_document(dataclasses.replace(doc, title=None, url=None), tiny_model, explain=False)
+    assert want["score"] != untitled["score"], "the title should matter to this text"
+    assert got["score"] == want["score"]
 
 
 def test_jsonl_text_field(runner, tmp_path, tiny_model_dir):
