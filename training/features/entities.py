@@ -320,28 +320,32 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
 
     # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order,
     # after the cheap shape tests, so that words no spinner or typo makes do not take the places.
-    candidates = sorted(
-        (
-            w
-            for w in oov
-            if MIN_TOKEN_LEN <= len(w) <= MAX_TOKEN_LEN
-            and counts[w] < CONSISTENT_SPELLING
-            and not _not_misspelled_shape(surface.get(w, w))
-            and not _inflected(w, zipf, names)
-            and not _derived(w, zipf)
-            and not (_compound(w, vocab.zipf) and not _lexicon_pool(lexicon, w, 1))
-        ),
-        key=lambda w: (first_line.get(w, 0), w),
-    )[:MAX_CANDIDATES]
+    # A compound ("Notebank") is examined only against the lexicon's names one edit away ("Starmar").
+    compound_names: dict[str, list[str]] = {}
+
+    def examined(w: str) -> bool:
+        if not (MIN_TOKEN_LEN <= len(w) <= MAX_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING):
+            return False
+        if _not_misspelled_shape(surface.get(w, w)) or _inflected(w, zipf, names) or _derived(w, zipf):
+            return False
+        if _compound(w, vocab.zipf):
+            compound_names[w] = _lexicon_pool(lexicon, w, 1)
+            return bool(compound_names[w])
+        return True
+
+    candidates = sorted(filter(examined, oov), key=lambda w: (first_line.get(w, 0), w))[:MAX_CANDIDATES]
     for w in candidates:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
-        doc_names = doc_pools[counts[w]]  # never holds w itself: w is unknown and not more frequent than w
-        compound = _compound(w, vocab.zipf)
-        if compound:  # a coinage, unless it is a letter from a name the lexicon knows ("Starmar")
-            max_d, doc_names = 1, []  # (one is near, or it would not be a candidate)
-        for source in ("document", "lexicon"):
-            pool = doc_names if source == "document" else _lexicon_pool(lexicon, w, max_d)
+        compound = w in compound_names
+        pools: list[tuple[str, list[str] | None]]
+        if compound:  # a coinage, unless it is a letter from a name the lexicon knows
+            max_d, pools = 1, [("lexicon", compound_names[w])]
+        else:  # the document's names never hold w itself: w is unknown and not more frequent than w
+            pools = [("document", doc_pools[counts[w]]), ("lexicon", None)]
+        for source, pool in pools:
+            if pool is None:
+                pool = _lexicon_pool(lexicon, w, max_d)
             hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
             if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
                 intended = (hit[0], int(hit[1]), source)
