@@ -130,6 +130,14 @@ def _derived(word: str, zipf: Callable[[str, float], float]) -> bool:
     return False
 
 
+def _plural_pair(a: str, b: str) -> bool:
+    """One of two words is the other with a plural's "s" or "es" ("xenobot", "Xenobots"; "Agrivoltaics",
+    "agrivoltaic"): a rare word in both numbers, not a misspelling of either."""
+    a, b = a.lower(), b.lower()
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return long in (short + "s", short + "es")
+
+
 def _not_misspelled_shape(token: str) -> bool:
     """A token that a spinner or a typo does not make in English text, however near a known word it is: a
     capital after the first letter (an acronym "DOCN", "PKIs", a product "SwiftUI", "iSpring",
@@ -343,14 +351,16 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             max_d, pools = 1, [("lexicon", compound_names[w])]
         else:  # the document's names never hold w itself: w is unknown and not more frequent than w
             pools = [("document", doc_pools[counts[w]]), ("lexicon", None)]
+        plural = False  # "xenobot" beside the text's "xenobots": one word, in the singular and the plural
         for source, pool in pools:
             if pool is None:
                 pool = _lexicon_pool(lexicon, w, max_d)
             hit = process.extractOne(w, pool, scorer=DamerauLevenshtein.distance, score_cutoff=max_d)
             if hit is not None and hit[1] > 0 and len(hit[0]) >= MIN_TOKEN_LEN:
-                intended = (hit[0], int(hit[1]), source)
+                plural = _plural_pair(w, hit[0])
+                intended = None if plural else (hit[0], int(hit[1]), source)
                 break
-        if intended is None and not compound:
+        if intended is None and not compound and not plural:
             common = vocab.nearest_common(w, max_distance=max_d if len(w) >= 8 else 1)
             if common is not None and vocab.zipf.get(common[0], 0.0) >= COMMON_ZIPF:
                 intended = (common[0], common[1], "vocabulary")

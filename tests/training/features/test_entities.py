@@ -175,6 +175,18 @@ def test_a_word_derived_from_a_known_one_is_not_a_misspelling(resources):
     assert [m["found"] for m in out.evidence["misspellings"]] == ["goverrnment"]
 
 
+def test_a_rare_word_in_the_singular_beside_its_plural_is_not_a_misspelling(resources):
+    text = (
+        "Xenobots are tiny living machines built from frog cells, the researchers said on Tuesday. "
+        "Each xenobot can move on its own, and Xenobots in groups can gather loose cells into piles. "
+        "The team said Xenobots could one day help to clean up the oceans.\n"
+    )
+    out, _ = _run(text, resources)
+    assert out.evidence["misspellings"] == []
+    assert entities._plural_pair("xenobot", "Xenobots") and entities._plural_pair("Agrivoltaics", "agrivoltaic")
+    assert not entities._plural_pair("Jemenskyy", "Zelenskyy")
+
+
 def test_words_that_are_no_misspellings_do_not_use_up_the_candidate_budget(resources):
     """Only the first MAX_CANDIDATES unknown tokens that pass the shape tests are examined: product names
     and acronyms (never a misspelling) must not take those places before a real garbled word later on."""
