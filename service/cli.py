@@ -349,6 +349,11 @@ def _staging(out: Path, stop: _Stop) -> Path:
     """A new, empty folder beside ``out`` to write its replacement in, removed if the command is stopped."""
     staged = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     stop.discard.append(staged)
+    # mkdtemp makes it private (0700); it becomes OUT, a folder like any other: readable as the umask allows
+    # (a model trained by one user is served by another, e.g. a service account)
+    umask = os.umask(0)
+    os.umask(umask)
+    staged.chmod(0o777 & ~umask)
     return staged
 
 

@@ -872,3 +872,30 @@ def test_jsonl_saved_as_utf16_or_utf32_is_read_as_the_scan_reads_it(runner, tmp_
         assert res.exit_code == 0, res.output
         got[src] = [(r["id"], r["score"]) for r in _records(res.stdout)]
     assert got[wide] == got[plain] and [i for i, _ in got[wide]] == ["a", "b"]
+
+
+def _quick_labels(tmp_path: Path) -> Path:
+    fixtures = REPO / "training" / "fixtures"
+    rel = [json.loads(x) for x in (fixtures / "reliable_a.jsonl").read_text(encoding="utf-8").splitlines() if x][-6:]
+    unrel = [json.loads(x) for x in (fixtures / "unreliable_written.jsonl").read_text(encoding="utf-8").splitlines()
+             if x][-6:]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"id": r["id"], "text": r["text"] + "\n\nReviewed.", "label": r["label"]})
+                              + "\n" for r in rel + unrel), encoding="utf-8")
+    return labels
+
+
+def test_a_trained_model_folder_is_readable_as_the_umask_allows_not_private(tmp_path, shipped_model_dir):
+    """The model folder was made by mkdtemp and kept its mode 0700: a model trained by one user could not be
+    loaded by another (the service's account), though every file in it was 0644."""
+    labels = _quick_labels(tmp_path)
+    out = tmp_path / "models" / "mine"
+    for _ in range(2):  # a new folder, then one replacing a model already there
+        proc = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--cv", "2", "--line-model-from",
+                         str(shipped_model_dir), "--names-from", str(shipped_model_dir), "--out", str(out),
+                         "--workers", "1", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = out.stat().st_mode & 0o777
+        assert mode == 0o777 & ~umask == (tmp_path / "models").stat().st_mode & 0o777, oct(mode)
