@@ -101,6 +101,7 @@ from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html
 from service.surrogates import has_lone_surrogate, name_text, utf8_safe
 from training.corrupt import Example
 from training.dataset import LABELS, FixtureError, fixture_hash
+from training.document import normalise
 
 __all__ = [
     "CSV_EXTENSIONS",
@@ -350,6 +351,12 @@ def _kind(p: Path) -> str | None:
     return None
 
 
+def _visible(text: str) -> bool:
+    """Whether the text has a visible character: what scoring and training parse, once control and invisible
+    format characters (a zero-width space, a soft hyphen) are gone; a text without one cannot be scored."""
+    return bool(normalise(text).split())
+
+
 def _html_title_first(text: str, title: str | None) -> str:
     """The text the scan scores for a page: its title as first line unless the text starts with it."""
     if title:
@@ -390,9 +397,9 @@ def _read_document(p: Path, url: str | None = None) -> tuple[str, bytes]:
         raise _Skip("binary", f"{p}: {_NUL_REASON}")
     if is_html:
         main, title, _info = extract_html(text, url)
-        text = _html_title_first(main, title) if main.strip() else ""
-    if not text.strip():
-        raise _Skip("empty", f"{p} has no text" + (" (nothing extracted from the page)" if is_html else ""))
+        text = _html_title_first(main, title) if _visible(main) else ""
+    if not _visible(text):
+        raise _Skip("empty", f"{p} has no visible text" + (" (nothing extracted from the page)" if is_html else ""))
     return text, data
 
 
@@ -554,14 +561,14 @@ class _Source:
         text = row.get("text")
         if text is not None and not isinstance(text, str):
             raise _Skip("bad_text", f"'text' must be a string, got {json.dumps(text)[:60]}")
-        if isinstance(text, str) and text.strip():
+        if isinstance(text, str) and _visible(text):
             return text, "text"
-        problems = ["'text' is empty" if isinstance(text, str) else "no 'text'"]
+        problems = ["'text' has no visible characters" if isinstance(text, str) else "no 'text'"]
         url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
         page = row.get("html")
         if isinstance(page, str) and page.strip():
             main, title, _info = extract_html(page, url)
-            if main.strip():
+            if _visible(main):
                 return _html_title_first(main, title), "html"
             problems.append("nothing extracted from 'html'")
         path_problem: _Skip | None = None
@@ -573,7 +580,7 @@ class _Source:
                 path_problem = exc
                 problems.append(f"path: {exc}")
         cleaned = row.get("cleaned_text")
-        if isinstance(cleaned, str) and cleaned.strip():
+        if isinstance(cleaned, str) and _visible(cleaned):
             return cleaned, "cleaned_text"
         error = row.get("error")
         code = error.get("code") if isinstance(error, dict) else row.get("error_code")

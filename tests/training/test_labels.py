@@ -245,6 +245,32 @@ def test_a_text_with_a_nul_character_is_skipped_as_binary_as_scoring_refuses_it(
     assert s[str(late)] == ("binary", f"{late}: {reason}")
 
 
+def test_a_text_of_invisible_characters_only_is_listed_as_skipped_not_dropped_later(tmp_path):
+    """A zero-width space, a soft hyphen or control characters are no text: scoring refuses them as empty.
+    They were read as usable examples and then left out by training and evaluation with no word on the
+    terminal ("27 used", then "documents 25")."""
+    from training.document import EmptyDocumentError, parse
+
+    invisible = ["\u200b\u200b", "\u00ad", "\u0001\u0002 \u007f", "\ufeff\n\u2060"]
+    for text in invisible:
+        with pytest.raises(EmptyDocumentError):
+            parse(text)
+    f = _jsonl(tmp_path / "i.jsonl", [{"id": "ok", "text": R1, "label": "reliable"},
+                                      *({"id": f"x{n}", "text": t, "label": "unreliable"} for n, t in enumerate(invisible))])
+    c = _csv(tmp_path / "i.csv", ["text", "label"], [[U1, "unreliable"], ["\u200b", "reliable"]])
+    root = tmp_path / "folder"
+    (root / "reliable").mkdir(parents=True)
+    (root / "reliable" / "zw.txt").write_text("\u200b\u00ad\n", encoding="utf-8")
+    ls = read_labeled([f, c, root])
+    assert [e.id for e in ls.examples] == ["ok", "i.csv:2"]
+    s = _skips(ls)
+    assert [s[f"{f}:{n}"][0] for n in range(2, 6)] == ["no_text"] * 4
+    assert "'text' has no visible characters" in s[f"{f}:2"][1]
+    assert [v[0] for k, v in s.items() if k.startswith(f"{c}:")] == ["no_text"]
+    zw = root / "reliable" / "zw.txt"
+    assert s[str(zw)] == ("empty", f"{zw} has no visible text")
+
+
 def test_a_non_utf8_line_is_decoded_by_charset_detection(tmp_path):
     f = tmp_path / "latin.jsonl"
     row = {
