@@ -880,6 +880,12 @@ def _line_model_summary(lm: Any, reused_from: Path | None) -> str:
             "cross-validated (it may have been fitted on these documents)")
 
 
+def _file_name(name: str) -> str:
+    """``name`` as one file name: a path separator or a control character (a model's name is any string its
+    trainer chose, "team/v2" or "../x") becomes ``_``, so the name cannot lead out of the folder it is made in."""
+    return "".join("_" if ch in "/\\" or not ch.isprintable() else ch for ch in name)
+
+
 @app.command("eval", cls=_Command)
 def eval_(
     fixtures: Annotated[list[Path], typer.Option("--fixtures", help="Labeled fixtures (same forms as train).")],
@@ -896,7 +902,7 @@ def eval_(
     from training.parallel import default_workers
 
     m = _load(model)
-    folder = out or Path(f"eval-{m.name}-{m.version}")
+    folder = out or Path(_file_name(f"eval-{m.name}-{m.version}"))
     _check_out_folder(folder)
     if (folder / "manifest.json").exists() or _same_file(folder, m.path):
         raise _usage_error(f"--out {folder} is a model folder: the evaluation's metrics.json would replace the "

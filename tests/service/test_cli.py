@@ -899,3 +899,26 @@ def test_a_trained_model_folder_is_readable_as_the_umask_allows_not_private(tmp_
         os.umask(umask)
         mode = out.stat().st_mode & 0o777
         assert mode == 0o777 & ~umask == (tmp_path / "models").stat().st_mode & 0o777, oct(mode)
+
+
+def test_eval_without_out_writes_in_the_current_folder_whatever_the_models_name(tmp_path, shipped_model_dir):
+    """The default folder eval-NAME-VERSION took the model's name as a path: a model named "team/v2" or
+    "x/../../elsewhere" (any string given to --name, or in a model received from someone else) had the
+    evaluation written in a nested folder or outside the current folder."""
+    labels = _quick_labels(tmp_path)
+    model = tmp_path / "models" / "m"
+    work = tmp_path / "work" / "here"
+    work.mkdir(parents=True)
+    for name in ("team/v2", "x/../../../elsewhere", "tab\there"):
+        proc = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--cv", "2", "--line-model-from",
+                         str(shipped_model_dir), "--names-from", str(shipped_model_dir), "--name", name, "--out",
+                         str(model), "--workers", "1", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        version = json.loads((model / "manifest.json").read_text(encoding="utf-8"))["version"]
+        proc = _thresher("eval", "--fixtures", str(labels), "--model", str(model), "--workers", "1", cwd=work)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        folder = "eval-" + name.replace("/", "_").replace("\t", "_") + f"-{version}"
+        assert sorted(p.name for p in (work / folder).iterdir()) == ["metrics.json", "report.html"]
+        assert f"wrote {folder}/report.html and {folder}/metrics.json" in proc.stdout
+    assert len(list(work.iterdir())) == 3  # one folder per evaluation, each in the current folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.jsonl", "models", "work"]
