@@ -9,7 +9,9 @@ Sources, by extension (case-insensitive):
 
 ``.jsonl``, ``.ndjson`` (optionally ``.gz``)
     One JSON object per non-blank line: ``text``, ``label``; optional ``id``, ``tags``, ``weight``,
-    ``origin`` (the project's fixture format, see ``training/fixtures/README.md``). A row with ``html``
+    ``origin`` (the project's fixture format, see ``training/fixtures/README.md``). A file saved as UTF-16
+    or UTF-32 (by a byte-order mark or its NUL bytes, as Windows tools save it) is read line by line, as
+    the scan and ``thresher score --jsonl`` read it. A row with ``html``
     instead of ``text`` (a crawl record, as ``thresher scan`` reads them) gets the page's text as in 1.
     below. The output records of ``thresher scan`` and ``thresher score`` are accepted as they are once
     a ``label`` was added to the ones a person judged: the feedback loop. Those records have no
@@ -97,7 +99,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html
+from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html, jsonl_lines_of
 from service.surrogates import has_lone_surrogate, name_text, utf8_safe
 from training.corrupt import Example
 from training.dataset import LABELS, FixtureError, fixture_hash
@@ -120,6 +122,7 @@ MAX_TEXT_CHARS = 2 * 1024 * 1024  # service.scoring.MAX_TEXT_CHARS: a longer tex
 NUL_WINDOW = 8192
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
 _TAG_SPLIT = re.compile(r"[,;]")
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not in JSON text, unescaped
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 _COUNT_KEYS = ("read", "used", "skipped", "duplicates", "conflicts", "from_path", "cleaned_text")
 _TEXT_FROM = {"from_path": "text(s) read from the file in 'path'", "cleaned_text": "text(s) from 'cleaned_text'"}
@@ -624,10 +627,18 @@ class _Source:
                 if raw.read(2) == b"\x1f\x8b":
                     handle = gzip.GzipFile(fileobj=raw, mode="rb")
                 raw.seek(0)
-                if b"\x00" in handle.read(NUL_WINDOW):
-                    raise FixtureError(f"labeled data {self.path}: looks binary (NUL bytes); expected JSONL")
+                start = handle.read(NUL_WINDOW)
                 handle.seek(0)
-                for line in handle:
+                # UTF-16 or UTF-32 (as Windows tools save JSONL) is read line by line, as the scan and
+                # `thresher score --jsonl` read it; other NUL bytes are a binary file
+                lines, wide = jsonl_lines_of(handle, start[: len(start) - len(start) % 2])
+                if wide is None:
+                    binary = b"\x00" in start
+                else:  # JSON text holds no control character but its blanks (escaped in its strings)
+                    binary = _CONTROL_CHARS.search(start.decode(wide, "replace")) is not None
+                if binary:
+                    raise FixtureError(f"labeled data {self.path}: looks binary (NUL bytes); expected JSONL")
+                for line in iter(lines.readline, b""):
                     lineno += 1
                     if line.strip():
                         self.jsonl_line(line, lineno)

@@ -271,6 +271,27 @@ def test_a_text_of_invisible_characters_only_is_listed_as_skipped_not_dropped_la
     assert s[str(zw)] == ("empty", f"{zw} has no visible text")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_jsonl_file_saved_as_utf16_or_utf32_is_read_as_the_scan_reads_it(tmp_path, encoding):
+    """PowerShell saves UTF-16: `thresher score --jsonl` and the scan read such a file, but as labeled data it
+    was refused whole as binary ("looks binary (NUL bytes)")."""
+    rows = [{"id": "r", "text": R1, "label": "reliable"}, {"id": "u", "text": "Müller – “quoted” ✓ " + U1,
+                                                           "label": "unreliable"}]
+    data = ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n").encode(encoding)
+    plain = tmp_path / f"{encoding}.jsonl"
+    plain.write_bytes(data)
+    packed = tmp_path / f"{encoding}.jsonl.gz"
+    packed.write_bytes(gzip.compress(data))
+    for f in (plain, packed):
+        ls = read_labeled([f])
+        assert [(e.id, e.text, e.label) for e in ls.examples] == [(r["id"], r["text"], r["label"]) for r in rows]
+        assert ls.skipped == []
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b'{"text": "a", "label": "reliable"}\n\x00\x01\x02\xff\x00\x00\x00\x07\n')
+    with pytest.raises(FixtureError, match="looks binary"):
+        read_labeled([binary])
+
+
 def test_a_non_utf8_line_is_decoded_by_charset_detection(tmp_path):
     f = tmp_path / "latin.jsonl"
     row = {
