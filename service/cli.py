@@ -944,6 +944,11 @@ def eval_(
     for name in (k for k in trained_on if k not in known and k in labeled.sources):
         warn(f"{m.name} {m.version} was trained on an earlier version of {name}: documents still in it may be "
              "in its training data, and its scores on them in-sample")
+    lost = [k for k in trained_on if k not in known and k not in labeled.sources and not Path(k).exists()]
+    if lost:  # a path as given to train, relative to where it ran: from elsewhere, nothing can be checked
+        warn(f"{m.name} {m.version} was trained on {', '.join(lost)}, not found from {Path.cwd()} (the manifest "
+             "keeps each labeled path as given to thresher train): whether documents given here were in its "
+             "training data cannot be checked for those; run eval in the folder training ran in")
     overlap = base_overlap({**m.manifest, "fixtures": known}, labeled.examples, builtin=[False] * len(labeled.examples),
                            run_sources=labeled.sources, builtin_hash=fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl"))))
     seen = sum(overlap.seen) if known else 0

@@ -922,3 +922,26 @@ def test_eval_without_out_writes_in_the_current_folder_whatever_the_models_name(
         assert f"wrote {folder}/report.html and {folder}/metrics.json" in proc.stdout
     assert len(list(work.iterdir())) == 3  # one folder per evaluation, each in the current folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.jsonl", "models", "work"]
+
+
+def test_eval_says_when_it_cannot_check_the_models_training_data_from_another_folder(tmp_path, shipped_model_dir):
+    """The manifest keeps a labeled path as given to train ("labels.jsonl"): eval run from another folder could
+    not find it and said nothing, so a model's own training documents were evaluated with no in-sample WARNING."""
+    labels = _quick_labels(tmp_path)
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("".join(labels.read_text(encoding="utf-8").splitlines(keepends=True)[::2]), encoding="utf-8")
+    proc = _thresher("train", "--no-builtin", "--fixtures", "labels.jsonl", "--cv", "2", "--line-model-from",
+                     str(shipped_model_dir), "--names-from", str(shipped_model_dir), "--out", "m", "--workers", "1",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    here = _thresher("eval", "--fixtures", str(subset), "--model", "m", "--out", "ev", "--workers", "1", cwd=tmp_path)
+    assert here.returncode == 0 and "WARNING: 6 of the 6 documents were in" in here.stderr, here.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _thresher("eval", "--fixtures", str(subset), "--model", str(tmp_path / "m"), "--out", "ev", "--workers",
+                     "1", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = f"was trained on labels.jsonl, not found from {elsewhere}"
+    assert said in proc.stderr and "run eval in the folder training ran in" in proc.stderr, proc.stderr[-2000:]
+    assert any(said in w for w in json.loads((elsewhere / "ev" / "metrics.json").read_text())["warnings"])
+    assert "not found from" not in here.stderr
