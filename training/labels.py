@@ -22,8 +22,9 @@ Sources, by extension (case-insensitive):
        from any working directory), then in the current directory (where ``thresher scan`` was most
        likely run). The file is read as the scan reads it (byte-order marks, UTF-8, else the declared or
        detected charset); an HTML page becomes the text the scan scored: trafilatura's main text, with the
-       page title as first line when the text does not start with it. A ``path`` naming a JSONL, JSON or
-       WARC file is a container of many documents and cannot give one record's text.
+       page title as first line when the text does not start with a headline of its own (the rule the
+       scorer applies to a title). A ``path`` naming a JSONL, JSON or WARC file is a container of many
+       documents and cannot give one record's text.
     2. ``cleaned_text`` (present when the scan ran with explain on): the content lines only, boilerplate
        removed. Usable, but not the text the model will see in a crawl, so every such example is counted
        (``counts[source]["cleaned_text"]``) and warned about.
@@ -103,7 +104,7 @@ from service.scan.sources import DEFAULT_MAX_BYTES, decode_text, extract_html, j
 from service.surrogates import has_lone_surrogate, name_text, utf8_safe
 from training.corrupt import Example
 from training.dataset import LABELS, FixtureError, fixture_hash
-from training.document import normalise
+from training.document import _has_headline, normalise
 
 __all__ = [
     "CSV_EXTENSIONS",
@@ -361,10 +362,12 @@ def _visible(text: str) -> bool:
 
 
 def _html_title_first(text: str, title: str | None) -> str:
-    """The text the scan scores for a page: its title as first line unless the text starts with it."""
+    """The text the scan scores for a page: its title as first line, above a blank line, unless the text
+    starts with a headline of its own: the rule :func:`training.document.parse` applies to the title the
+    scan and ``thresher score page.html`` give it, so that a page is trained on as it is scored."""
     if title:
-        title = " ".join(title.split())
-        if title and not text.lstrip().startswith(title):
+        title = " ".join(normalise(title).split())
+        if title and not _has_headline(normalise(text), title):
             return f"{title}\n\n{text}"
     return text
 

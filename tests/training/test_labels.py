@@ -914,3 +914,40 @@ def test_the_current_folder_given_as_dot_is_named_after_itself(tmp_path, monkeyp
     ls = read_labeled([Path(".")])
     assert {e.origin for e in ls.examples} == {"team-labels"} and len(ls.examples) == 5
     assert list(ls.sources) == ["."]
+
+
+@pytest.mark.parametrize(
+    ("title", "heading", "added"),
+    [
+        ("Harbor Road budget approved | Example Gazette", "<h1>Council approves the Harbor Road budget</h1>", False),
+        ("Council approves the Harbor Road budget", "<h1>Council approves the Harbor Road budget</h1>", False),
+        ("Council  approves the\u00a0Harbor Road budget", "", True),
+    ],
+)
+def test_a_page_is_read_as_thresher_score_and_the_scan_read_it(tmp_path, title, heading, added):
+    """A page's title went above its text unless the text started with the title's exact words, where the
+    scan and `thresher score page.html` add it only when the text has no headline of its own: a page whose
+    <title> differs from its <h1> (most do: "Headline | Site") was trained on with one more line than it is
+    scored with."""
+    from service.scan.sources import extract_html
+    from training.document import parse
+
+    body = "".join(f"<p>{p}</p>" for p in (
+        "The city council voted seven to two on Tuesday to approve a revised budget for the Harbor Road "
+        "reconstruction, ending a dispute that had delayed the project since the spring.",
+        "The new plan trims the cost of the drainage works by moving part of the pipe replacement to next year, "
+        "according to figures presented by the public works department during the evening session.",
+        "Residents who spoke at the meeting said they welcomed the decision but asked the council to publish a "
+        "timetable for the lane closures before construction begins in the autumn."))
+    page = f"<html><head><title>{title}</title></head><body><article>{heading}{body}</article></body></html>"
+    root = tmp_path / "pages"
+    (root / "reliable").mkdir(parents=True)
+    (root / "reliable" / "p.html").write_text(page, encoding="utf-8")
+    f = _jsonl(tmp_path / "pages.jsonl", [{"id": "p", "html": page, "label": "reliable"}])
+    main, found, _ = extract_html(page)
+    scored = parse(main, title=found)  # what score_text reads for the page
+    assert bool(scored.title_lines) is added
+    for ex in read_labeled([root, f]).examples:
+        trained = parse(ex.text)
+        assert trained.text == scored.text
+        assert [ln.text for ln in trained.lines] == [ln.text for ln in scored.lines]
