@@ -9,7 +9,9 @@ Sources, by extension (case-insensitive):
 
 ``.jsonl``, ``.ndjson`` (optionally ``.gz``)
     One JSON object per non-blank line: ``text``, ``label``; optional ``id``, ``tags``, ``weight``,
-    ``origin`` (the project's fixture format, see ``training/fixtures/README.md``). A file saved as UTF-16
+    ``origin`` (the project's fixture format, see ``training/fixtures/README.md``), ``title`` (read as the
+    scan and ``thresher score --jsonl`` read a record's title: its first line unless the text starts with a
+    headline of its own). A file saved as UTF-16
     or UTF-32 (by a byte-order mark or its NUL bytes, as Windows tools save it) is read line by line, as
     the scan and ``thresher score --jsonl`` read it. A row with ``html``
     instead of ``text`` (a crawl record, as ``thresher scan`` reads them) gets the page's text as in 1.
@@ -361,10 +363,10 @@ def _visible(text: str) -> bool:
     return bool(normalise(text).split())
 
 
-def _html_title_first(text: str, title: str | None) -> str:
-    """The text the scan scores for a page: its title as first line, above a blank line, unless the text
-    starts with a headline of its own: the rule :func:`training.document.parse` applies to the title the
-    scan and ``thresher score page.html`` give it, so that a page is trained on as it is scored."""
+def _title_first(text: str, title: str | None) -> str:
+    """The text the scan scores for a page or a record with a title: the title as first line, above a blank
+    line, unless the text starts with a headline of its own: the rule :func:`training.document.parse` applies
+    to the title the scan and ``thresher score`` give it, so that a document is trained on as it is scored."""
     if title:
         title = " ".join(normalise(title).split())
         if title and not _has_headline(normalise(text), title):
@@ -403,7 +405,7 @@ def _read_document(p: Path, url: str | None = None) -> tuple[str, bytes]:
         raise _Skip("binary", f"{p}: {_NUL_REASON}")
     if is_html:
         main, title, _info = extract_html(text, url)
-        text = _html_title_first(main, title) if _visible(main) else ""
+        text = _title_first(main, title) if _visible(main) else ""
     if not _visible(text):
         raise _Skip("empty", f"{p} has no visible text" + (" (nothing extracted from the page)" if is_html else ""))
     return text, data
@@ -567,15 +569,17 @@ class _Source:
         text = row.get("text")
         if text is not None and not isinstance(text, str):
             raise _Skip("bad_text", f"'text' must be a string, got {json.dumps(text)[:60]}")
+        # a record's title is read as the scan and `thresher score --jsonl` read it (a page's own title after it)
+        title = utf8_safe(row["title"]) if isinstance(row.get("title"), str) else None
         if isinstance(text, str) and _visible(text):
-            return text, "text"
+            return _title_first(text, title), "text"
         problems = ["'text' has no visible characters" if isinstance(text, str) else "no 'text'"]
         url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
         page = row.get("html")
         if isinstance(page, str) and page.strip():
-            main, title, _info = extract_html(page, url)
+            main, found, _info = extract_html(page, url)
             if _visible(main):
-                return _html_title_first(main, title), "html"
+                return _title_first(main, title or found), "html"
             problems.append("nothing extracted from 'html'")
         path_problem: _Skip | None = None
         ref = row.get("path")

@@ -951,3 +951,25 @@ def test_a_page_is_read_as_thresher_score_and_the_scan_read_it(tmp_path, title, 
         trained = parse(ex.text)
         assert trained.text == scored.text
         assert [ln.text for ln in trained.lines] == [ln.text for ln in scored.lines]
+
+
+def test_a_records_title_is_read_as_the_scan_and_score_jsonl_read_it(tmp_path):
+    """A crawl record with a `title` beside its `text` (or its `html`) is scored by the scan and `thresher score
+    --jsonl` with that title as its first line when the text has no headline of its own; as labeled data the
+    title was ignored, so the record was trained and evaluated on another text than it is scored on."""
+    from service.scan.sources import extract_html
+    from training.document import parse
+
+    body = R1.split("\n", 1)[1].strip()  # the article without its headline: the title goes above it
+    page = f"<html><head><title>Page title</title></head><body><article>{PAGE.split('<article>')[1]}"
+    f = _jsonl(tmp_path / "records.jsonl", [
+        {"id": "t", "text": body, "title": "Council approves the Harbor Road budget", "label": "reliable"},
+        {"id": "h", "html": page, "title": "Harbor budget | Gazette", "label": "reliable"},
+        {"id": "plain", "text": R2, "label": "reliable"},
+    ])
+    main, _, _ = extract_html(page)
+    expected = {"t": parse(body, title="Council approves the Harbor Road budget"),
+                "h": parse(main, title="Harbor budget | Gazette"), "plain": parse(R2)}
+    assert expected["t"].title_lines == 2
+    for ex in read_labeled([f]).examples:
+        assert parse(ex.text).text == expected[ex.id].text, ex.id
