@@ -566,9 +566,10 @@ def _jsonl_lines(handle: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes
             raw.close()
 
 
-def _read_labeled(paths: list[Path], builtin: list[Any] | None = None) -> LabeledSet:
+def _read_labeled(paths: list[Path], builtin: list[Any] | None = None, *, out: Path | None = None) -> LabeledSet:
     """The labeled fixtures in ``paths`` (checked against the ``builtin`` examples, see read_labeled), with
-    what was skipped, merged or dropped told on stderr."""
+    what was skipped, merged or dropped told on stderr. ``out`` (the command's --out): refused when it lies
+    in a folder read as labeled data through a symbolic link (the path itself was checked before)."""
     from training.dataset import FixtureError
     from training.labels import read_labeled
 
@@ -577,6 +578,12 @@ def _read_labeled(paths: list[Path], builtin: list[Any] | None = None) -> Labele
     except FixtureError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    where = out.resolve() if out is not None else None
+    inside = next((f for f in labeled.folders if where is not None and where.is_relative_to(f)), None)
+    if out is not None and inside is not None:
+        raise _usage_error(f"--out {out} is inside {inside}, a folder read as labeled data (reached through a "
+                           "symbolic link in a labeled folder): a later run would read what is written there as "
+                           "labeled documents; write it outside the folders labeled")
     for line in labeled.summary_lines():
         typer.echo(line, err=True)
     return labeled
@@ -653,7 +660,7 @@ def _train(out: Path, target: Path, stop: _Stop, *, name: str, fixtures: list[Pa
         sources["builtin"] = builtin_hash
     labeled = None
     if fixtures:
-        labeled = _read_labeled(fixtures, builtin=examples)
+        labeled = _read_labeled(fixtures, builtin=examples, out=out)
         examples = labeled.builtin + labeled.examples
         sources.update(labeled.sources)
     extra_names: list[str] = []
@@ -908,7 +915,7 @@ def eval_(
         raise _usage_error(f"--out {folder} is a model folder: the evaluation's metrics.json would replace the "
                            "model's own, and the model would no longer load; write the evaluation elsewhere")
     _check_outputs_apart(list(fixtures), [("--out", folder)], read_as="labeled")
-    labeled = _read_labeled(fixtures)
+    labeled = _read_labeled(fixtures, out=folder)
     with _stopping("nothing was written"):
         try:
             metrics, _ = evaluate_model(m, labeled.examples, workers=workers if workers > 0 else default_workers())

@@ -142,7 +142,8 @@ class LabeledSet:
     sorted, each with its path relative to the folder, so moving a file from ``reliable/`` to
     ``unreliable/`` changes it. ``counts``: per source, ``read`` (rows or files met), ``used``,
     ``skipped``, ``duplicates`` and ``conflicts`` (examples of this source dropped as such),
-    ``from_path`` and ``cleaned_text`` (examples whose text came from there).
+    ``from_path`` and ``cleaned_text`` (examples whose text came from there). ``folders``: every folder
+    read in a labeled folder, resolved (one reached through a symbolic link is named where it lies).
     """
 
     examples: list[Example] = field(default_factory=list)
@@ -153,6 +154,7 @@ class LabeledSet:
     conflicts: list[dict[str, Any]] = field(default_factory=list)  # {"ids", "labels"}, "why" when one file
     builtin: list[Example] = field(default_factory=list)  # the built-in examples given, less conflicts
     warnings: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # every folder read in a labeled folder, resolved
 
     def summary_lines(self, limit: int = 10) -> list[str]:
         """Lines for the terminal: totals, per-source counts, then up to ``limit`` items of each problem."""
@@ -262,6 +264,7 @@ def read_labeled(paths: Sequence[Path], *, builtin: Sequence[Example] = ()) -> L
         result.counts[str(src.path)]["skipped"] = len(src.skipped)
         result.skipped += src.skipped
         result.warnings += src.warnings
+        result.folders += src.folders
         if src.rows == 0:
             result.warnings.append(f"{src.path}: no labeled rows or files in it")
 
@@ -483,6 +486,7 @@ class _Source:
         self.examples: list[Example] = []
         self.skipped: list[dict[str, str]] = []
         self.warnings: list[str] = []
+        self.folders: list[Path] = []  # resolved: one reached through a symbolic link is where it lies
         self.rows = 0
         self._hash_parts: list[tuple[str, bytes]] = []  # files read besides the source file itself
         self._hashed: set[Path] = set()
@@ -805,6 +809,7 @@ class _Source:
                 )
                 return
             visited[label][ident] = folder
+            self.folders.append(folder.resolve())
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             self.rows += 1

@@ -945,3 +945,31 @@ def test_eval_says_when_it_cannot_check_the_models_training_data_from_another_fo
     assert said in proc.stderr and "run eval in the folder training ran in" in proc.stderr, proc.stderr[-2000:]
     assert any(said in w for w in json.loads((elsewhere / "ev" / "metrics.json").read_text())["warnings"])
     assert "not found from" not in here.stderr
+
+
+def test_out_in_a_folder_a_labeled_folder_links_to_is_refused_before_training(tmp_path, shipped_model_dir):
+    """--out inside a labeled folder is refused, but one in a folder reached through a symbolic link in it was
+    not: the model's report.html was then read by the next training as a labeled reliable document."""
+    fixtures = REPO / "training" / "fixtures"
+    rel = [json.loads(x) for x in (fixtures / "reliable_b.jsonl").read_text(encoding="utf-8").splitlines() if x][:3]
+    unrel = [json.loads(x) for x in (fixtures / "unreliable_written.jsonl").read_text(encoding="utf-8").splitlines()
+             if x][:3]
+    labeled = tmp_path / "labeled"
+    for r in rel + unrel:
+        (labeled / r["label"]).mkdir(parents=True, exist_ok=True)
+        (labeled / r["label"] / f"{r['id']}.txt").write_text(r["text"], encoding="utf-8")
+    models = tmp_path / "models"
+    models.mkdir()
+    (labeled / "reliable" / "archive").symlink_to(models, target_is_directory=True)
+    quick = ["--no-builtin", "--line-model-from", str(shipped_model_dir), "--names-from", str(shipped_model_dir),
+             "--cv", "2", "--workers", "1"]
+    proc = _thresher("train", "--fixtures", str(labeled), *quick, "--out", str(models / "mine"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert f"--out {models / 'mine'} is inside {models}, a folder read as labeled data" in proc.stderr
+    assert "featurised" not in proc.stderr and not (models / "mine").exists()
+    proc = _thresher("eval", "--fixtures", str(labeled), "--model", str(shipped_model_dir), "--out",
+                     str(models / "ev"), "--workers", "1", cwd=tmp_path)
+    assert proc.returncode == 2 and "a folder read as labeled data" in proc.stderr, proc.stderr[-3000:]
+    assert not (models / "ev").exists()
+    proc = _thresher("train", "--fixtures", str(labeled), *quick, "--out", str(tmp_path / "elsewhere"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
