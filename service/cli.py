@@ -916,6 +916,10 @@ def eval_(
                            "model's own, and the model would no longer load; write the evaluation elsewhere")
     _check_outputs_apart(list(fixtures), [("--out", folder)], read_as="labeled")
     labeled = _read_labeled(fixtures, out=folder)
+    if not labeled.examples:
+        raise _usage_error("no usable labeled document to evaluate on" + (
+            ": every row or file was skipped, duplicated or labeled both ways (listed above)"
+            if labeled.skipped or labeled.conflicts or labeled.duplicates else ""))
     with _stopping("nothing was written"):
         try:
             metrics, _ = evaluate_model(m, labeled.examples, workers=workers if workers > 0 else default_workers())

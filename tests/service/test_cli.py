@@ -973,3 +973,18 @@ def test_out_in_a_folder_a_labeled_folder_links_to_is_refused_before_training(tm
     assert not (models / "ev").exists()
     proc = _thresher("train", "--fixtures", str(labeled), *quick, "--out", str(tmp_path / "elsewhere"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_eval_on_labels_that_are_all_unusable_says_so_not_that_scoring_failed(tmp_path, shipped_model_dir):
+    """Every row skipped (a bad weight, an unknown label): eval said "no example could be scored", as if the
+    model had failed on documents, though none was given to it."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("text,label,weight\nThe council met on Tuesday.,reliable,heavy\nBuy now!,spam,1\n",
+                      encoding="utf-8")
+    proc = _thresher("eval", "--fixtures", str(labels), "--model", str(shipped_model_dir), "--out",
+                     str(tmp_path / "ev"), "--workers", "1", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "skipped 2: bad_label 1, bad_weight 1" in proc.stderr
+    assert ("error: no usable labeled document to evaluate on: every row or file was skipped, duplicated or "
+            "labeled both ways (listed above)") in proc.stderr
+    assert "could be scored" not in proc.stderr and not (tmp_path / "ev").exists()
