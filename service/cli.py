@@ -960,6 +960,10 @@ def eval_(
         warn(f"{m.name} {m.version} was trained on {', '.join(lost)}, not found from {Path.cwd()} (the manifest "
              "keeps each labeled path as given to thresher train): whether documents given here were in its "
              "training data cannot be checked for those; run eval in the folder training ran in")
+    changed = [k for k in trained_on if k not in known and k not in labeled.sources and Path(k).exists()]
+    if changed:  # its documents then are not those trained on: which of them it had cannot be told
+        warn(f"{m.name} {m.version} was trained on an earlier version of {', '.join(changed)}: whether documents "
+             "given here were in its training data cannot be checked for those")
     overlap = base_overlap({**m.manifest, "fixtures": known}, labeled.examples, builtin=[False] * len(labeled.examples),
                            run_sources=labeled.sources, builtin_hash=fixture_hash(sorted(FIXTURES_DIR.glob("*.jsonl"))))
     seen = sum(overlap.seen) if known else 0
