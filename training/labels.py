@@ -444,6 +444,11 @@ def _label(value: Any, row: dict[str, Any]) -> str:
     return label
 
 
+# A document's weight relative to the others: 1e300 beside 1e-300 overflowed the fit, which then wrote a
+# model with ROC AUC 0.5 and no error.
+MIN_WEIGHT, MAX_WEIGHT = 1e-6, 1e6
+
+
 def _weight(value: Any) -> float:
     if value is None or (isinstance(value, str) and not value.strip()):
         return 1.0
@@ -455,6 +460,9 @@ def _weight(value: Any) -> float:
         raise _Skip("bad_weight", f"'weight' must be a positive number, got {value!r}") from exc
     if not math.isfinite(weight) or weight <= 0:
         raise _Skip("bad_weight", f"'weight' must be a positive number, got {value!r}")
+    if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        raise _Skip("bad_weight", f"'weight' must be from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}, got {value!r}: "
+                                  "weights further apart overflow the classifier's training")
     return weight
 
 

@@ -973,3 +973,14 @@ def test_a_records_title_is_read_as_the_scan_and_score_jsonl_read_it(tmp_path):
     assert expected["t"].title_lines == 2
     for ex in read_labeled([f]).examples:
         assert parse(ex.text).text == expected[ex.id].text, ex.id
+
+
+@pytest.mark.parametrize("weight", [1e300, 1e-300, "2e6", 1e-7])
+def test_a_weight_too_large_or_too_small_for_the_fit_is_a_listed_bad_row(tmp_path, weight):
+    """Weights of 1e300 and 1e-300 overflowed the fit, which wrote a model with ROC AUC 0.5 and no error."""
+    f = _jsonl(tmp_path / "rows.jsonl", [{"id": "ok", "text": R1, "label": "reliable", "weight": 1e6},
+                                         {"id": "w", "text": R2, "label": "reliable", "weight": weight}])
+    ls = read_labeled([f])
+    assert [e.id for e in ls.examples] == ["ok"]
+    ((code, message),) = _skips(ls).values()
+    assert code == "bad_weight" and "from 1e-06 to 1e+06" in message
