@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -245,9 +246,23 @@ class EntityLexicon:
 
     @staticmethod
     def read_user_names(path: Path) -> list[str]:
-        """A user's extra names: a UTF-8 text file, one name per line, '#' starts a comment."""
+        """A user's extra names: a text file, one name per line, '#' starts a comment. Its encoding is found
+        as a crawl file's is (UTF-8, a byte-order mark, UTF-16 without one, else detected); a binary file
+        (NUL bytes) or a line with control characters is refused, not read as names."""
+        from service.scan.sources import ReadProblem, decode_text
+
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LexiconError(f"cannot read names file {path}: {exc}") from exc
-        return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+            text, _ = decode_text(path.read_bytes())
+        except OSError as exc:
+            raise LexiconError(f"cannot read names file {path}: {exc.strerror or exc}") from exc
+        except ReadProblem as exc:
+            raise LexiconError(f"cannot read names file {path}: it {exc}") from exc
+        names: list[str] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            name = line.split("#", 1)[0].strip()
+            if any(unicodedata.category(c) == "Cc" for c in name):
+                raise LexiconError(f"names file {path}, line {number}: a control character in {name!r}; "
+                                   "expected one name per line")
+            if name:
+                names.append(name)
+        return names

@@ -77,3 +77,23 @@ def test_ties_are_broken_the_same_way_in_every_process():
         for seed in range(6)
     }
     assert answers == {"('aura', 1)"}
+
+
+def test_a_names_file_is_read_in_its_encoding_and_a_binary_one_is_refused(tmp_path):
+    """train --names: a Latin-1 or UTF-16 file is read as a crawl file is; NUL bytes or a control character
+    in a name are refused with the file and line, not read as names."""
+    from training.vocabulary import EntityLexicon, LexiconError
+
+    names = ["Ólafur Ragnarsson", "José Núñez", "Zoë Brønner"]
+    for encoding in ("utf-8", "latin-1", "utf-16"):
+        f = tmp_path / f"names-{encoding}.txt"
+        f.write_bytes(("# our reporters\n" + "\n".join(names) + "\n").encode(encoding))
+        assert EntityLexicon.read_user_names(f) == names, encoding
+    binary = tmp_path / "names.bin"
+    binary.write_bytes(b"\x00\x01\x02")
+    with pytest.raises(LexiconError, match="binary"):
+        EntityLexicon.read_user_names(binary)
+    control = tmp_path / "names-control.txt"
+    control.write_bytes(b"Ann Lee\n\x01bad\n")
+    with pytest.raises(LexiconError, match="line 2: a control character"):
+        EntityLexicon.read_user_names(control)
