@@ -119,6 +119,7 @@ __all__ = [
 
 JSONL_EXTENSIONS = (".jsonl.gz", ".ndjson.gz", ".jsonl", ".ndjson")
 CSV_EXTENSIONS = (".csv",)
+PARQUET_EXTENSIONS = (".parquet",)  # thresher scan --format parquet output, with a label column added
 DOCUMENT_EXTENSIONS = (".txt", ".md", ".html", ".htm")
 _CONTAINER_EXTENSIONS = (".jsonl.gz", ".ndjson.gz", ".warc.gz", ".jsonl", ".ndjson", ".json", ".warc")
 MAX_TEXT_CHARS = 2 * 1024 * 1024  # service.scoring.MAX_TEXT_CHARS: a longer text could not be scored either
@@ -233,7 +234,7 @@ def read_labeled(paths: Sequence[Path], *, builtin: Sequence[Example] = ()) -> L
         if p.is_file() and _kind(p) is None:
             raise FixtureError(
                 f"labeled data {p}: unknown extension; expected a folder or one of "
-                + ", ".join(JSONL_EXTENSIONS + CSV_EXTENSIONS)
+                + ", ".join(JSONL_EXTENSIONS + CSV_EXTENSIONS + PARQUET_EXTENSIONS)
             )
         if not p.is_file() and not p.is_dir():
             raise FixtureError(f"labeled data {p}: not a regular file or folder")
@@ -251,6 +252,8 @@ def read_labeled(paths: Sequence[Path], *, builtin: Sequence[Example] = ()) -> L
             src.read_folder()
         elif _kind(p) == "csv":
             src.read_csv()
+        elif _kind(p) == "parquet":
+            src.read_parquet()
         else:
             src.read_jsonl()
         reads.append(src)
@@ -357,6 +360,8 @@ def _kind(p: Path) -> str | None:
         return "jsonl"
     if lower.endswith(CSV_EXTENSIONS):
         return "csv"
+    if lower.endswith(PARQUET_EXTENSIONS):
+        return "parquet"
     return None
 
 
@@ -745,6 +750,27 @@ class _Source:
                 self.csv_row(header, values, start)
         finally:
             csv.field_size_limit(old_limit)
+
+    def read_parquet(self) -> None:
+        """``thresher scan --format parquet`` output with a ``label`` column added: each row read as a CSV
+        row is (its ``record`` column holds the whole record; a missing value is an empty cell)."""
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(self.path)
+        except OSError as exc:
+            raise FixtureError(f"cannot open labeled data {self.path}: {exc.strerror or exc}") from exc
+        except Exception as exc:  # pyarrow's errors for a file that is no Parquet file
+            raise FixtureError(f"labeled data {self.path}: not a readable Parquet file ({exc})") from exc
+        header = [str(name).strip().lower() for name in table.column_names]
+        if "label" not in header:
+            raise FixtureError(f"labeled data {self.path}: no 'label' column (columns: {', '.join(header)})")
+        if not {"text", "path", "record", "cleaned_text"} & set(header):
+            raise FixtureError(
+                f"labeled data {self.path}: no 'text' column (nor 'path', 'record' or 'cleaned_text')"
+            )
+        for i, row in enumerate(table.to_pylist(), 1):
+            self.csv_row(header, ["" if v is None else str(v) for v in row.values()], i)
 
     def csv_row(self, header: list[str], values: list[str], line: int) -> None:
         where = f"{self.path}:{line}"

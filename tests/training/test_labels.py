@@ -524,11 +524,19 @@ def test_real_scan_output_fed_back_with_labels(tmp_path, tiny_model):
     for i, t in enumerate((R1, R2, U1)):
         (crawl / "site" / f"{i}.txt").write_text(t, encoding="utf-8")
     (crawl / "page.html").write_text(PAGE, encoding="utf-8")
-    for fmt, explain in (("jsonl", False), ("csv", True)):
+    for fmt, explain in (("jsonl", False), ("csv", True), ("parquet", False)):
         out = tmp_path / f"scan-{fmt}.{fmt}"
         run_scan([crawl], tiny_model, ScanOptions(out=out, fmt=fmt, workers=1, explain=explain))
         labels = {"site/0.txt": "reliable", "site/2.txt": "unreliable", "page.html": "reliable"}
-        if fmt == "jsonl":
+        if fmt == "parquet":  # as a data engineer adds a column with pyarrow (or pandas)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(out)
+            paths = table.column("path").to_pylist()
+            column = [labels.get(Path(p).relative_to(crawl).as_posix()) for p in paths]
+            pq.write_table(table.append_column("label", pa.array(column, pa.string())), out)
+        elif fmt == "jsonl":
             recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
             _jsonl(
                 out,
