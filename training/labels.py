@@ -97,7 +97,7 @@ import stat
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,7 +258,7 @@ def read_labeled(paths: Sequence[Path], *, builtin: Sequence[Example] = ()) -> L
             src.read_jsonl()
         reads.append(src)
 
-    _unique_ids(reads)
+    _unique_ids(reads, reserved={str(i) for ex in builtin for i in (ex.id, ex.source_id)})
     result = LabeledSet()
     for src in reads:
         result.sources[str(src.path)] = src.digest()
@@ -887,8 +887,10 @@ class _Source:
             self.examples[-1].extra["file"] = os.path.realpath(p)  # a conflict says when it is one file
 
 
-def _unique_ids(sources: list[_Source]) -> None:
-    """Make every example id unique: ``#n`` within a source, the source's name as prefix across them."""
+def _unique_ids(sources: list[_Source], reserved: Collection[str] = ()) -> None:
+    """Make every example id unique: ``#n`` within a source, the source's name as prefix across them, and
+    ``#n`` again for one that meets a ``reserved`` id (a built-in fixture's: cross-validation groups
+    documents by id, so a user's "rel-a-001" would otherwise share the built-in one's fold)."""
     for src in sources:
         seen: Counter[str] = Counter()
         for ex in src.examples:
@@ -903,8 +905,8 @@ def _unique_ids(sources: list[_Source]) -> None:
         for ex in src.examples:
             if len(owners[ex.id]) > 1:
                 ex.id = f"{src.name}:{ex.id}"
-    taken: set[str] = set()
-    for src in sources:  # a prefixed id could still meet a literal one: number the later copy
+    taken: set[str] = set(reserved)
+    for src in sources:  # a prefixed id could still meet a literal one (or a built-in's): number the later copy
         for ex in src.examples:
             base, n = ex.id, 1
             while ex.id in taken:

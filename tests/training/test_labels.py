@@ -840,6 +840,17 @@ def test_user_texts_are_checked_against_the_builtin_fixtures(tmp_path, builtin):
     assert plain.builtin == builtin and plain.duplicates == plain.conflicts == plain.warnings == []
 
 
+def test_a_user_id_equal_to_a_builtin_one_is_numbered_apart(tmp_path, builtin):
+    """Cross-validation keeps the documents of one id in one fold: a user's document that happens to be
+    called "rel-a-001" must not share the built-in article's fold, nor its line in the report."""
+    f = _jsonl(tmp_path / "mine.jsonl", [{"id": "rel-a-001", "text": "A text of my own, not the project's.",
+                                          "label": "reliable"}])
+    ls = read_labeled([f], builtin=builtin)
+    (mine,) = ls.examples
+    assert mine.id == mine.source_id == "rel-a-001#2"
+    assert "rel-a-001" in {ex.id for ex in ls.builtin}
+
+
 def test_same_inputs_same_examples_in_the_same_order(tmp_path, monkeypatch):
     root = _labeled_folder(tmp_path / "folder")
     (tmp_path / "doc.txt").write_text(R3, encoding="utf-8")
