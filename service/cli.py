@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import tempfile
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -625,6 +626,9 @@ def train(
         raise _usage_error("--out is required: the folder to write the model to, e.g. --out models/mine "
                            "(the shipped models/default is rebuilt by make model)")
 
+    if name is not None and (not name.strip() or any(unicodedata.category(c) == "Cc" for c in name)):
+        raise _usage_error(f"--name {name!r}: a model's name is shown in reports, /v1/model and /metrics; give "
+                           "one line of visible text, e.g. --name mine")
     _check_out_folder(out, replaced=True)
     target = out.resolve()  # a link to a model folder: the folder it points to is the one replaced
     if Path.cwd().resolve().is_relative_to(target):

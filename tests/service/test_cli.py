@@ -783,6 +783,14 @@ def test_train_without_out_is_a_usage_error_that_touches_nothing(runner, tmp_pat
     assert ({p: p.stat().st_mtime_ns for p in shipped.iterdir()} if shipped.is_dir() else {}) == before
 
 
+@pytest.mark.parametrize("name", ["   ", "two\nlines", "tab\tname"])
+def test_train_refuses_a_blank_or_multi_line_name_before_any_work(runner, tmp_path, name):
+    res = runner.invoke(app, ["train", "--out", str(tmp_path / "m"), "--name", name])
+    assert res.exit_code == 2, res.output
+    assert "--name" in res.stderr and "one line of visible text" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_stops_cleanly_on_sigterm(tmp_path, tiny_model_dir, workers):
     import os
