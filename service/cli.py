@@ -332,17 +332,27 @@ def _model_folder_lock(out: Path) -> Iterator[None]:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = out.parent / f".{out.name}.lock"
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: anyone may lock a file they can read
-    except OSError as exc:
-        raise _usage_error(f"cannot create the lock {lock}: {exc.strerror or exc}") from exc
-    try:
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: anyone may lock a file they can read
+        except OSError as exc:
+            raise _usage_error(f"cannot create the lock {lock}: {exc.strerror or exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            os.close(fd)
             raise _usage_error(f"another thresher train is writing {out}; wait for it to finish") from exc
+        try:  # the file locked is still the lock's: not one its last holder removed after this opened it
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
         yield
     finally:
+        with contextlib.suppress(OSError):  # removed while held, so that no lock file stays beside OUT
+            lock.unlink()
         os.close(fd)  # closing releases the lock
 
 

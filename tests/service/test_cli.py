@@ -791,6 +791,28 @@ def test_train_refuses_a_blank_or_multi_line_name_before_any_work(runner, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_one_training_at_a_time_per_out_and_no_lock_file_left_behind(tmp_path):
+    """While one training holds OUT, another `thresher train --out OUT` stops at once (exit 2) and touches
+    nothing; once the first is done, no lock file stays beside OUT and the next training may take it."""
+    import typer
+
+    from service.cli import _model_folder_lock
+
+    out = tmp_path / "models" / "mine"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with _model_folder_lock(out):
+        second = subprocess.run([sys.executable, "-m", "service.cli", "train", "--out", str(out)], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 2, second.stderr
+        assert "another thresher train is writing" in second.stderr
+        with pytest.raises(typer.Exit), _model_folder_lock(out):
+            pass
+    assert list((tmp_path / "models").iterdir()) == []
+    with _model_folder_lock(out):
+        pass
+    assert list((tmp_path / "models").iterdir()) == []
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_stops_cleanly_on_sigterm(tmp_path, tiny_model_dir, workers):
     import os
