@@ -385,6 +385,8 @@ def _title_first(text: str, title: str | None) -> str:
 def _read_document(p: Path, url: str | None = None) -> tuple[str, bytes]:
     """(text, raw bytes) of one .txt/.md/.html/.htm file, read as ``thresher scan`` reads it."""
     lower = p.name.lower()
+    if p.is_symlink() and not p.exists():  # said first: whatever its name, there is nothing to read
+        raise _Skip("unreadable", f"{p} is a broken symbolic link (to {os.readlink(p)}): nothing to read")
     if not lower.endswith(DOCUMENT_EXTENSIONS):
         if lower.endswith(_CONTAINER_EXTENSIONS):
             raise _Skip("container", f"{p} holds many documents; one record's text cannot be taken from it")

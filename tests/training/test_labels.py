@@ -582,6 +582,15 @@ def _labeled_folder(root: Path) -> Path:
     return root
 
 
+@pytest.mark.parametrize("name", ["gone.txt", "gone", "gone.jpg"])
+def test_a_broken_link_in_a_labeled_folder_is_listed_as_one_whatever_its_name(tmp_path, name):
+    root = _labeled_folder(tmp_path / "mylabels")
+    (root / "reliable" / name).symlink_to(tmp_path / "nowhere" / name)
+    ls = read_labeled([root])
+    (skip,) = [s for s in ls.skipped if name in s["where"]]
+    assert skip["code"] == "unreadable" and "broken symbolic link" in skip["reason"], skip
+
+
 def test_a_labeled_folder_with_tags_from_subfolders(tmp_path):
     root = _labeled_folder(tmp_path / "mylabels")
     ls = read_labeled([root])
