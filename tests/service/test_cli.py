@@ -939,7 +939,7 @@ def test_eval_without_out_writes_in_the_current_folder_whatever_the_models_name(
     model = tmp_path / "models" / "m"
     work = tmp_path / "work" / "here"
     work.mkdir(parents=True)
-    for name in ("team/v2", "x/../../../elsewhere", "tab\there"):
+    for name in ("team/v2", "x/../../../elsewhere"):  # (train refuses a name with a control character)
         proc = _thresher("train", "--no-builtin", "--fixtures", str(labels), "--cv", "2", "--line-model-from",
                          str(shipped_model_dir), "--names-from", str(shipped_model_dir), "--name", name, "--out",
                          str(model), "--workers", "1", cwd=tmp_path)
@@ -950,7 +950,7 @@ def test_eval_without_out_writes_in_the_current_folder_whatever_the_models_name(
         folder = "eval-" + name.replace("/", "_").replace("\t", "_") + f"-{version}"
         assert sorted(p.name for p in (work / folder).iterdir()) == ["metrics.json", "report.html"]
         assert f"wrote {folder}/report.html and {folder}/metrics.json" in proc.stdout
-    assert len(list(work.iterdir())) == 3  # one folder per evaluation, each in the current folder
+    assert len(list(work.iterdir())) == 2  # one folder per evaluation, each in the current folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.jsonl", "models", "work"]
 
 
