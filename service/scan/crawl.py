@@ -888,29 +888,37 @@ def _repeated_lines(lines: Sequence[tuple[np.ndarray, np.ndarray]], sites: Seque
     """:func:`repeated_lines` over each text's distinct line keys and their offsets (:func:`_line_keys`);
     evidence ``{offset, documents, scope}``."""
     counted = [True] * len(lines) if counted is None else counted
-    crawl: Counter[int] = Counter()
-    per_site: dict[str, Counter[int]] = defaultdict(Counter)
-    site_size: Counter[str] = Counter()
-    for (keys, _), site, count in zip(lines, sites, counted, strict=True):
-        if count:
-            distinct = keys.tolist()
-            crawl.update(distinct)
-            per_site[site].update(distinct)
-            site_size[site] += 1
-    crawl_min = max(CRAWL_MIN_DOCS, math.ceil(CRAWL_MIN_SHARE * sum(site_size.values())))
-    out: list[list[dict[str, Any]]] = []
-    for (keys, offsets), site in zip(lines, sites, strict=True):
-        site_min = max(SITE_MIN_DOCS, math.ceil(SITE_MIN_SHARE * site_size[site]))
-        site_counts = per_site.get(site, Counter())
-        evidence: list[dict[str, Any]] = []
-        for k, offset in zip(keys.tolist(), offsets.tolist(), strict=True):
-            if site_counts[k] >= site_min:
-                evidence.append({"offset": offset, "documents": site_counts[k], "scope": "site"})
-            elif crawl[k] >= crawl_min:
-                evidence.append({"offset": offset, "documents": crawl[k], "scope": "crawl"})
-            if len(evidence) >= MAX_LINE_EVIDENCE:
-                break
-        out.append(evidence)
+    out: list[list[dict[str, Any]]] = [[] for _ in lines]
+    sizes = np.array([len(keys) for keys, _ in lines], dtype=np.int64)
+    if not sizes.sum():
+        return out
+    # Counted with arrays over every (document, line) entry, not a Counter per site: a line is known by
+    # its rank among the distinct line keys, a (site, line) pair by site * lines + rank.
+    site_ids: dict[str, int] = {}
+    site_of = np.array([site_ids.setdefault(site, len(site_ids)) for site in sites], dtype=np.int64)
+    is_counted = np.array(counted, dtype=bool)
+    site_size = np.bincount(site_of[is_counted], minlength=len(site_ids))
+    crawl_min = max(CRAWL_MIN_DOCS, math.ceil(CRAWL_MIN_SHARE * int(is_counted.sum())))
+    site_min = np.array([max(SITE_MIN_DOCS, math.ceil(SITE_MIN_SHARE * int(n))) for n in site_size], dtype=np.int64)
+    _, line = np.unique(np.concatenate([keys for keys, _ in lines]), return_inverse=True)
+    line = line.ravel()
+    entry_doc = np.repeat(np.arange(len(lines)), sizes)
+    entry_counted = is_counted[entry_doc]
+    in_crawl = np.bincount(line[entry_counted], minlength=int(line.max()) + 1)[line]
+    pair = site_of[entry_doc] * (int(line.max()) + 1) + line
+    pairs, pair_docs = np.unique(pair[entry_counted], return_counts=True)
+    at = np.searchsorted(pairs, pair).clip(max=max(len(pairs) - 1, 0))
+    in_site = np.where(pairs[at] == pair, pair_docs[at], 0) if len(pairs) else np.zeros(len(pair), dtype=np.int64)
+    by_site = in_site >= site_min[site_of[entry_doc]]
+    hits = np.flatnonzero(by_site | (in_crawl >= crawl_min))
+    offsets = np.concatenate([off for _, off in lines])
+    starts = np.searchsorted(hits, np.concatenate([[0], np.cumsum(sizes)]))
+    for d in np.flatnonzero(starts[1:] > starts[:-1]).tolist():
+        mine = hits[starts[d] : min(starts[d + 1], starts[d] + MAX_LINE_EVIDENCE)]
+        out[d] = [{"offset": off, "documents": n_site, "scope": "site"} if site else
+                  {"offset": off, "documents": n_crawl, "scope": "crawl"}
+                  for off, site, n_site, n_crawl in zip(offsets[mine].tolist(), by_site[mine].tolist(),
+                                                        in_site[mine].tolist(), in_crawl[mine].tolist(), strict=True)]
     return out
 
 
