@@ -21,8 +21,9 @@ lint: install
 test: install lint
 	$(BIN)/pytest
 
+# No --host/--port here: THRESHER_HOST (127.0.0.1), THRESHER_PORT (8000) and every other setting apply.
 serve: install
-	$(BIN)/thresher serve --host 127.0.0.1 --port 8000
+	$(BIN)/thresher serve
 
 demo: install
 	$(BIN)/thresher demo --seeds ../shared/seeds
