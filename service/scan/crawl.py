@@ -34,7 +34,6 @@ misspelled page are one text, not a majority, and their lines are not boilerplat
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import math
@@ -44,7 +43,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -507,41 +505,20 @@ def _background_counts(background: tuple[str, ...] | None) -> tuple[dict[str, in
     return tuple(_content_counts(t) for t in texts)
 
 
-def _count_matrix(counts: Sequence[dict[str, int] | PackedCounts]) -> sp.csr_matrix:
-    """The text x term count matrix (float64, terms in alphabetical order) of the texts' content-word counts.
-
-    Built straight from the counts: what ``CountVectorizer(dtype=np.float64).fit_transform`` gives for the
-    texts, to the order each row stores its terms in (which the row norms sum in), without expanding the
-    counts back into token lists and counting them again (a second of a 5,000-text crawl's crawl pass). As
-    there: term ids are given in order of first occurrence, each row sorted by them, then renumbered
-    alphabetically; ValueError when no text has a content word.
-    """
-    words = [c.words if isinstance(c, PackedCounts) else c.keys() for c in counts]
-    tokens = list(chain.from_iterable(words))
-    vocabulary = dict(zip(dict.fromkeys(tokens), itertools.count()))  # term -> id, in order of first occurrence
-    if not vocabulary:
-        raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-    index = np.int32 if len(tokens) <= np.iinfo(np.int32).max else np.int64
-    ids = np.fromiter(map(vocabulary.__getitem__, tokens), dtype=index, count=len(tokens))
-    values = np.fromiter(chain.from_iterable(c.counts if isinstance(c, PackedCounts) else c.values() for c in counts),
-                         dtype=np.float64, count=len(tokens))
-    indptr = np.zeros(len(counts) + 1, dtype=index)
-    np.cumsum([len(w) for w in words], out=indptr[1:])
-    shape = (len(counts), len(vocabulary))
-    x = sp.csr_matrix((values, ids, indptr), shape=shape)
-    x.sort_indices()
-    alphabetical = np.empty(len(vocabulary), dtype=index)
-    alphabetical[[vocabulary[w] for w in sorted(vocabulary)]] = np.arange(len(vocabulary), dtype=index)
-    # a new matrix, so that whether its rows are sorted is found out again, not kept from before renumbering
-    return sp.csr_matrix((x.data, alphabetical[x.indices], x.indptr), shape=shape)
+def _expand(counts: dict[str, int] | PackedCounts) -> list[str]:
+    """A document's tokens again from its counts (first occurrences in order): fed to CountVectorizer, it
+    gives the very matrix the texts would have given."""
+    return [t for t, n in counts.items() for _ in range(n)]
 
 
 def _views(counts: Sequence[dict[str, int] | PackedCounts], background: Sequence[dict[str, int]],
            ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Row-normalised breadth (sublinear tf.idf) and focus (raw tf.idf) matrices, and content-token counts."""
+    from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize
 
-    counts_m = _count_matrix([*counts, *background])
+    cv = CountVectorizer(analyzer=_expand, dtype=np.float64)
+    counts_m = cv.fit_transform([*counts, *background]).tocsr()
     n_all = counts_m.shape[0]
     df = np.bincount(counts_m.indices, minlength=counts_m.shape[1])
     idf = np.log((1 + n_all) / (1 + df)) + 1.0  # sklearn's smooth idf
@@ -888,37 +865,29 @@ def _repeated_lines(lines: Sequence[tuple[np.ndarray, np.ndarray]], sites: Seque
     """:func:`repeated_lines` over each text's distinct line keys and their offsets (:func:`_line_keys`);
     evidence ``{offset, documents, scope}``."""
     counted = [True] * len(lines) if counted is None else counted
-    out: list[list[dict[str, Any]]] = [[] for _ in lines]
-    sizes = np.array([len(keys) for keys, _ in lines], dtype=np.int64)
-    if not sizes.sum():
-        return out
-    # Counted with arrays over every (document, line) entry, not a Counter per site: a line is known by
-    # its rank among the distinct line keys, a (site, line) pair by site * lines + rank.
-    site_ids: dict[str, int] = {}
-    site_of = np.array([site_ids.setdefault(site, len(site_ids)) for site in sites], dtype=np.int64)
-    is_counted = np.array(counted, dtype=bool)
-    site_size = np.bincount(site_of[is_counted], minlength=len(site_ids))
-    crawl_min = max(CRAWL_MIN_DOCS, math.ceil(CRAWL_MIN_SHARE * int(is_counted.sum())))
-    site_min = np.array([max(SITE_MIN_DOCS, math.ceil(SITE_MIN_SHARE * int(n))) for n in site_size], dtype=np.int64)
-    _, line = np.unique(np.concatenate([keys for keys, _ in lines]), return_inverse=True)
-    line = line.ravel()
-    entry_doc = np.repeat(np.arange(len(lines)), sizes)
-    entry_counted = is_counted[entry_doc]
-    in_crawl = np.bincount(line[entry_counted], minlength=int(line.max()) + 1)[line]
-    pair = site_of[entry_doc] * (int(line.max()) + 1) + line
-    pairs, pair_docs = np.unique(pair[entry_counted], return_counts=True)
-    at = np.searchsorted(pairs, pair).clip(max=max(len(pairs) - 1, 0))
-    in_site = np.where(pairs[at] == pair, pair_docs[at], 0) if len(pairs) else np.zeros(len(pair), dtype=np.int64)
-    by_site = in_site >= site_min[site_of[entry_doc]]
-    hits = np.flatnonzero(by_site | (in_crawl >= crawl_min))
-    offsets = np.concatenate([off for _, off in lines])
-    starts = np.searchsorted(hits, np.concatenate([[0], np.cumsum(sizes)]))
-    for d in np.flatnonzero(starts[1:] > starts[:-1]).tolist():
-        mine = hits[starts[d] : min(starts[d + 1], starts[d] + MAX_LINE_EVIDENCE)]
-        out[d] = [{"offset": off, "documents": n_site, "scope": "site"} if site else
-                  {"offset": off, "documents": n_crawl, "scope": "crawl"}
-                  for off, site, n_site, n_crawl in zip(offsets[mine].tolist(), by_site[mine].tolist(),
-                                                        in_site[mine].tolist(), in_crawl[mine].tolist(), strict=True)]
+    crawl: Counter[int] = Counter()
+    per_site: dict[str, Counter[int]] = defaultdict(Counter)
+    site_size: Counter[str] = Counter()
+    for (keys, _), site, count in zip(lines, sites, counted, strict=True):
+        if count:
+            distinct = keys.tolist()
+            crawl.update(distinct)
+            per_site[site].update(distinct)
+            site_size[site] += 1
+    crawl_min = max(CRAWL_MIN_DOCS, math.ceil(CRAWL_MIN_SHARE * sum(site_size.values())))
+    out: list[list[dict[str, Any]]] = []
+    for (keys, offsets), site in zip(lines, sites, strict=True):
+        site_min = max(SITE_MIN_DOCS, math.ceil(SITE_MIN_SHARE * site_size[site]))
+        site_counts = per_site.get(site, Counter())
+        evidence: list[dict[str, Any]] = []
+        for k, offset in zip(keys.tolist(), offsets.tolist(), strict=True):
+            if site_counts[k] >= site_min:
+                evidence.append({"offset": offset, "documents": site_counts[k], "scope": "site"})
+            elif crawl[k] >= crawl_min:
+                evidence.append({"offset": offset, "documents": crawl[k], "scope": "crawl"})
+            if len(evidence) >= MAX_LINE_EVIDENCE:
+                break
+        out.append(evidence)
     return out
 
 
