@@ -64,10 +64,16 @@ def start_server(tmp_path: Path, *, env: dict[str, str] | None = None, workers: 
 
 
 def stop_server(server: LiveServer) -> None:
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, signal.SIGTERM)
+    stop_process(server.proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own (``start_new_session=True``) with its children:
+    SIGTERM to the group, SIGKILL after 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            server.proc.wait(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

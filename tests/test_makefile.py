@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from liveserver import REPO, STARTUP_TIMEOUT_S, free_port
+from liveserver import REPO, STARTUP_TIMEOUT_S, free_port, stop_process
 
 
 def test_make_serve_listens_on_thresher_port_and_host(tmp_path: Path) -> None:
@@ -49,10 +48,4 @@ def test_make_serve_listens_on_thresher_port_and_host(tmp_path: Path) -> None:
         text = log.read_text(errors="replace")
         assert ready, f"make serve did not answer on THRESHER_PORT={port}:\n{text[-3000:]}"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process(proc)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-from liveserver import REPO, free_port
+from liveserver import REPO, free_port, stop_process
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -153,10 +153,4 @@ def test_a_worker_that_cannot_start_puts_the_replaced_ones_back(tmp_path, model_
         assert _reloads(metrics_dir) == {"refused": 3, "loaded": 1}
         assert proc.poll() is None
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process(proc)
