@@ -726,14 +726,7 @@ class _Source:
             dup = sorted({h for h in header if h and header.count(h) > 1})
             if dup:
                 raise FixtureError(f"labeled data {self.path}: repeated column(s) {', '.join(dup)}")
-            if "label" not in header:
-                raise FixtureError(
-                    f"labeled data {self.path}: no 'label' column (columns: {', '.join(header)})"
-                )
-            if not {"text", "path", "record", "cleaned_text"} & set(header):
-                raise FixtureError(
-                    f"labeled data {self.path}: no 'text' column (nor 'path', 'record' or 'cleaned_text')"
-                )
+            self.check_columns(header)
             while True:
                 start = reader.line_num + 1
                 try:
@@ -753,6 +746,15 @@ class _Source:
         finally:
             csv.field_size_limit(old_limit)
 
+    def check_columns(self, header: list[str]) -> None:
+        """A table of labeled rows needs a ``label`` column and one to take the text from."""
+        if "label" not in header:
+            raise FixtureError(f"labeled data {self.path}: no 'label' column (columns: {', '.join(header)})")
+        if not {"text", "path", "record", "cleaned_text"} & set(header):
+            raise FixtureError(
+                f"labeled data {self.path}: no 'text' column (nor 'path', 'record' or 'cleaned_text')"
+            )
+
     def read_parquet(self) -> None:
         """``thresher scan --format parquet`` output with a ``label`` column added: each row read as a CSV
         row is (its ``record`` column holds the whole record; a missing value is an empty cell)."""
@@ -765,12 +767,7 @@ class _Source:
         except Exception as exc:  # pyarrow's errors for a file that is no Parquet file
             raise FixtureError(f"labeled data {self.path}: not a readable Parquet file ({exc})") from exc
         header = [str(name).strip().lower() for name in table.column_names]
-        if "label" not in header:
-            raise FixtureError(f"labeled data {self.path}: no 'label' column (columns: {', '.join(header)})")
-        if not {"text", "path", "record", "cleaned_text"} & set(header):
-            raise FixtureError(
-                f"labeled data {self.path}: no 'text' column (nor 'path', 'record' or 'cleaned_text')"
-            )
+        self.check_columns(header)
         for i, row in enumerate(table.to_pylist(), 1):
             self.csv_row(header, ["" if v is None else str(v) for v in row.values()], i)
 
