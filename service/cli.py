@@ -212,6 +212,28 @@ def _write_failed(out: Any, exc: OSError) -> typer.Exit:
     return _usage_error(f"cannot write {where}: {exc.strerror or exc}")
 
 
+def _stderr_gone() -> None:
+    """Standard error cannot be written (its reader is gone: ``2>&1 | head``): point it at the null device, so
+    that a scan goes on, writes its output and says nothing more, instead of abandoning hours of scoring
+    because a progress line could not be shown. What Python still holds in its buffer is flushed there."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stderr.fileno())
+        finally:
+            os.close(null)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+
+
+def _say(message: str) -> None:
+    """A line on stderr that only informs (the scan's notes): a closed stream does not stop the work."""
+    try:
+        typer.echo(message, err=True)
+    except OSError:
+        _stderr_gone()
+
+
 def _usage_error(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
@@ -1120,10 +1142,10 @@ def scan(
 
         assert result.report is not None
         write_report(report, result.report, summary, result.clusters)
-        typer.echo(f"report: {report}", err=True)
+        _say(f"report: {report}")
     if result.interrupted:
-        typer.echo(f"interrupted: {out} holds the {summary['documents']} documents scored so far; "
-                   "run the same command with --resume to finish", err=True)
+        _say(f"interrupted: {out} holds the {summary['documents']} documents scored so far; "
+             "run the same command with --resume to finish")
         raise typer.Exit(130)
 
 
@@ -1139,15 +1161,14 @@ def _tell_journal(paths: list[Path], model: Model, opts: Any) -> None:
         raise _usage_error(f"cannot read the journal {path}: {exc.strerror or exc}") from exc
     if state is None:
         if opts.resume:
-            typer.echo(f"no journal at {path}: scoring from the start", err=True)
+            _say(f"no journal at {path}: scoring from the start")
     elif state == "found":
-        typer.echo(f"an interrupted run's journal is at {path}; it is replaced (use --resume to continue it)",
-                   err=True)
+        _say(f"an interrupted run's journal is at {path}; it is replaced (use --resume to continue it)")
     elif state == "same":
-        typer.echo(f"resuming from the journal at {path}", err=True)
+        _say(f"resuming from the journal at {path}")
     else:
-        typer.echo(f"the journal at {path} was written by another run (other inputs, options or model): "
-                   "scoring from the start", err=True)
+        _say(f"the journal at {path} was written by another run (other inputs, options or model): "
+             "scoring from the start")
 
 
 def _scan_on_ray(paths: list[Path], out: Path, fmt: str, workers: int | None, resume: bool, report: Path | None,
@@ -1220,12 +1241,15 @@ class _scan_progress:
         if self.first_done is None:
             self.first_done = done
         rate = (done - self.first_done) / (now - self.start) if now > self.start else 0.0
-        if self.tty:
-            self.bar.update(self.task, completed=done, total=total, rate=f"{rate:.1f}")
-        elif now - self.last >= self.PLAIN_EVERY_S or (total is not None and done >= total):
-            self.last = now
-            eta = f", ETA {((total or 0) - done) / rate:.0f} s" if rate > 0 and total else ""
-            print(f"scanned {done}/{total} documents, {rate:.1f} docs/s{eta}", file=sys.stderr, flush=True)
+        try:
+            if self.tty:
+                self.bar.update(self.task, completed=done, total=total, rate=f"{rate:.1f}")
+            elif now - self.last >= self.PLAIN_EVERY_S or (total is not None and done >= total):
+                self.last = now
+                eta = f", ETA {((total or 0) - done) / rate:.0f} s" if rate > 0 and total else ""
+                print(f"scanned {done}/{total} documents, {rate:.1f} docs/s{eta}", file=sys.stderr, flush=True)
+        except OSError:  # the progress is for the eyes: its stream closing does not stop the scan
+            _stderr_gone()
 
     def __exit__(self, *exc: object) -> None:
         if self.tty:
@@ -1248,7 +1272,10 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table.add_row("near-duplicates", str(summary["near_duplicates"]))
     table.add_row("speed", f"{summary['docs_per_s']} docs/s ({summary['scored_now']} documents read in "
                   f"{summary['elapsed_s']} s, error records included; {summary['resumed']} from the journal)")
-    console.print(table)
+    try:
+        console.print(table)
+    except OSError:  # OUT is written; the report (when asked for) still is
+        _stderr_gone()
 
 
 models_app = typer.Typer(cls=_Group, no_args_is_help=True, help="List and inspect model folders.")

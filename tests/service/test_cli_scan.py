@@ -208,3 +208,26 @@ def test_error_records_do_not_change_the_exit_code(tmp_path, tiny_model_dir):
     recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert sorted(r["error"]["code"] for r in recs if "error" in r) == ["binary", "empty"]
     assert len(recs) == 4
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_closed_progress_stream_does_not_stop_the_scan(tmp_path, tiny_model_dir, resume):
+    """`thresher scan ... 2>&1 | head -1`: once the reader of stderr is gone, writing a progress line fails
+    (EPIPE). The scan goes on silently and writes every record, the report too, and exits 0; it had left only
+    its journal and exited 1."""
+    crawl = _crawl(tmp_path, 3)
+    out, report = tmp_path / "o.jsonl", tmp_path / "r.html"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: every write to the child's stderr fails with EPIPE
+    try:
+        args = [str(crawl), "--out", str(out), "--report", str(report), "--workers", "1",
+                "--model", str(tiny_model_dir), *(["--resume"] if resume else [])]
+        proc = subprocess.run(_scan_cmd(args), cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
+                              stderr=write_end, timeout=600)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(recs) == 3 and all("score" in r for r in recs)
+    assert report.stat().st_size > 0
+    assert not Path(f"{out}.journal").exists()
