@@ -474,6 +474,9 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
     guard = [Depends(require_key)] if api_keys else []
     auth = (401,) if api_keys else ()
     scoring_errors = _errors(400, *auth, 413, 415, 422, 503)
+    # Reload with an admin token: 401 without it, 409 for a refused model, 503 while loading; without one it is
+    # disabled and answers 403 whatever is sent.
+    reload_errors = _errors(401, 409, 503) if settings.admin_token is not None else _errors(403)
 
     def current() -> Model:
         slot = state["slot"]
@@ -628,7 +631,7 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
         })
 
     @app.post("/v1/model/reload", response_model=ReloadResult,
-              responses=_errors(401, 403, 409, 503),
+              responses=reload_errors,
               summary="Load THRESHER_MODEL_DIR again, verify it, swap it in (needs THRESHER_ADMIN_TOKEN)",
               description="With one worker the answer comes once the new model serves (`workers`: `this process`). "
               "With several, once the folder is verified: the supervisor then verifies its own copy and replaces "

@@ -499,7 +499,8 @@ def test_each_route_declares_the_errors_it_can_answer(client):
     assert declared == {
         ("POST", "/v1/score"): scoring, ("POST", "/v1/score/batch"): scoring,
         ("GET", "/healthz"): ["200"], ("GET", "/readyz"): ["200", "503"], ("GET", "/metrics"): ["200"],
-        ("GET", "/v1/model"): ["200", "503"], ("POST", "/v1/model/reload"): ["200", "401", "403", "409", "503"],
+        # this server has an admin token: reload asks for it (401) and is never disabled (no 403)
+        ("GET", "/v1/model"): ["200", "503"], ("POST", "/v1/model/reload"): ["200", "401", "409", "503"],
     }
     batch_error = paths["/v1/score/batch"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert batch_error  # ItemError (with its index) is part of the answer's schema
@@ -557,6 +558,8 @@ def test_api_keys_guard_v1_but_not_health(tmp_path, shipped_model_dir):
             paths = c.get("/openapi.json").json()["paths"]
             assert "401" in paths["/v1/score"]["post"]["responses"] and "401" in paths["/v1/model"]["get"]["responses"]
             assert "401" not in paths["/healthz"]["get"]["responses"]
+            # without an admin token reload answers 403 and nothing else: its entry says so, and no 401
+            assert sorted(paths["/v1/model/reload"]["post"]["responses"]) == ["200", "403"]
             # No admin token on this server: reload is disabled, whatever the caller sends.
             _error(c.post("/v1/model/reload", headers={"authorization": "Bearer k1"}), 403, "reload_disabled")
     finally:
