@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -262,7 +263,8 @@ def _check_writable_from(start: Path, out: Path, option: str) -> Path:
 
 def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]], *, read_as: str = "scanned") -> None:
     """Refuse, before any work, an output that would destroy or be read as an input: a file given as an input,
-    a path inside a folder that is scanned (the next scan would read this one's output as documents), or
+    a path inside a folder that is scanned (the next scan would read this one's output as documents), a hard
+    link to a file in such a folder (the same file: the journal, written in place, would overwrite it), or
     the same file as another output."""
     sources = []
     for p in inputs:
@@ -285,6 +287,10 @@ def _check_outputs_apart(inputs: list[Path], outputs: list[tuple[str, Path]], *,
                          "a later run would read what is written there as labeled documents")
                 raise _usage_error(f"{option} {out} is inside the {read_as} folder {given}: {later}; write it "
                                    f"outside the folders {read_as}")
+            linked = _hard_linked_in(out, source) if folder else None
+            if linked is not None:
+                raise _usage_error(f"{option} {out} is a hard link to {linked}, in the {read_as} folder {given}: "
+                                   "writing it would destroy what is read; write elsewhere")
         if where in seen:
             raise _usage_error(f"{option} {out} is the same file as {seen[where]}; give each output its own path")
         seen[where] = f"{option} {out}"
@@ -295,6 +301,43 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)
         return False
+
+
+def _hard_linked_in(out: Path, folder: Path) -> Path | None:
+    """The file under ``folder`` (symbolic links followed, as a scan does) that ``out`` is a hard link to, if
+    any. Only an existing regular file with more than one link is looked for, so a usual output costs no walk."""
+    try:
+        st = out.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink < 2:
+        return None
+    ident = (st.st_dev, st.st_ino)
+    try:
+        top_st = folder.stat()
+    except OSError:
+        return None
+    seen = {(top_st.st_dev, top_st.st_ino)}
+    stack = [folder]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                est = os.stat(entry.path)  # follows symbolic links
+            except OSError:
+                continue
+            if stat.S_ISDIR(est.st_mode):
+                if (est.st_dev, est.st_ino) not in seen:
+                    seen.add((est.st_dev, est.st_ino))
+                    stack.append(Path(entry.path))
+            elif (est.st_dev, est.st_ino) == ident:
+                return Path(entry.path)
+    return None
 
 
 def _check_out_folder(out: Path, option: str = "--out", *, replaced: bool = False) -> None:

@@ -84,6 +84,12 @@ def test_an_output_over_an_input_or_in_a_scanned_folder_or_over_another_output_i
     ]
     os.link(crawl / "a000.txt", tmp_path / "hard.txt")  # the same file under another name
     cases.append(([one, "--out", str(tmp_path / "hard.txt")], "is an input"))
+    # a hard link to a file inside a scanned folder is that file, as a symbolic link to it would be; the journal
+    # is written in place: it would overwrite the document
+    os.link(crawl / "a001.txt", tmp_path / "linked.jsonl")
+    cases.append(([str(crawl), "--out", str(tmp_path / "linked.jsonl")], "is a hard link to"))
+    os.link(crawl / "a001.txt", tmp_path / "j.jsonl.journal")
+    cases.append(([str(crawl), "--out", str(tmp_path / "j.jsonl")], "is a hard link to"))
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     cases.append(([str(crawl), "--out", str(tmp_path / "loop")], "cannot be resolved"))
     for args, said in cases:
