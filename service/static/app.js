@@ -78,13 +78,27 @@
 
   // ------------------------------------------------------------------------------------------ errors
 
+  var errorTimer = 0;
+
+  /* An alert is announced when it appears or its text changes: the same error again, written into the box
+   * that shows it, would change nothing and be said once only. A box already shown is emptied and hidden,
+   * then filled a moment later (once the browser has told assistive technology that it is empty). */
   function showError(code, message) {
-    errorCode.textContent = code;
-    errorMessage.textContent = message;
-    errorBox.hidden = false;
+    var again = !errorBox.hidden;
+    hideError();
+    function fill() {
+      errorTimer = 0;
+      errorCode.textContent = code;
+      errorMessage.textContent = message;
+      errorBox.hidden = false;
+    }
+    if (again) errorTimer = setTimeout(fill, 100);
+    else fill();
   }
 
   function hideError() {
+    clearTimeout(errorTimer);
+    errorTimer = 0;
     errorBox.hidden = true;
     errorCode.textContent = "";
     errorMessage.textContent = "";

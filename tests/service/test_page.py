@@ -260,6 +260,28 @@ def test_empty_text_shows_the_error_box(tab):
     assert tab.page_errors == [] and tab.foreign == []
 
 
+def test_the_same_error_twice_is_announced_twice(tab):
+    """A screen reader announces an alert when its text changes: the same error again left the same text in the
+    box that was showing, and nothing was said. The alert is now emptied and filled again."""
+    page = tab.page
+    tab.score("  \n")
+    expect(page.locator("#error")).to_be_visible()
+    message = page.text_content("#error-message")
+    # what the alert holds each time it changes (None: hidden, nothing to read)
+    page.evaluate("""() => {
+        const box = document.getElementById('error'), said = document.getElementById('error-message');
+        window.__alert = [];
+        new MutationObserver(() => window.__alert.push(box.hidden ? null : said.textContent))
+            .observe(box, {attributes: true, childList: true, characterData: true, subtree: true});
+    }""")
+    tab.score(" ")
+    expect(page.locator("#error")).to_be_visible()
+    assert page.text_content("#error-code") == "empty" and page.text_content("#error-message") == message
+    seen = page.evaluate("window.__alert")
+    assert None in seen and seen[-1] == message and message in seen[seen.index(None):], seen
+    assert tab.page_errors == [] and tab.foreign == []
+
+
 def test_without_explain_the_text_is_shown_unlabelled(tab, live_server):
     page = tab.page
     page.uncheck("#explain")
