@@ -13,7 +13,7 @@ import pytest
 from resources import CLEAN, CLEAN_TITLE, SCRAPED, SPUN
 from typer.testing import CliRunner
 
-from service.cli import app
+from service.cli import _file_name, app
 
 REPO = Path(__file__).resolve().parents[2]
 ERROR_CODES = {"empty", "binary", "not_utf8", "unreadable"}
@@ -952,6 +952,31 @@ def test_eval_without_out_writes_in_the_current_folder_whatever_the_models_name(
         assert f"wrote {folder}/report.html and {folder}/metrics.json" in proc.stdout
     assert len(list(work.iterdir())) == 2  # one folder per evaluation, each in the current folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.jsonl", "models", "work"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("eval-m-1", "eval-m-1"),
+    ("eval-team/v2-1", "eval-team_v2-1"),
+    ("eval-x/../../y-1", "eval-x_.._.._y-1"),
+    ("eval-a\\b-1", "eval-a_b-1"),
+    ("eval-tab\there-1", "eval-tab_here-1"),
+    ("eval-line\nbreak-1", "eval-line_break-1"),
+    ("eval-cr\rlf-1", "eval-cr_lf-1"),
+    ("eval-nul\x00-1", "eval-nul_-1"),
+    ("eval-esc\x1b[31m-1", "eval-esc_[31m-1"),  # a terminal escape: the printed path would recolour the screen
+    ("eval-del\x7f-1", "eval-del_-1"),
+    ("eval-c1\x85\x9b-1", "eval-c1__-1"),  # C1 controls: NEL and CSI
+    ("eval-bidi\u202eevil-1", "eval-bidi_evil-1"),  # an invisible format character that reorders the name
+    ("eval-nl\u2028ls-1", "eval-nl_ls-1"),
+    ("eval-café-ümlaut-日本-1", "eval-café-ümlaut-日本-1"),  # printable letters stay
+    ("eval-a b-1", "eval-a b-1"),
+])
+def test_the_eval_folder_name_has_no_separator_or_control_character(name, expected):
+    """The default eval folder is named from the model's name, any string (train refuses a control character in
+    --name, a model received from elsewhere may have one): a separator or a character that is not printable
+    becomes _, so the name is one file name that a terminal shows as it is."""
+    assert _file_name(name) == expected
+    assert all(ch.isprintable() and ch not in "/\\" for ch in _file_name(name))
 
 
 def test_eval_says_when_it_cannot_check_the_models_training_data_from_another_folder(tmp_path, shipped_model_dir):
