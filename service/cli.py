@@ -27,7 +27,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text, shown_score
-from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long
+from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -562,6 +562,7 @@ def score(
                     continue
                 total += 1
                 rid = f"{shown_jsonl}:{lineno}"
+                given_url = None  # the record's url, kept in its output record as the scan keeps it
                 try:
                     if too_long:
                         raise InputError("too_large", f"line {lineno} has more than {max_bytes} bytes; the limit is "
@@ -580,6 +581,8 @@ def score(
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string
                         rid = id_text(row["id"])
+                    if isinstance(row.get("url"), str) and row["url"]:
+                        given_url = utf8_safe(row["url"])
                     from service.scan.sources import record_text
 
                     text, field, is_html = record_text(row, text_field)  # as the scan reads a record
@@ -596,6 +599,8 @@ def score(
                                          lang=lang)
                 except InputError as exc:
                     rec = _error_record(rid, exc)
+                if given_url is not None:
+                    rec = {"id": rec.pop("id"), "url": given_url, **rec}
                 failures += "error" in rec
                 _emit(rec, sink)
         try:

@@ -210,6 +210,31 @@ def test_jsonl_html_record_with_its_own_title_and_url_is_scored_as_the_scan_scor
     assert got["score"] == want["score"]
 
 
+def test_jsonl_records_carry_the_url_as_the_scan_records_do(runner, tmp_path, tiny_model, tiny_model_dir):
+    """A record's url was dropped from score --jsonl's output (the scan's records keep it): now each record,
+    scored or not, has the url its input gave, right after its id, and none when the input gave none."""
+    from service.scan.runner import score_document
+    from service.scan.sources import iter_documents
+
+    rows = [{"id": "u", "text": CLEAN, "url": "https://coast.example.com/a"},
+            {"id": "none", "text": CLEAN},
+            {"id": "null", "text": CLEAN, "url": None},
+            {"id": "blank", "text": CLEAN, "url": ""},
+            {"id": "empty", "text": " ", "url": "https://coast.example.com/empty"},  # an error record keeps it
+            {"id": "number", "text": CLEAN, "url": 7}]  # not a string: no url (score --jsonl refuses the record)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 1, res.output
+    got = _records(res.stdout)
+    scanned = [score_document(doc, tiny_model, explain=False) for doc in iter_documents([src])]
+    assert [r.get("url") for r in got] == [r.get("url") for r in scanned] == [
+        "https://coast.example.com/a", None, None, None, "https://coast.example.com/empty", None]
+    assert [("url" in r) for r in got] == [("url" in r) for r in scanned]  # absent, not null, as in the scan
+    assert list(got[0])[:2] == ["id", "url"] and list(got[4]) == ["id", "url", "error"]
+    assert got[0]["score"] == scanned[0]["score"] and got[4]["error"]["code"] == "empty"
+
+
 def test_jsonl_text_field(runner, tmp_path, tiny_model_dir):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "x", "body": CLEAN}) + "\n", encoding="utf-8")
@@ -847,6 +872,7 @@ def test_score_jsonl_reads_title_url_and_lang_as_the_api_does(runner, tmp_path, 
     titled, plain = _records(res.stdout)
     api = _score(_article(record), tiny_model, True)
     api.pop("elapsed_ms")
+    assert titled.pop("url") == record["url"]  # the record's own url, which the API does not echo
     assert titled == json.loads(json.dumps(api))
     assert titled["stats"]["lines"] == plain["stats"]["lines"] + 1 and titled["score"] != plain["score"]
     assert titled["lines"][0]["line"] == 0  # the title, numbered as the API numbers it
