@@ -414,14 +414,9 @@ class _FastLines:
         """Each line's hashed word unigrams and bigrams (counts, l2-normalised per line, as sklearn's
         HashingVectorizer makes them) times their weights: shape ``(len(lines), classes)``."""
         out = np.zeros((len(lines), self.hash_weights.shape[1]))
-        feats, rows = self.line_ngrams(lines)
-        if not feats:
+        cols, rows = self.hashed_columns(lines)
+        if not len(cols):
             return out
-        # sklearn's own hashing loop (murmurhash3 of the UTF-8 bytes, |h| mod n_features), in C.
-        if _hash_features is not None:
-            cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
-        else:
-            cols = np.array([_column(f, self.n_features) for f in feats], dtype=np.int64)
         # The distinct (line, column) keys in order and their counts (np.unique's answer, without its
         # extra passes).
         keys = rows * self.n_features + cols
@@ -438,6 +433,51 @@ class _FastLines:
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         out[row[starts]] = np.add.reduceat(contrib, starts, axis=0)
         return out
+
+    def hashed_columns(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The hashed column of every feature of :meth:`line_ngrams` and its line, in no particular order.
+
+        Without building a string per bigram: the document's tokens are joined by single spaces and
+        encoded once, so that a unigram's UTF-8 and a bigram's ("tok1 tok2") are each a run of those
+        bytes, and murmurhash3 (HashingVectorizer's hash) runs over all the runs at once
+        (:func:`_murmur_runs`)."""
+        joined = "\n".join(lines)
+        if joined.count("\n") != len(lines) - 1:  # a line holds a newline itself: line by line
+            feats, rows = self.line_ngrams(lines)
+            if not feats:
+                return np.zeros(0, dtype=np.int64), rows
+            if _hash_features is not None:
+                cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
+            else:
+                cols = np.array([_column(f, self.n_features) for f in feats], dtype=np.int64)
+            return cols, rows
+        toks = self.token_or_newline_re.findall(joined.lower())
+        if not toks:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # No token holds a space (nor, in UTF-8, a byte 0x20 inside a character): the spaces are the
+        # tokens' boundaries; a newline token is the line's end, the byte 0x0A at a token's start.
+        data = " ".join(toks).encode("utf-8")
+        spaces = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 32)
+        starts = np.empty(len(spaces) + 1, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = spaces + 1
+        ends = np.empty(len(spaces) + 1, dtype=np.int64)
+        ends[:-1] = spaces
+        ends[-1] = len(data)
+        newline = np.frombuffer(data, dtype=np.uint8)[starts] == 10
+        line_of = np.cumsum(newline, dtype=np.int64)
+        keep = ~newline
+        keep_pairs = keep[:-1] & keep[1:]
+        run_starts = np.concatenate([starts[keep], starts[:-1][keep_pairs]])
+        run_ends = np.concatenate([ends[keep], ends[1:][keep_pairs]])
+        rows = np.concatenate([line_of[keep], line_of[:-1][keep_pairs]])
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64), rows
+        hashes, order = _murmur_runs(data, run_starts, run_ends - run_starts)
+        signed = hashes.astype(np.int64)
+        cols = np.abs(signed) % self.n_features
+        cols[signed == -(2**31)] = (2147483647 - (self.n_features - 1)) % self.n_features  # as sklearn's loop
+        return cols, rows[order]
 
     def line_ngrams(self, lines: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The hashed features of every line, lower-cased: its word unigrams and the bigrams of adjacent
@@ -471,3 +511,68 @@ def _column(feature: str, n_features: int) -> int:
     """The column HashingVectorizer gives a feature: murmurhash3 (signed) of its UTF-8, |h| mod n."""
     h = int(murmurhash3_32(feature, seed=0))
     return (2147483647 - (n_features - 1)) % n_features if h == -(2**31) else abs(h) % n_features
+
+
+_MURMUR_C1, _MURMUR_C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+_MURMUR_TAIL = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
+_MURMUR_MAX_BLOCKS = 8  # longer runs (1 % of the features: URLs, long compounds) are hashed one by one
+
+
+def _rotate_left(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
+    np.left_shift(x, np.uint32(r), out=tmp)
+    np.right_shift(x, np.uint32(32 - r), out=x)
+    np.bitwise_or(x, tmp, out=x)
+
+
+def _murmur_mix(k: np.ndarray) -> None:
+    k *= _MURMUR_C1
+    _rotate_left(k, 15, np.empty_like(k))
+    k *= _MURMUR_C2
+
+
+def _murmur_runs(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MurmurHash3 (x86, 32 bits, seed 0: scikit-learn's ``murmurhash3_32``, signed) of the runs
+    ``data[s : s + n]``, all at once: ``(hashes, order)``, the hash of run ``order[i]`` at ``i``.
+
+    The runs go longest first, so that the runs still in their 4-byte blocks at block ``b`` are a prefix;
+    each block is read as a little-endian 32-bit word at any byte offset (a view with a stride of one
+    byte over the data padded with zeros), the tail's 1-3 bytes as such a word masked. Unsigned 32-bit
+    arithmetic wraps as the C code's does. A test holds it equal to ``murmurhash3_32``."""
+    n_blocks = lengths >> 2
+    order = np.argsort(n_blocks)[::-1]
+    n_blocks = n_blocks[order]
+    starts = starts[order]
+    lengths = lengths[order]
+    top = int(n_blocks[0])
+    blocks = min(top, _MURMUR_MAX_BLOCKS)
+    padded = data + bytes(4 * blocks + 4)
+    words = np.ndarray((len(data) + 4 * blocks + 1,), dtype="<u4", buffer=padded, strides=(1,))
+    h = np.zeros(len(starts), dtype=np.uint32)
+    if blocks:
+        k = words[starts[:, None] + 4 * np.arange(blocks)]
+        _murmur_mix(k)
+        # how many runs have more than b blocks, for each b
+        active = np.searchsorted(-n_blocks, -np.arange(blocks), side="left").tolist()
+        tmp = np.empty(len(h), dtype=np.uint32)
+        for b, m in enumerate(active):
+            hb = h[:m]
+            hb ^= k[:m, b]
+            _rotate_left(hb, 13, tmp[:m])
+            hb *= np.uint32(5)
+            hb += np.uint32(0xE6546B64)
+    tail = words[starts + 4 * n_blocks]
+    tail &= _MURMUR_TAIL[lengths & 3]
+    _murmur_mix(tail)  # a run without a tail mixes a zero word: no change
+    h ^= tail
+    h ^= lengths.astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    hashes = h.view(np.int32)
+    if top > _MURMUR_MAX_BLOCKS:
+        for i in np.flatnonzero(n_blocks > _MURMUR_MAX_BLOCKS).tolist():
+            s = int(starts[i])
+            hashes[i] = murmurhash3_32(data[s : s + int(lengths[i])], seed=0)
+    return hashes, order

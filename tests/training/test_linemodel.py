@@ -83,6 +83,45 @@ def test_fallback_hashing_gives_sklearns_columns():
     assert [_column(f, 2**15) for f in feats] == cols.tolist()
 
 
+def test_murmur_over_runs_gives_sklearns_hashes():
+    """The vectorised murmurhash3 over runs of one buffer gives scikit-learn's murmurhash3_32 of each run:
+    every length around the 4-byte blocks, the tails, multi-byte characters, runs past the block limit."""
+    import random
+
+    from sklearn.utils import murmurhash3_32
+
+    from training.linemodel import _murmur_runs
+
+    rng = random.Random(0)
+    alphabet = "abz09_ é中𝔘©|\n"
+    strings = ["", "a", "ab", "abc", "abcd", "abcde", "x" * 31, "x" * 32, "x" * 33, "y" * 300]
+    strings += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(2000)]
+    for sample in (strings, strings[1:2], strings[6:10], strings[-1:]):
+        encoded = [s.encode("utf-8") for s in sample]
+        lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        hashes, order = _murmur_runs(b"".join(encoded), starts, lengths)
+        assert hashes.tolist() == [murmurhash3_32(encoded[i], seed=0) for i in order.tolist()]
+
+
+def test_hashed_columns_are_the_hashers(tiny_model):
+    """The columns found over the document's bytes are those sklearn's hashing gives each n-gram."""
+    from collections import Counter
+    from itertools import repeat
+
+    from training.linemodel import _hash_features
+
+    fast = tiny_model.resources.line_model._fast()
+    lines = ["Related posts: the council’s budget", "© 2026 | a › b @x", "", "ünïcödé 中文 𝔘𝔫𝔦 " + "long" * 40, "x"]
+    feats, rows = fast.line_ngrams(lines)
+    expected, _, _ = _hash_features([zip(feats, repeat(1))], fast.n_features, np.float64, False, 0)
+    cols, got_rows = fast.hashed_columns(lines)
+    got = Counter(zip(got_rows.tolist(), cols.tolist(), strict=True))
+    assert got == Counter(zip(rows.tolist(), expected.tolist(), strict=True))
+    for empty in ([], [""], ["...", "!"]):
+        assert len(fast.hashed_columns(empty)[0]) == 0
+
+
 def test_refitting_drops_the_scorer_made_from_the_old_weights():
     from training.linemodel import LineModel
 
