@@ -88,17 +88,27 @@ _SENT_END_RE = re.compile(r"[.!?](?:\s|$)|[。！？]")
 # Per-character classes for the whole Basic Multilingual Plane, built once: the per-line character
 # counts (letters, capitals, digits, separators) are then array sums instead of Python loops.
 _ALPHA, _UPPER, _DIGIT, _SEP = 1, 2, 4, 8
+# and, above the four counted classes: whitespace (as \s), a sentence's end mark as _SENT_END_RE has them
+# (".!?" when whitespace or the line's end follows, "。！？" always), and a quotation mark as _QUOTE_RE's
+_SPACE, _END_MARK, _FULL_END_MARK, _QUOTE = 16, 32, 64, 128
+
+
+def _char_class(c: str) -> int:
+    bits = (_ALPHA * c.isalpha()) | (_UPPER * c.isupper()) | (_DIGIT * c.isdigit()) | (_SPACE * c.isspace())
+    if c in _SEPARATORS:
+        bits |= _SEP
+    if c in ".!?":
+        bits |= _END_MARK
+    if c in "。！？":
+        bits |= _FULL_END_MARK
+    if c in '"“”':
+        bits |= _QUOTE
+    return bits
 
 
 @lru_cache(maxsize=1)
 def _char_table() -> np.ndarray:
-    table = np.zeros(0x10000, dtype=np.uint8)
-    for code in range(0x10000):
-        c = chr(code)
-        table[code] = (_ALPHA * c.isalpha()) | (_UPPER * c.isupper()) | (_DIGIT * c.isdigit())
-    for s in _SEPARATORS:
-        table[ord(s)] |= _SEP
-    return table
+    return np.array([_char_class(chr(code)) for code in range(0x10000)], dtype=np.uint8)
 
 
 def _char_flags(chars: str) -> np.ndarray:
@@ -108,8 +118,7 @@ def _char_flags(chars: str) -> np.ndarray:
     flags = _char_table()[np.minimum(codes, 0xFFFF)]
     astral = np.flatnonzero(codes > 0xFFFF)
     for k in astral:  # rare (emoji, historic scripts): classified one by one
-        c = chr(int(codes[k]))
-        flags[k] = (_ALPHA * c.isalpha()) | (_UPPER * c.isupper()) | (_DIGIT * c.isdigit())
+        flags[k] = _char_class(chr(int(codes[k])))
     return flags
 
 
@@ -241,14 +250,20 @@ def line_layout_features(
         out[i, 12] = _PHONE_HINT_RE.search(line) is not None and PHONE_RE.search(line) is not None
     out[:, 20] = np.fromiter(map(counts.__getitem__, lowered), dtype=np.int64, count=n) > 1
     # Sentences: the line's sentence ends (a full stop, ! or ? before a space or the line's end), at least one.
-    n_sent = np.maximum(np.bincount(_line_of_matches(_SENT_END_RE, joined, starts), minlength=n), 1)
+    # (_SENT_END_RE's matches per line, from the characters' class bits: a mark of ".!?" followed by
+    # whitespace or at its line's end, in "\n".join(lines), or one of "。！？"; a match is one mark.)
+    char_counts = n_chars.astype(np.int64)
+    followed = np.zeros(len(flags), dtype=bool)
+    followed[:-1] = (flags[1:] & _SPACE) > 0
+    followed[(np.cumsum(char_counts) - 1)[char_counts > 0]] = True
+    ends = ((flags & _FULL_END_MARK) > 0) | (((flags & _END_MARK) > 0) & followed)
+    n_sent = np.maximum(_per_line_sums(ends, char_counts), 1)
     out[:, 26] = np.minimum(word_counts / n_sent, 60) / 60
     if len(first) > 20:
         out[1:, 27] = [low == first or first in low for low in lowered[1:]]
     else:
         out[1:, 27] = [low == first for low in lowered[1:]]
-    if '"' in joined or "“" in joined or "”" in joined:
-        out[list(set(_line_of_matches(_QUOTE_RE, joined, starts).tolist())), 29] = 1.0
+    out[:, 29] = _per_line_sums((flags & _QUOTE) > 0, char_counts) > 0  # a _QUOTE_RE match
     nonempty = n_chars > 0
     first_upper = np.zeros(n, dtype=bool)
     first_upper[nonempty] = (flags[(np.cumsum(n_chars) - n_chars).astype(np.int64)[nonempty]] & _UPPER) > 0
