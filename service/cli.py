@@ -1432,6 +1432,9 @@ def serve(
     # default one would end the process by the signal (exit status 143). Before uvicorn runs (the model
     # is being verified), the handler stops the command at once.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if host is not None and not host.strip():  # uvicorn would listen on every interface
+        raise _usage_error(f"--host {host!r}: give an address, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every "
+                           "interface)")
     # The options become THRESHER_* variables: worker processes build their app from the environment.
     for key, value in (("MODEL_DIR", model), ("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:

@@ -17,7 +17,10 @@ __all__ = ["Settings"]
 class Settings(BaseSettings):
     """Every setting of the HTTP service; each one is ``THRESHER_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="THRESHER_", extra="ignore")
+    # env_ignore_empty: an empty variable (`THRESHER_HOST=` in an env file, `docker run -e THRESHER_HOST=`) is
+    # unset, its default applies, as for every command that reads THRESHER_MODEL_DIR; an empty host made
+    # uvicorn listen on every interface, an empty model folder was the current folder
+    model_config = SettingsConfigDict(env_prefix="THRESHER_", extra="ignore", env_ignore_empty=True)
 
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Model folder to load (and to load again on reload).")
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Largest request body; beyond it: 413.")
