@@ -1447,25 +1447,31 @@ def serve(
     _check_bindable(settings.host, settings.port)  # before the model: loading and warming it takes ~10 s
     os.environ["THRESHER_MODEL_DIR"] = str(Path(settings.model_dir).resolve())
     _load(Path(settings.model_dir))  # refuse to start on a missing or tampered model, with its message
+    made: str | None = None  # the metrics folder made here, removed when the server stops
     if settings.workers > 1:
         # One metrics directory for all workers, so /metrics adds them up; and reloads reach every worker.
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="thresher-metrics-"))
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="thresher-metrics-")
         os.environ["THRESHER_SUPERVISOR_PID"] = str(os.getpid())
     else:
         os.environ.pop("THRESHER_SUPERVISOR_PID", None)
     # Imported after PROMETHEUS_MULTIPROC_DIR is set: the supervisor counts reloads in that folder.
     from service.supervisor import run_server
 
-    run_server(  # uvicorn.run, with several workers under a supervisor that verifies a model before rolling it out
-        "service.api:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-        timeout_worker_healthcheck=120,  # a worker loads and warms its model (~10 s here) before it is ready
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        run_server(  # uvicorn.run, with several workers under a supervisor that verifies a model before rolling it out
+            "service.api:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=log_level,
+            timeout_worker_healthcheck=120,  # a worker loads and warms its model (~10 s here) before it is ready
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if made is not None:  # every worker has stopped: their counts go with the server (one folder per start)
+            shutil.rmtree(made, ignore_errors=True)
 
 
 BIND_FAILURE = 3  # uvicorn's exit code when it cannot bind (STARTUP_FAILURE)

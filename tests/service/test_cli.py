@@ -846,7 +846,10 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path, tiny_model_dir, workers):
 
     from liveserver import start_server, stop_server
 
-    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(tiny_model_dir)}, workers=workers)
+    temp = tmp_path / "tmp"  # where the server makes its folders (the metrics, the model's copies)
+    temp.mkdir()
+    server = start_server(tmp_path, env={"THRESHER_MODEL_DIR": str(tiny_model_dir), "TMPDIR": str(temp)},
+                          workers=workers)
     try:
         os.kill(server.proc.pid, signal.SIGTERM)  # to the command only, as docker stop and systemd send it
         start = time.monotonic()
@@ -857,6 +860,7 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path, tiny_model_dir, workers):
     assert code == 0, server.log_text()[-3000:]
     assert elapsed < 10, elapsed
     assert "Traceback" not in server.log_text()
+    assert sorted(p.name for p in temp.iterdir()) == []  # with --workers 2 a thresher-metrics-* folder stayed
 
 
 def test_score_jsonl_reads_title_url_and_lang_as_the_api_does(runner, tmp_path, tiny_model):
