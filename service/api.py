@@ -574,6 +574,10 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
     )
     async def score_batch(request: Request, explain: bool = True) -> Response:
         _once(request, ("explain",))
+        for name in ("title", "url", "lang"):
+            if name in request.query_params:  # /v1/score's, for text/plain bodies: dropped here without a word
+                raise ApiError(422, "invalid", f"query parameter '{name}' is not read by /v1/score/batch; send it in "
+                               f"each article: {{\"articles\": [{{\"text\": ..., \"{name}\": ...}}]}}")
         media, params = _media_type(request)
         if media != "application/json" and not media.endswith("+json"):
             raise ApiError(415, "unsupported_media_type",

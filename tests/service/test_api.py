@@ -303,6 +303,18 @@ def test_title_url_or_lang_in_the_query_with_a_json_body_is_422_not_ignored(clie
     assert client.post("/v1/score", params={"explain": "false"}, json={"text": CLEAN, "lang": "en"}).status_code == 200
 
 
+def test_title_url_or_lang_in_the_query_of_a_batch_is_422_not_ignored(client):
+    """The batch has no ?title=, ?url= or ?lang= (each article carries its own): a caller who sends ?lang=en
+    for every article was answered 200 with none of them read."""
+    for params in ({"title": "A headline"}, {"url": "https://a.example/x"}, {"lang": "en"}):
+        (name,) = params
+        err = _error(client.post("/v1/score/batch", params=params, json={"articles": [{"text": CLEAN}]}), 422,
+                     "invalid")
+        assert f"'{name}'" in err["message"] and "each article" in err["message"], err
+    ok = client.post("/v1/score/batch", params={"explain": "false"}, json={"articles": [{"text": CLEAN, "lang": "en"}]})
+    assert ok.status_code == 200 and ok.json()["results"][0]["language"]["declared"] == "en", ok.text
+
+
 def test_bad_query_parameter_is_422(client):
     _error(client.post("/v1/score", params={"explain": "perhaps"}, json={"text": CLEAN}), 422, "invalid")
 
