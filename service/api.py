@@ -54,7 +54,7 @@ from service.schemas import (
 )
 from service.scoring import TextTooLargeError, score_text, warm_up
 from service.settings import Settings
-from service.surrogates import has_lone_surrogate, id_text, number_too_long
+from service.surrogates import has_lone_surrogate, id_text, json_type, number_too_long
 from training.document import EmptyDocumentError
 
 __all__ = ["create_app", "ApiError", "ModelSlot"]
@@ -250,7 +250,7 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
 def _article(payload: Any) -> ScoreRequest:
     """A validated article, or :class:`ApiError` 422 (``invalid``, ``empty``) / 400 (``not_utf8``)."""
     if not isinstance(payload, dict):
-        raise ApiError(422, "invalid", f"expected a JSON object with a 'text' field, got {type(payload).__name__}")
+        raise ApiError(422, "invalid", f"expected a JSON object with a 'text' field, got a JSON {json_type(payload)}")
     try:
         article = ScoreRequest.model_validate(payload)
     except ValidationError as exc:

@@ -27,7 +27,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text, shown_score
-from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text, json_type, name_text, number_too_long, utf8_safe
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def _record_context(row: dict[str, Any]) -> tuple[str | None, str | None, str | 
     for name in ("title", "url", "lang"):
         value = row.get(name)
         if value is not None and not isinstance(value, str):
-            raise InputError("bad_record", f"'{name}' must be a string or null, not {type(value).__name__}")
+            raise InputError("bad_record", f"'{name}' must be a string or null, not a JSON {json_type(value)}")
         if isinstance(value, str) and has_lone_surrogate(value):
             raise InputError("not_utf8", f"'{name}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode")
         out.append(value)

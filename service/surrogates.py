@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["has_lone_surrogate", "utf8_safe", "id_text", "name_text", "number_too_long"]
+__all__ = ["has_lone_surrogate", "utf8_safe", "id_text", "name_text", "number_too_long", "json_type"]
 
 
 def has_lone_surrogate(value: str) -> bool:
@@ -50,3 +50,10 @@ def number_too_long(exc: ValueError) -> str:
     wording for the API, ``thresher score --jsonl`` and the scan."""
     detail = str(exc).split("; use sys.", 1)[0]
     return f"a number is too long ({detail}); write such a number as a string"
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type (``null``, ``number``, ``array`` ...), for messages to whoever sent
+    the JSON, who knows no Python type names (``NoneType``, ``int``, ``list``)."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")

@@ -71,7 +71,7 @@ from typing import IO, Any
 
 from service.charsets import text_codec
 from service.scan import RawDocument
-from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text, json_type, name_text, number_too_long, utf8_safe
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -1005,7 +1005,7 @@ class _Scan:
                 (unit, 0),
                 path,
                 "bad_record",
-                f"a JSON {_json_type(value)}, not an object or an array of objects",
+                f"a JSON {json_type(value)}, not an object or an array of objects",
                 fmt="json",
             )
             return
@@ -1043,7 +1043,7 @@ class _Scan:
                 order,
                 path,
                 "bad_record",
-                f"{where} is a JSON {_json_type(row)}, not an object",
+                f"{where} is a JSON {json_type(row)}, not an object",
                 fmt=fmt,
                 doc_id=default_id,
             )
@@ -1391,11 +1391,6 @@ def record_text(row: dict[str, Any], text_field: str) -> tuple[Any, str, bool]:
     if not isinstance(value, str) and isinstance(row.get("html"), str):
         return row["html"], "html", True
     return value, text_field, text_field == "html"
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 def iter_units(

@@ -342,6 +342,17 @@ def test_batch_scores_in_order_and_isolates_bad_items(client, shipped_model):
     assert results[4]["verdict"] in {"reliable", "suspect", "unreliable"}
 
 
+def test_an_article_that_is_no_object_is_named_by_its_json_type(client):
+    """The caller sent JSON, and is told what it sent in JSON's words, not Python's (NoneType, int, list, str)."""
+    items = [None, 5, 2.5, True, "junk", []]
+    results = client.post("/v1/score/batch", json={"articles": items}).json()["results"]
+    said = [r["error"]["message"].rsplit("got ", 1)[1] for r in results]
+    assert said == ["a JSON null", "a JSON number", "a JSON number", "a JSON boolean", "a JSON string", "a JSON array"]
+    err = _error(client.post("/v1/score", content=b"null", headers={"content-type": "application/json"}), 422,
+                 "invalid")
+    assert err["message"] == "expected a JSON object with a 'text' field, got a JSON null"
+
+
 def test_batch_errors_keep_the_callers_id_and_give_the_index(client):
     articles = [{"text": 5, "id": 17}, {"text": "", "id": True}, {"text": 5, "id": {"k": [1, "é"]}},
                 {"text": 5, "id": None}, ["not", "an", "object"], 42, {"text": 5, "id": "\ud800"}]
