@@ -484,7 +484,7 @@ def score(
                                                "'id', 'title', 'url', 'lang', as POST /v1/score takes them "
                                                "(gzip-compressed .jsonl.gz is read as well; '-' reads standard input).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output "
-                                             "(missing parent folders are created).")] = None,
+                                             "(missing parent folders are created; '-': standard output).")] = None,
     model: ModelOpt = None,
     text_field: Annotated[str, typer.Option("--text-field", help="JSONL field holding the text.")] = "text",
     max_bytes: Annotated[int, typer.Option("--max-bytes", min=1, help="Largest document accepted, in bytes.")
@@ -496,6 +496,8 @@ def score(
     Exit code 0 when every document was scored, 1 when any got an error record, 2 on a usage or model error, 130 when interrupted."""
     if not files and jsonl is None:
         raise _usage_error("give FILE... or '-' or --jsonl IN.jsonl")
+    if out is not None and str(out) == "-":  # '-' is standard output here, as it is standard input for FILE
+        out = None
     if out is not None:
         _check_out_file(out)
     jsonl_stdin = jsonl is not None and str(jsonl) == "-"
@@ -1148,6 +1150,10 @@ def scan(
     if engine == "local" and address is not None:
         typer.echo("error: --address needs --engine ray", err=True)
         raise typer.Exit(2)
+    for option, path, example in (("--out", out, "scored.jsonl"), ("--report", report, "report.html")):
+        if str(path) == "-":  # read as standard output ('-' is for thresher score), not as a file named '-'
+            raise _usage_error(f"{option} -: the scan writes files (OUT with its journal beside it), not standard "
+                               f"output; give a path, e.g. {option} {example}")
     missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)

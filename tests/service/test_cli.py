@@ -477,6 +477,14 @@ def _thresher(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Complet
     return subprocess.run([*_command(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def test_score_out_dash_is_standard_output_not_a_file_named_dash(inputs, tmp_path, tiny_model_dir):
+    proc = _thresher("score", str(inputs["good"]), "--out", "-", "--model", str(tiny_model_dir), "--no-explain",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["id"] for r in _records(proc.stdout)] == [str(inputs["good"])]
+    assert not (tmp_path / "-").exists()
+
+
 def test_score_out_a_folder_is_a_usage_error_before_any_work(inputs, tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()

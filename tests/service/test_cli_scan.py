@@ -70,6 +70,21 @@ def test_out_an_existing_folder_is_refused_before_any_work(tmp_path, fmt):
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("option", ["--out", "--report"])
+def test_out_or_report_dash_is_refused_not_written_as_a_file_named_dash(tmp_path, option):
+    """'-' is standard output to whoever has used thresher score --out - (or any Unix tool): the scan wrote a
+    file named '-' (and '-.journal') in the current folder instead."""
+    crawl = _crawl(tmp_path, 2)
+    args = [str(crawl), "--out", str(tmp_path / "o.jsonl"), "--model", str(tmp_path / "no-model")]
+    args += [option, "-"] if option == "--report" else []
+    if option == "--out":
+        args[2] = "-"
+    proc = _scan(args, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"{option} -: the scan writes files" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "-").exists() and not (tmp_path / "-.journal").exists()
+
+
 def test_an_output_over_an_input_or_in_a_scanned_folder_or_over_another_output_is_refused(tmp_path, tiny_model_dir):
     crawl = _crawl(tmp_path, 2)
     before = {p: p.read_bytes() for p in crawl.iterdir()}
