@@ -503,6 +503,9 @@ def score(
     jsonl_stdin = jsonl is not None and str(jsonl) == "-"
     if jsonl_stdin and "-" in (files or []):
         raise _usage_error("'-' and --jsonl - both read standard input; give one of them")
+    dashes = (files or []).count("-")
+    if dashes > 1:  # the second read found it at its end: an 'empty' record for a text never sent
+        raise _usage_error(f"'-' is given {dashes} times; standard input can be read once")
     if jsonl is not None and not jsonl_stdin and (jsonl.is_dir() or not jsonl.exists()):
         raise _usage_error(f"cannot open {jsonl}: {'it is a folder' if jsonl.is_dir() else 'no such file'}")
     named = [Path(f) for f in files or [] if f != "-"]

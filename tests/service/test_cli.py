@@ -477,6 +477,14 @@ def _thresher(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Complet
     return subprocess.run([*_command(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def test_score_standard_input_given_twice_is_a_usage_error(tmp_path):
+    proc = subprocess.run([*_command(), "score", "-", "-", "--model", str(tmp_path / "no-model")], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, input="A text.", capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr  # it scored the text, then gave the second '-' an 'empty' record
+    assert "'-' is given 2 times; standard input can be read once" in proc.stderr and proc.stdout == ""
+
+
 def test_score_out_dash_is_standard_output_not_a_file_named_dash(inputs, tmp_path, tiny_model_dir):
     proc = _thresher("score", str(inputs["good"]), "--out", "-", "--model", str(tiny_model_dir), "--no-explain",
                      cwd=tmp_path)
