@@ -1252,7 +1252,7 @@ def _scan_on_ray(paths: list[Path], out: Path, fmt: str, workers: int | None, re
                        text_field=text_field, max_bytes=max_bytes, explain=explain)
 
     def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        _say(line)
 
     try:
         result, counts = run_ray_scan(list(paths), m.path, m.thresholds, opts, address=address, say=say)
@@ -1317,7 +1317,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True)
+    err = Console(stderr=True)
+    console = Console(file=io.StringIO(), width=err.width, force_terminal=err.is_terminal,
+                      no_color=err.no_color or not err.is_terminal)
     table = Table(title=f"scan summary → {out}", show_header=False)
     table.add_row("documents", str(summary["documents"]))
     table.add_row("scored", ", ".join(f"{k} {v}" for k, v in sorted(summary["verdicts"].items())) or "0")
@@ -1329,10 +1331,10 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table.add_row("near-duplicates", str(summary["near_duplicates"]))
     table.add_row("speed", f"{summary['docs_per_s']} docs/s ({summary['scored_now']} documents read in "
                   f"{summary['elapsed_s']} s, error records included; {summary['resumed']} from the journal)")
-    try:
-        console.print(table)
-    except OSError:  # OUT is written; the report (when asked for) still is
-        _stderr_gone()
+    # Rendered here and written as one line of text: rich's console answers a broken pipe with SystemExit(1)
+    # of its own; OUT is written by now, and the report (when asked for) still is.
+    console.print(table)
+    _say(console.file.getvalue().rstrip("\n"))  # type: ignore[attr-defined]
 
 
 models_app = typer.Typer(cls=_Group, no_args_is_help=True, help="List and inspect model folders.")

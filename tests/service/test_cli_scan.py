@@ -252,3 +252,26 @@ def test_a_closed_progress_stream_does_not_stop_the_scan(tmp_path, tiny_model_di
     assert len(recs) == 3 and all("score" in r for r in recs)
     assert report.stat().st_size > 0
     assert not Path(f"{out}.journal").exists()
+
+
+def test_the_summary_on_a_closed_stderr_does_not_end_the_scan(tmp_path):
+    """The summary can be the first write to fail (`2>&1 | head -2` reads the progress lines, then leaves):
+    rich answers a broken pipe with SystemExit(1) of its own, which had ended the scan before its report.
+    The summary is now written as text like the other notes: the caller goes on."""
+    code = (
+        "from pathlib import Path\n"
+        "from service.cli import _print_summary\n"
+        "s = dict(documents=1, verdicts={'reliable': 1}, error_codes={}, skipped={}, top_reasons=[],\n"
+        "         stories=0, near_duplicates=0, docs_per_s=1.0, scored_now=1, elapsed_s=1.0, resumed=0)\n"
+        "_print_summary(s, Path('out.jsonl'))\n"
+        "print('went on')\n"
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=False,
+                              stdout=subprocess.PIPE, stderr=write_end, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == "went on"
