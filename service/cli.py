@@ -202,27 +202,27 @@ def _write_failed(out: Any, exc: OSError) -> typer.Exit:
     in its buffer would fail again when Python flushes it at exit."""
     where = "standard output" if out is sys.stdout else getattr(out, "name", "the output")
     if out is sys.stdout:
-        with contextlib.suppress(OSError, ValueError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(null, sys.stdout.fileno())
-            finally:
-                os.close(null)
+        _to_null_device(sys.stdout)
         if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted; no message, as cat does
             return typer.Exit(2)
     return _usage_error(f"cannot write {where}: {exc.strerror or exc}")
+
+
+def _to_null_device(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at the null device: what is written to it afterwards is dropped."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
 
 
 def _stderr_gone() -> None:
     """Standard error cannot be written (its reader is gone: ``2>&1 | head``): point it at the null device, so
     that a scan goes on, writes its output and says nothing more, instead of abandoning hours of scoring
     because a progress line could not be shown. What Python still holds in its buffer is flushed there."""
-    with contextlib.suppress(OSError, ValueError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, sys.stderr.fileno())
-        finally:
-            os.close(null)
+    _to_null_device(sys.stderr)
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
 
