@@ -1,7 +1,7 @@
 """The HTTP service under load: keep-alive clients post ~4 KB articles to POST /v1/score for a while.
 
     python bench/load.py [--duration S] [--workers N] [--clients C] [--ramp S] [--explain/--no-explain]
-                         [--compare/--no-compare] [--vary workers|explain] [--url URL [--pid PID]]
+                         [--compare/--no-compare] [--vary workers|explain] [--url URL [--pid PID]] [--rate R]
     python bench/load.py --profile N [--explain/--no-explain]
 
 By default one invocation runs the same load twice, side by side, each phase against its own server
@@ -14,6 +14,13 @@ Articles: ~4 KB windows of consecutive lines over the project's own reliable fix
 (training/fixtures/reliable_*.jsonl), cut at a line boundary, each window starting at another line. There
 are about 1,400 distinct ones, shuffled with a fixed seed and taken in turn by all clients, so no
 cache keyed by the text (textstat keeps the last 128 texts) answers a repeated request.
+
+Closed loop by default: every client posts as soon as its previous answer arrived, so 16 requests are
+always in flight and the latency is whatever the throughput makes it (Little's law: p50 ≈ 16 / req/s).
+--rate R is the open loop a real population of users is: the clients together offer R requests per second,
+client i's k-th request due at its start + k × clients / R (the clients interleaved evenly), and a request's
+latency counts from when it was due, so one sent late because its client still waited for an answer is
+charged for that wait (no coordinated omission). It answers "at R req/s, how long do clients wait?".
 
 Reported per phase: requests, req/s (answers 200 per second of wall time), latency p50/p90/p99/max as the
 client sees it (queueing in the server included), the server's own scoring time (the answer's
@@ -261,6 +268,7 @@ class Tally:
     scoring_ms: list[float] = field(default_factory=list)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     elapsed: float = 0.0
+    late: int = 0  # open loop: requests sent more than 1 ms after they were due
 
 
 class Load:
@@ -269,9 +277,10 @@ class Load:
     takes the next article in turn and posts it as soon as its previous answer arrived."""
 
     def __init__(self, base_url: str, bodies: list[bytes], turn: itertools.count[int], clients: int,
-                 explain: bool) -> None:
+                 explain: bool, rate: float | None = None) -> None:
         self.url = f"{base_url}/v1/score"
         self.bodies, self.turn = bodies, turn
+        self.rate = rate  # offered requests per second over all clients (open loop); None: closed loop
         self.params = {"explain": "true" if explain else "false"}
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         self.clients = [httpx.AsyncClient(timeout=REQUEST_TIMEOUT, limits=limits) for _ in range(clients)]
@@ -282,9 +291,25 @@ class Load:
     async def _loop(self, client: httpx.AsyncClient, delay: float, deadline: float, tally: Tally) -> None:
         await asyncio.sleep(delay)
         headers = {"content-type": "application/json"}
+        interval = len(self.clients) / self.rate if self.rate else 0.0
+        due = time.perf_counter()
         while time.perf_counter() < deadline:
+            if self.rate:
+                # Open loop: this client's k-th request is due at its start + k * interval. Latency counts from
+                # when it was due, so a request sent late (its client still waiting for the previous answer)
+                # is charged for the wait, as a user arriving then would be (no coordinated omission).
+                now = time.perf_counter()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                    if time.perf_counter() >= deadline:
+                        break
+                else:
+                    tally.late += now - due > 0.001
+                t0 = due
+                due += interval
+            else:
+                t0 = time.perf_counter()
             body = self.bodies[next(self.turn) % len(self.bodies)]
-            t0 = time.perf_counter()
             try:
                 r = await client.post(self.url, content=body, headers=headers, params=self.params)
                 dt = (time.perf_counter() - t0) * 1000
@@ -303,12 +328,14 @@ class Load:
             tally.latencies_ms.append(dt)
 
     async def run(self, seconds: float, *, ramp: float = 0.0, probe: Callable[[], None] | None = None) -> Tally:
-        """Load for ``seconds``; client i starts ``i * ramp / clients`` seconds late; ``probe`` runs halfway."""
+        """Load for ``seconds``; client i starts ``i * ramp / clients`` seconds late (with a rate and no ramp,
+        ``i / rate`` seconds late, so the clients' requests interleave evenly); ``probe`` runs halfway."""
         tally = Tally()
         start = time.perf_counter()
         deadline = start + seconds
         n = len(self.clients)
-        tasks = [self._loop(c, i * ramp / n, deadline, tally) for i, c in enumerate(self.clients)]
+        step = ramp / n if ramp or not self.rate else 1.0 / self.rate
+        tasks = [self._loop(c, i * step, deadline, tally) for i, c in enumerate(self.clients)]
 
         async def halfway() -> None:
             await asyncio.sleep(seconds / 2)
@@ -340,6 +367,7 @@ class Phase:
     worker_connections: list[int] = field(default_factory=list)  # connections each worker held, halfway
     client_cpu: float = 0.0
     machine_cpu: float = 0.0
+    rate: float | None = None  # offered req/s (open loop), or None (closed loop)
 
     @property
     def ok(self) -> int:
@@ -399,11 +427,12 @@ def run_phase(label: str, *, workers: int | None, explain: bool, args: argparse.
 async def _measure(label: str, url: str, pid: int | None, workers: int | None, explain: bool,
                    args: argparse.Namespace, bodies: list[bytes], turn: itertools.count[int]) -> Phase:
     port = httpx.URL(url).port or 80
-    load = Load(url, bodies, turn, args.clients, explain)
-    phase = Phase(label, workers, explain, Tally())
+    load = Load(url, bodies, turn, args.clients, explain, rate=args.rate)
+    phase = Phase(label, workers, explain, Tally(), rate=args.rate)
     try:
+        pace = f"offering {args.rate:g} req/s in all (open loop)" if args.rate else "each posting as soon as answered"
         print(f"[{label}] warm-up {args.warmup:g} s (clients start over {args.ramp:g} s), then {args.clients} "
-              f"clients for {args.duration:g} s, explain={str(explain).lower()} ...", flush=True)
+              f"clients for {args.duration:g} s, {pace}, explain={str(explain).lower()} ...", flush=True)
         warm = await load.run(args.warmup, ramp=args.ramp)
         if warm.errors:
             print(f"[{label}] warm-up errors: {dict(warm.errors)}", flush=True)
@@ -438,7 +467,9 @@ def describe(p: Phase) -> str:
     lines = [
         f"[{p.label}] {p.requests} requests in {t.elapsed:.1f} s: {p.rps:.1f} req/s; latency ms p50 {p.pct(50):.1f} "
         f"p90 {p.pct(90):.1f} p99 {p.pct(99):.1f} max {max(t.latencies_ms, default=math.nan):.1f}; "
-        f"errors {p.errors_text()}",
+        f"errors {p.errors_text()}"
+        + (f"; offered {p.rate:g} req/s, {t.late} requests sent late (latency counted from when they were due)"
+           if p.rate else ""),
         f"[{p.label}] server scoring time (elapsed_ms) p50 {percentile(sc, 50):.1f} p99 {percentile(sc, 99):.1f} ms",
     ]
     if p.server_cpu is not None:
@@ -457,7 +488,7 @@ def describe(p: Phase) -> str:
 
 
 def table(phases: list[Phase]) -> str:
-    head = ("| phase | workers | explain | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
+    head = ("| phase | workers | explain | offered req/s | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
             "scoring p50 ms | server CPU s (cores) | per worker: CPU s (connections) | CPU ms/req | RSS start → end MiB | "
             "client CPU s | other CPU s |")
     rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -472,13 +503,14 @@ def table(phases: list[Phase]) -> str:
         rss = "–" if p.rss_start is None else f"{p.rss_start:.0f} → {p.rss_end:.0f}"
         per = " + ".join(f"{c:.1f} ({n})" for c, n in zip(p.worker_cpu, p.worker_connections, strict=True)) or "–"
         rows.append(
-            f"| {p.label} | {p.workers if p.workers is not None else '?'} | {str(p.explain).lower()} | {p.requests} | "
+            f"| {p.label} | {p.workers if p.workers is not None else '?'} | {str(p.explain).lower()} | "
+            f"{f'{p.rate:g} (open loop; {t.late} late)' if p.rate else 'as answered (closed loop)'} | {p.requests} | "
             f"{p.rps:.1f} | {f(p.pct(50))} | {f(p.pct(90))} | {f(p.pct(99))} | "
             f"{f(max(t.latencies_ms, default=None))} | {p.errors_text()} | "
             f"{f(percentile(sorted(t.scoring_ms), 50))} | {cpu} | {per} | {f(cpu_req)} | {rss} | {p.client_cpu:.1f} | "
             f"{p.other_cpu:.1f} |"
         )
-    rows.append(f"| aim | 2 | – | – | ≥ {AIM['rps']:.0f} | ≤ {AIM['p50']:.0f} | – | ≤ {AIM['p99']:.0f} | – | 0 "
+    rows.append(f"| aim | 2 | – | – | – | ≥ {AIM['rps']:.0f} | ≤ {AIM['p50']:.0f} | – | ≤ {AIM['p99']:.0f} | – | 0 "
                 "| – | – | – | – | – | – | – |")
     return "\n".join(rows)
 
@@ -558,11 +590,17 @@ def main() -> None:
     ap.add_argument("--url", default=None, help="load a server already running there instead of starting one")
     ap.add_argument("--pid", type=int, default=None, help="with --url: the server's pid, for its CPU time and RSS")
     ap.add_argument("--model", default=None, help="model folder for the started server (default: its own default)")
+    ap.add_argument("--rate", type=float, default=None, metavar="R",
+                    help="open loop: the clients together offer R requests per second, each on its own schedule, "
+                    "and latency counts from when a request was due (default: closed loop, every client posts as "
+                    "soon as its previous answer arrives)")
     ap.add_argument("--profile", type=int, default=None, metavar="N",
                     help="instead of the load: profile the scoring of N articles in this process")
     args = ap.parse_args()
     if args.duration <= 0 or args.clients < 1 or args.workers < 1:
         ap.error("--duration must be > 0, --clients and --workers ≥ 1")
+    if args.rate is not None and not (0 < args.rate < math.inf):
+        ap.error("--rate must be a positive number of requests per second")
     args.warmup = min(WARMUP_SECONDS if args.warmup is None else args.warmup, args.duration)
     if args.ramp < 0:
         ap.error("--ramp must be ≥ 0")
