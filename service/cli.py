@@ -1427,7 +1427,8 @@ def serve(
                                              help="Port (default $THRESHER_PORT, else 8000; 0: any free port).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Worker processes (default $THRESHER_WORKERS, else 1).")] = None,
     model: ModelOpt = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's and Thresher's log level: critical, error, "
+                                           "warning, info, debug or trace.")] = "info",
 ) -> None:
     """Run the HTTP service (uvicorn). Every THRESHER_* setting applies; options here override them.
 
@@ -1446,6 +1447,11 @@ def serve(
     if host is not None and not host.strip():  # uvicorn would listen on every interface
         raise _usage_error(f"--host {host!r}: give an address, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every "
                            "interface)")
+    from uvicorn.config import LOG_LEVELS
+
+    if log_level.lower() not in LOG_LEVELS:  # uvicorn raised KeyError (a traceback, exit 1) once the model had loaded
+        raise _usage_error(f"--log-level {log_level!r}: give one of {', '.join(LOG_LEVELS)}")
+    log_level = log_level.lower()  # uvicorn reads WARNING as warning; the thresher loggers' level must match it
     # The options become THRESHER_* variables: worker processes build their app from the environment.
     for key, value in (("MODEL_DIR", model), ("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:

@@ -46,3 +46,11 @@ def test_serve_refuses_an_empty_host_option_before_loading_the_model(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "--host '': give an address" in proc.stderr
     assert "manifest" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_refuses_an_unknown_log_level_before_loading_the_model(tmp_path):
+    """uvicorn looked the level up only once the model had loaded: a KeyError traceback and exit 1."""
+    proc = _serve("--log-level", "loud", "--port", "0", "--model", str(tmp_path / "no-model"), env={}, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "--log-level 'loud': give one of critical, error, warning, info, debug, trace" in proc.stderr
+    assert "manifest" not in proc.stderr and "Traceback" not in proc.stderr
