@@ -1458,8 +1458,10 @@ def serve(
             os.environ[f"THRESHER_{key}"] = str(value)
     try:
         settings = Settings()
-    except ValidationError as exc:
-        typer.echo(f"error: bad THRESHER_* setting: {exc}", err=True)
+    except ValidationError as exc:  # named as the user set it (THRESHER_PORT='abc'), not pydantic's field dump
+        for err in exc.errors():
+            name = f"THRESHER_{str(err['loc'][0]).upper()}" if err["loc"] else "THRESHER_*"
+            typer.echo(f"error: bad setting {name}={os.environ.get(name, '')!r}: {err['msg']}", err=True)
         raise typer.Exit(2) from exc
     _check_bindable(settings.host, settings.port)  # before the model: loading and warming it takes ~10 s
     os.environ["THRESHER_MODEL_DIR"] = str(Path(settings.model_dir).resolve())

@@ -54,3 +54,12 @@ def test_serve_refuses_an_unknown_log_level_before_loading_the_model(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "--log-level 'loud': give one of critical, error, warning, info, debug, trace" in proc.stderr
     assert "manifest" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_names_a_bad_setting_by_its_variable(tmp_path):
+    proc = _serve("--model", str(tmp_path / "no-model"), env={"THRESHER_PORT": "abc", "THRESHER_MAX_BATCH": "0"},
+                  cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "bad setting THRESHER_PORT='abc': Input should be a valid integer" in proc.stderr
+    assert "bad setting THRESHER_MAX_BATCH='0': Input should be greater than or equal to 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
