@@ -171,7 +171,7 @@ def _record_context(row: dict[str, Any]) -> tuple[str | None, str | None, str | 
 
 
 def _score_html(html: str, *, model: Model, doc_id: str, explain: bool, title: str | None = None,
-                url: str | None = None) -> dict[str, Any]:
+                url: str | None = None, lang: str | None = None) -> dict[str, Any]:
     """A page scored as ``thresher scan`` scores it: its main text (trafilatura, told the page's ``url``),
     the record's ``title`` else the page's, and what was measured of the page (``html``: how much of its
     visible text is boilerplate)."""
@@ -179,7 +179,7 @@ def _score_html(html: str, *, model: Model, doc_id: str, explain: bool, title: s
 
     text, extracted_title, page = extract_html(html, url)
     title = title or _cheap_title(html) or extracted_title  # in the scan's order
-    rec = _score_one(text, model=model, doc_id=doc_id, explain=explain, title=title, url=url,
+    rec = _score_one(text, model=model, doc_id=doc_id, explain=explain, title=title, url=url, lang=lang,
                      empty="no text to score: no visible text could be extracted from the HTML")
     rec["html"] = page
     return rec
@@ -598,7 +598,8 @@ def score(
                                          "(\\ud800-\\udfff): not valid Unicode")
                     title, url, lang = _record_context(row)
                     if is_html:  # a crawl record's page: its main text, as thresher scan scores it
-                        rec = _score_html(text, model=m, doc_id=rid, explain=explain, title=title, url=url)
+                        rec = _score_html(text, model=m, doc_id=rid, explain=explain, title=title, url=url,
+                                          lang=lang)
                     else:
                         rec = _score_one(text, model=m, doc_id=rid, explain=explain, title=title, url=url,
                                          lang=lang)

@@ -120,7 +120,8 @@ def score_document(doc: RawDocument, model: Model, explain: bool = True, sketch:
             text, extracted_title, page = extract_html(doc.html, doc.url)
             title = title or extracted_title
         try:
-            rec = score_text(text or "", model=model, title=title, url=doc.url, explain=explain, doc_id=doc.id)
+            rec = score_text(text or "", model=model, title=title, url=doc.url, explain=explain, doc_id=doc.id,
+                             lang=doc.lang)
         except EmptyDocumentError as exc:
             if doc.html is not None:
                 rec = _error_record(doc, "empty", "no text to score: no visible text could be extracted from the "

@@ -1086,6 +1086,7 @@ class _Scan:
                 url=url,
             )
         title = utf8_safe(row["title"]) if isinstance(row.get("title"), str) else None
+        lang = _record_lang(row)
         if is_html:
             return self.doc(
                 key=key,
@@ -1096,6 +1097,7 @@ class _Scan:
                 html=value,
                 url=url,
                 title=title or _cheap_title(value),
+                lang=lang,
                 meta=dict(meta),
             )
         return self.doc(
@@ -1107,6 +1109,7 @@ class _Scan:
             text=value,
             url=url,
             title=title,
+            lang=lang,
             meta=dict(meta),
         )
 
@@ -1252,7 +1255,7 @@ class _Scan:
     def parquet(self, raw: IO[bytes], path: str, key: str, unit: int) -> Iterator[RawDocument]:
         """One document per row of a Parquet file (a dataset's shard, as FineWeb and many others ship): the
         text from the ``text_field`` column (else ``html``), the id from ``id`` (else path:row), ``url`` and
-        ``title`` when there are such columns. Read a few rows at a time; other columns are never read."""
+        ``title`` and ``lang`` when there are such columns. Read a few rows at a time; other columns are never read."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -1276,7 +1279,7 @@ class _Scan:
                              f"no column '{self.text_field}' (nor 'html') in its {rows} rows; its columns: {shown_cols}"
                              " (--text-field names the text column)", fmt="parquet")
             return
-        columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title")) if c in names]
+        columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title", "lang")) if c in names]
         n = 0
         for group in range(pf.num_row_groups):  # damage in one loses the rows from its start on, not the groups before
             batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=columns)
@@ -1304,7 +1307,7 @@ class _Scan:
         rid = row.get("id")
         if rid is not None and not isinstance(rid, str | int | float | bool):
             row["id"] = str(rid)  # a timestamp, bytes, a decimal: its text
-        for name in ("url", "title"):
+        for name in ("url", "title", "lang"):
             if row.get(name) is not None and not isinstance(row[name], str):
                 row[name] = None
         field = self.text_field if isinstance(row.get(self.text_field), str | bytes) else "html"
@@ -1381,6 +1384,15 @@ def _python_values(column: Any) -> list[Any]:
                 except Exception:
                     out.append(None)
         return out
+
+
+def _record_lang(row: dict[str, Any]) -> str | None:
+    """A record's ``lang`` when it is a language code (``en``, ``pt-BR``), as ``thresher score --jsonl`` and the
+    API take it; anything else is not read (as a ``title`` that is no string): it never changes a score."""
+    from service.schemas import LANG_PATTERN
+
+    value = row.get("lang")
+    return value if isinstance(value, str) and re.fullmatch(LANG_PATTERN, value) else None
 
 
 def record_text(row: dict[str, Any], text_field: str) -> tuple[Any, str, bool]:

@@ -358,3 +358,38 @@ def test_a_records_url_is_kept_in_every_output_format(tmp_path):
     assert res.returncode in (0, 1), res.stderr
     with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as fh:
         assert [r["url"] for r in csv.DictReader(fh)] == ["https://news.example.com/a", "https://news.example.com/b", ""]
+
+
+def test_a_records_lang_is_declared_as_thresher_score_jsonl_declares_it(tmp_path):
+    """A record's ``lang`` is read as ``thresher score --jsonl`` (and the API) read it: echoed in
+    ``language.declared`` with ``matches_declared``; the scan dropped it, so the same record got another
+    ``language`` in each. A page in ``html`` declares it too. A ``lang`` that is no language code is not read
+    by the scan (as a ``title`` that is no string): the document is scored all the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arts = _articles(3)
+    page = "<html><head><title>T</title></head><body><article>" + "".join(
+        f"<p>{html.escape(p)}</p>" for p in arts[2]["text"].split("\n") if p.strip()) + "</article></body></html>"
+    rows = [{"id": "a1", "text": arts[0]["text"], "lang": "en"},
+            {"id": "a2", "text": arts[1]["text"], "lang": "de-DE"},
+            {"id": "a3", "html": page, "lang": "EN"}]
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    (crawl / "x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pq.write_table(pa.table({"id": ["p1", "p2"], "text": [arts[0]["text"], arts[1]["text"]],
+                             "lang": ["en", "english"]}), crawl / "y.parquet")
+    proc = _scan([str(crawl), "--out", str(tmp_path / "out.jsonl"), "--workers", "1", "--no-explain"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scanned = {r["id"]: r for r in _records(tmp_path / "out.jsonl")}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    score = subprocess.run([sys.executable, "-m", "service.cli", "score", "--jsonl", str(crawl / "x.jsonl"),
+                            "--no-explain"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert score.returncode == 0, score.stderr[-3000:]
+    for want in map(json.loads, score.stdout.splitlines()):
+        assert scanned[want["id"]]["language"] == want["language"], want["id"]
+    assert [scanned[i]["language"].get("declared") for i in ("a1", "a2", "a3", "p1", "p2")] == [
+        "en", "de-DE", "EN", "en", None]
+    assert scanned["a1"]["language"]["matches_declared"] is True
+    assert scanned["a2"]["language"]["matches_declared"] is False
+    assert "error" not in scanned["p2"] and scanned["p2"]["score"] == scanned["a2"]["score"]
