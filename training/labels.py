@@ -616,6 +616,8 @@ class _Source:
         if code:
             msg = error.get("message") if isinstance(error, dict) else row.get("error_message")
             problems.append(f"a scan error record ({code}: {msg})")
+        elif isinstance(cleaned, str):  # scanned with explain on, and every line was boilerplate
+            problems.append("'cleaned_text' is empty (the scan found no content line; add a 'text' column)")
         else:
             problems.append("no 'cleaned_text' (scan with explain on, or add a 'text' column)")
         if path_problem is not None and path_problem.code not in ("container", "unsupported"):

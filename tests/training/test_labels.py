@@ -377,6 +377,19 @@ def test_relabeled_scan_records_take_their_text_from_path_or_cleaned_text(tmp_pa
                for line in ls.summary_lines())
 
 
+def test_a_scan_record_whose_cleaned_text_is_empty_is_skipped_saying_so(tmp_path):
+    """A scan with explain on writes cleaned_text "" when every line was boilerplate: the reason said there was no
+    cleaned_text and to scan with explain on, which the user had done."""
+    base = {"source_format": "jsonl", "path": str(tmp_path / "feed.jsonl"), "score": 0.1, "verdict": "unreliable"}
+    labeled = _jsonl(tmp_path / "scan.jsonl", [{"id": "all-boilerplate", **base, "cleaned_text": "", "label": "unreliable"},
+                                               {"id": "no-explain", **base, "label": "unreliable"}])
+    (tmp_path / "feed.jsonl").write_text("", encoding="utf-8")
+    s = {where.rsplit(":", 1)[1]: v for where, v in _skips(read_labeled([labeled])).items()}
+    assert s["1"][0] == "no_text" and "'cleaned_text' is empty (the scan found no content line" in s["1"][1]
+    assert "explain" not in s["1"][1]
+    assert "no 'cleaned_text' (scan with explain on" in s["2"][1]
+
+
 def test_a_source_hash_covers_the_files_its_rows_point_to(tmp_path):
     doc = tmp_path / "doc.txt"
     doc.write_text(R1, encoding="utf-8")
