@@ -983,6 +983,17 @@ def _file_name(name: str) -> str:
     return "".join("_" if ch in "/\\" or not ch.isprintable() else ch for ch in name)
 
 
+def _new_folder(path: Path) -> Path:
+    """``path``, else ``path-2``, ``path-3`` ... whichever does not exist yet: eval's default folder is a new one, so
+    that a second evaluation of the same model (on other labels) does not overwrite the first's report."""
+    n = 1
+    folder = path
+    while folder.exists() or folder.is_symlink():
+        n += 1
+        folder = path.with_name(f"{path.name}-{n}")
+    return folder
+
+
 @app.command("eval", cls=_Command)
 def eval_(
     fixtures: Annotated[list[Path], typer.Option("--fixtures", help="Labeled fixtures (same forms as train).")],
@@ -999,7 +1010,7 @@ def eval_(
     from training.parallel import default_workers
 
     m = _load(model)
-    folder = out or Path(_file_name(f"eval-{m.name}-{m.version}"))
+    folder = out or _new_folder(Path(_file_name(f"eval-{m.name}-{m.version}")))
     _check_out_folder(folder)
     if (folder / "manifest.json").exists() or _same_file(folder, m.path):
         raise _usage_error(f"--out {folder} is a model folder: the evaluation's metrics.json would replace the "

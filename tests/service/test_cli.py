@@ -935,6 +935,26 @@ def test_eval_on_one_class_says_so_and_tells_where_it_wrote(runner, tmp_path, ti
     assert "eval-NAME-VERSION in the current folder" in " ".join(help_text.split())
 
 
+def test_eval_without_out_writes_a_new_folder_each_time(runner, tmp_path, tiny_model, monkeypatch):
+    """The default folder is a new one: a second evaluation of the same model (on other labels) replaced the
+    first's report and metrics in eval-NAME-VERSION."""
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    for path, texts in ((first, (CLEAN, SPUN)), (second, (CLEAN, SCRAPED))):
+        path.write_text("".join(json.dumps({"id": f"r{i}", "text": t, "label": "reliable"}) + "\n"
+                                for i, t in enumerate(texts)), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    name = f"eval-{tiny_model.name}-{tiny_model.version}"
+    written = []
+    for labels in (first, second):
+        res = runner.invoke(app, ["eval", "--fixtures", str(labels), "--model", str(tiny_model.path), "--workers", "1"])
+        assert res.exit_code == 0, res.output
+        written.append(json.loads((tmp_path / name / "metrics.json").read_text(encoding="utf-8")))
+    assert written[0] == written[1], "the first evaluation's metrics were replaced"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("eval-")) == [name, f"{name}-2"]
+    assert f"wrote {name}-2/report.html and {name}-2/metrics.json" in res.stdout
+    assert json.loads((tmp_path / f"{name}-2" / "metrics.json").read_text(encoding="utf-8")) != written[0]
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
 def test_jsonl_saved_as_utf16_or_utf32_is_read_as_the_scan_reads_it(runner, tmp_path, tiny_model_dir, encoding):
     """PowerShell saves text as UTF-16 with a byte-order mark; without one, its NUL bytes tell it."""
