@@ -515,6 +515,16 @@ def score(
     folders = [str(p) for p in named if p.is_dir()]
     if folders:
         raise _usage_error(f"{', '.join(folders)}: a folder; score takes files (thresher scan walks folders)")
+    from service.scan.sources import source_format
+
+    for p in named:  # files of many documents: scored as one text (JSONL) or refused as binary (gzip, Parquet)
+        fmt = source_format(p.name)
+        if fmt == "jsonl":
+            raise _usage_error(f"{p}: a JSONL file holds one document per line; give it as --jsonl {p}, or scan it "
+                               f"with thresher scan {p} --out scored.jsonl")
+        if fmt in ("json", "parquet", "warc"):
+            raise _usage_error(f"{p}: a {fmt.upper()} file holds documents of its own; scan it with thresher scan {p} "
+                               "--out scored.jsonl (score FILE reads a text, .md or .html file as one document)")
     if out is not None:
         _check_outputs_apart(named + ([jsonl] if jsonl is not None and not jsonl_stdin else []), [("--out", out)])
     m = _load(model)

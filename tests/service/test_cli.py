@@ -935,6 +935,23 @@ def test_eval_on_one_class_says_so_and_tells_where_it_wrote(runner, tmp_path, ti
     assert "eval-NAME-VERSION in the current folder" in " ".join(help_text.split())
 
 
+@pytest.mark.parametrize(("name", "told"), [
+    ("feed.jsonl", "give it as --jsonl"),
+    ("feed.ndjson.gz", "give it as --jsonl"),
+    ("records.json", "scan it with thresher scan"),
+    ("shard.parquet", "scan it with thresher scan"),
+    ("crawl.warc.gz", "scan it with thresher scan"),
+])
+def test_score_refuses_a_file_of_many_documents_before_the_model_loads(runner, tmp_path, name, told):
+    """A JSONL file given as FILE was scored as one text (its JSON syntax and all), and a gzip or Parquet one was
+    a 'binary' error record: neither says that --jsonl or thresher scan reads it."""
+    path = tmp_path / name
+    path.write_text(json.dumps({"id": "a", "text": CLEAN}) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", str(path), "--model", str(tmp_path / "no-model")])
+    assert res.exit_code == 2, res.output
+    assert f"{path}: a " in res.output and told in res.output and "manifest" not in res.output
+
+
 def test_eval_without_out_writes_a_new_folder_each_time(runner, tmp_path, tiny_model, monkeypatch):
     """The default folder is a new one: a second evaluation of the same model (on other labels) replaced the
     first's report and metrics in eval-NAME-VERSION."""
