@@ -515,6 +515,8 @@ def score(
     folders = [str(p) for p in named if p.is_dir()]
     if folders:
         raise _usage_error(f"{', '.join(folders)}: a folder; score takes files (thresher scan walks folders)")
+    if out is not None:
+        _check_outputs_apart(named + ([jsonl] if jsonl is not None and not jsonl_stdin else []), [("--out", out)])
     from service.scan.sources import source_format
 
     for p in named:  # files of many documents: scored as one text (JSONL) or refused as binary (gzip, Parquet)
@@ -525,8 +527,6 @@ def score(
         if fmt in ("json", "parquet", "warc"):
             raise _usage_error(f"{p}: a {fmt.upper()} file holds documents of its own; scan it with thresher scan {p} "
                                "--out scored.jsonl (score FILE reads a text, .md or .html file as one document)")
-    if out is not None:
-        _check_outputs_apart(named + ([jsonl] if jsonl is not None and not jsonl_stdin else []), [("--out", out)])
     m = _load(model)
     failures = 0
     total = 0
