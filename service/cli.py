@@ -1138,7 +1138,8 @@ def scan(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of crawled documents (walked recursively).")],
     out: Annotated[Path, typer.Option("--out", help="Output file: one record per document, in input order "
                                       "(missing parent folders are created; OUT.journal is written beside it).")],
-    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    fmt: Annotated[str | None, typer.Option("--format", show_default=False, help="jsonl, csv or parquet (default: "
+                                            "OUT's extension, .csv or .parquet, else jsonl).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scoring processes (default: all cores; "
                                                 "with --address, the cluster's CPUs).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan of the same inputs, "
@@ -1166,9 +1167,16 @@ def scan(
         writing_output,
     )
 
+    suffix = out.suffix.lower().lstrip(".")  # --out scored.csv: CSV; it was JSONL under a .csv name
+    named = suffix if suffix in OUTPUT_FORMATS else None
+    if fmt is None:
+        fmt = named or "jsonl"
     if fmt not in OUTPUT_FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(OUTPUT_FORMATS)}", err=True)
         raise typer.Exit(2)
+    if named is not None and named != fmt:
+        raise _usage_error(f"--out {out} with --format {fmt}: the output would be {fmt} under a .{named} name; give "
+                           f"--format {named}, or an --out ending in .{fmt}")
     if engine not in ("local", "ray"):
         typer.echo("error: --engine must be local or ray", err=True)
         raise typer.Exit(2)

@@ -275,3 +275,30 @@ def test_the_summary_on_a_closed_stderr_does_not_end_the_scan(tmp_path):
         os.close(write_end)
     assert proc.returncode == 0
     assert proc.stdout.strip() == "went on"
+
+
+def test_the_output_format_follows_outs_extension_unless_given(tmp_path, tiny_model_dir):
+    """`--out scored.csv` wrote JSONL under a .csv name (--format defaulted to jsonl whatever OUT was called)."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    crawl = _crawl(tmp_path, 2)
+    for name in ("o.csv", "o.parquet", "o.out"):
+        proc = _scan([str(crawl), "--out", str(tmp_path / name), "--workers", "1", "--model", str(tiny_model_dir)],
+                     tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    with (tmp_path / "o.csv").open(encoding="utf-8", newline="") as fh:
+        assert [r["id"] for r in csv.DictReader(fh)] == [str(crawl / "a000.txt"), str(crawl / "a001.txt")]
+    assert pq.read_table(tmp_path / "o.parquet").num_rows == 2
+    assert len([json.loads(x) for x in (tmp_path / "o.out").read_text(encoding="utf-8").splitlines()]) == 2
+
+
+def test_a_format_other_than_outs_extension_is_refused_before_any_work(tmp_path):
+    crawl = _crawl(tmp_path, 1)
+    proc = _scan([str(crawl), "--out", str(tmp_path / "o.csv"), "--format", "parquet", "--model",
+                  str(tmp_path / "no-model")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"--out {tmp_path / 'o.csv'} with --format parquet: the output would be parquet under a .csv name" in \
+        proc.stderr
+    assert "manifest" not in proc.stderr and not (tmp_path / "o.csv").exists()
