@@ -1139,7 +1139,8 @@ def scan(
     out: Annotated[Path, typer.Option("--out", help="Output file: one record per document, in input order "
                                       "(missing parent folders are created; OUT.journal is written beside it).")],
     fmt: Annotated[str | None, typer.Option("--format", show_default=False, help="jsonl, csv or parquet (default: "
-                                            "OUT's extension, .csv or .parquet, else jsonl).")] = None,
+                                            "OUT's extension, .csv or .parquet, else jsonl; an OUT ending in .gz is "
+                                            "written through gzip).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scoring processes (default: all cores; "
                                                 "with --address, the cluster's CPUs).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan of the same inputs, "
@@ -1161,14 +1162,15 @@ def scan(
     from service.scan.runner import (
         OUTPUT_FORMATS,
         ScanOptions,
+        compressed_name,
         journal_path,
+        named_format,
         run_scan,
         summarise,
         writing_output,
     )
 
-    suffix = out.suffix.lower().lstrip(".")  # --out scored.csv: CSV; it was JSONL under a .csv name
-    named = suffix if suffix in OUTPUT_FORMATS else None
+    named = named_format(out)  # --out scored.csv: CSV; it was JSONL under a .csv name
     if fmt is None:
         fmt = named or "jsonl"
     if fmt not in OUTPUT_FORMATS:
@@ -1177,6 +1179,9 @@ def scan(
     if named is not None and named != fmt:
         raise _usage_error(f"--out {out} with --format {fmt}: the output would be {fmt} under a .{named} name; give "
                            f"--format {named}, or an --out ending in .{fmt}")
+    if engine == "local" and fmt == "parquet" and compressed_name(out):
+        raise _usage_error(f"--out {out}: Parquet compresses its own columns; give a name without .gz "
+                           "(.jsonl.gz and .csv.gz are written through gzip)")
     if engine not in ("local", "ray"):
         typer.echo("error: --engine must be local or ray", err=True)
         raise typer.Exit(2)

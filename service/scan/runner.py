@@ -17,6 +17,8 @@ starts at once and shares the model's memory copy-on-write.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import logging
 import multiprocessing
@@ -608,8 +610,12 @@ class OutputWriter:
     def __init__(self, out: Path, fmt: str) -> None:
         if fmt not in OUTPUT_FORMATS:
             raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+        if fmt == "parquet" and compressed_name(out):
+            raise ValueError(f"{out}: Parquet compresses its own columns; give a name without .gz")
         self.out, self.fmt = out, fmt
+        self.gzip = compressed_name(out)  # OUT.jsonl.gz, OUT.csv.gz: written through gzip
         self.tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        self.raw: Any = None  # the file under gzip, closed after it
         self.rows: list[dict[str, Any]] = []
         self.row_bytes = 0
         self.fh: Any = None
@@ -621,11 +627,11 @@ class OutputWriter:
         # backslashreplace: an unpaired surrogate (the readers refuse or escape them) would be written as
         # its escape rather than fail the whole output at the end of a long scan
         if self.fmt == "jsonl":
-            self.fh = self.tmp.open("w", encoding="utf-8", errors="backslashreplace")
+            self.fh = self._text()
         elif self.fmt == "csv":
             import csv
 
-            self.fh = self.tmp.open("w", encoding="utf-8", errors="backslashreplace", newline="")
+            self.fh = self._text(newline="")
             self.csv = csv.DictWriter(self.fh, fieldnames=FLAT_COLUMNS)
             self.csv.writeheader()
         else:
@@ -633,6 +639,15 @@ class OutputWriter:
 
             self.parquet = pq.ParquetWriter(self.tmp, _parquet_schema())
         return self
+
+    def _text(self, newline: str | None = None) -> Any:
+        if not self.gzip:
+            return self.tmp.open("w", encoding="utf-8", errors="backslashreplace", newline=newline)
+        self.raw = self.tmp.open("wb")
+        # mtime 0 and no file name in the header: the same records give the same bytes (a resumed scan's
+        # OUT equals an uninterrupted one's)
+        packed = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0)
+        return io.TextIOWrapper(packed, encoding="utf-8", errors="backslashreplace", newline=newline)
 
     def write(self, rec: dict[str, Any]) -> None:
         if self.fmt == "jsonl":
@@ -662,12 +677,27 @@ class OutputWriter:
                 self.parquet.close()
             if self.fh is not None:
                 self.fh.close()
+            if self.raw is not None:
+                self.raw.close()
             if exc_type is None:
                 with open(self.tmp, "rb") as fh:
                     os.fsync(fh.fileno())
                 os.replace(self.tmp, self.out)
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+def compressed_name(out: Path) -> bool:
+    """Whether OUT's name asks for gzip (``scored.jsonl.gz``, ``scored.csv.gz``)."""
+    return out.name.lower().endswith(".gz")
+
+
+def named_format(out: Path) -> str | None:
+    """The output format OUT's extension names (``.jsonl``, ``.csv``, ``.parquet``, each perhaps with ``.gz``
+    after it), or None."""
+    name = out.name.lower()
+    suffix = Path(name[:-3] if name.endswith(".gz") else name).suffix.lstrip(".")
+    return suffix if suffix in OUTPUT_FORMATS else None
 
 
 def _parquet_schema() -> Any:

@@ -302,3 +302,30 @@ def test_a_format_other_than_outs_extension_is_refused_before_any_work(tmp_path)
     assert f"--out {tmp_path / 'o.csv'} with --format parquet: the output would be parquet under a .csv name" in \
         proc.stderr
     assert "manifest" not in proc.stderr and not (tmp_path / "o.csv").exists()
+
+
+def test_an_out_named_gz_is_written_through_gzip(tmp_path, tiny_model_dir):
+    """`--out scored.jsonl.gz` wrote plain JSONL under a .gz name, which gzip readers then refused."""
+    import csv
+    import gzip
+
+    crawl = _crawl(tmp_path, 2)
+    for name in ("o.jsonl", "o.jsonl.gz", "o.csv.gz", "p.jsonl.gz"):
+        proc = _scan([str(crawl), "--out", str(tmp_path / name), "--workers", "1", "--model", str(tiny_model_dir)],
+                     tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    plain = (tmp_path / "o.jsonl").read_bytes()
+    assert gzip.decompress((tmp_path / "o.jsonl.gz").read_bytes()) == plain
+    # the same records, the same bytes: no time or name in the gzip header
+    assert (tmp_path / "o.jsonl.gz").read_bytes() == (tmp_path / "p.jsonl.gz").read_bytes()
+    with gzip.open(tmp_path / "o.csv.gz", "rt", encoding="utf-8", newline="") as fh:
+        assert [r["id"] for r in csv.DictReader(fh)] == [str(crawl / "a000.txt"), str(crawl / "a001.txt")]
+
+
+def test_a_parquet_out_named_gz_is_refused_before_any_work(tmp_path):
+    crawl = _crawl(tmp_path, 1)
+    proc = _scan([str(crawl), "--out", str(tmp_path / "o.parquet.gz"), "--model", str(tmp_path / "no-model")],
+                 tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Parquet compresses its own columns" in proc.stderr
+    assert "manifest" not in proc.stderr and not (tmp_path / "o.parquet.gz").exists()
