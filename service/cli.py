@@ -27,7 +27,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text, shown_score
-from service.surrogates import has_lone_surrogate, id_text, json_type, name_text, number_too_long, utf8_safe
+from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -150,24 +150,14 @@ def _score_one(text: str, *, model: Model, doc_id: str, explain: bool, title: st
 
 
 def _record_context(row: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """A JSONL record's ``title``, ``url`` and ``lang``, read as ``POST /v1/score`` reads them (so the same
-    record gets the same score): strings or null; ``lang`` an ISO 639 code. :class:`InputError`
-    ``bad_record`` for another type or a malformed ``lang``, ``not_utf8`` for an unpaired surrogate."""
-    import re
+    """A JSONL record's ``title``, ``url`` and ``lang``, read as ``POST /v1/score`` and the scan read them
+    (:func:`service.scan.sources.record_context`); :class:`InputError` with the scan's code and message."""
+    from service.scan.sources import ReadProblem, record_context
 
-    from service.schemas import LANG_PATTERN
-
-    out: list[str | None] = []
-    for name in ("title", "url", "lang"):
-        value = row.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InputError("bad_record", f"'{name}' must be a string or null, not a JSON {json_type(value)}")
-        if isinstance(value, str) and has_lone_surrogate(value):
-            raise InputError("not_utf8", f"'{name}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode")
-        out.append(value)
-    if out[2] is not None and not re.fullmatch(LANG_PATTERN, out[2]):
-        raise InputError("bad_record", f"'lang' must be a language code such as 'en' or 'pt-BR', got {out[2]!r}")
-    return out[0], out[1], out[2]
+    try:
+        return record_context(row)
+    except ReadProblem as exc:
+        raise InputError(exc.code, str(exc)) from exc
 
 
 def _score_html(html: str, *, model: Model, doc_id: str, explain: bool, title: str | None = None,

@@ -47,7 +47,7 @@ class RawDocument:
     html: str | None = None  # decoded HTML: the worker extracts its main text (trafilatura)
     url: str | None = None
     title: str | None = None
-    lang: str | None = None  # a record's declared language (``lang``): echoed in language.declared, as score --jsonl does
+    lang: str | None = None  # the language a JSON record or Parquet row declares (its ``lang``), as score_text takes it
     error: tuple[str, str] | None = None  # (code, message)
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. detected encoding
     # The size and modification time (ns) of the file the document was read from; None for an error of the

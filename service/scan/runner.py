@@ -49,7 +49,9 @@ __all__ = ["ScanOptions", "ScanResult", "run_scan", "JOURNAL_SUFFIX", "OUTPUT_FO
 log = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".journal"
-JOURNAL_VERSION = 2  # 2: keys escape ':', a site without URL is the top folder
+# 2: keys escape ':', a site without URL is the top folder; 3: a record's lang is scored (language.declared), and a
+# non-string title, url or lang is a bad_record: a journal of 2 holds other records for them
+JOURNAL_VERSION = 3
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling
 RESKETCH_CHUNK = 32  # resumed records per sketching task (a sketch costs a few ms; scoring, ten times that)

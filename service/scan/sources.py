@@ -40,7 +40,9 @@ Error codes (``RawDocument.error[0]``); the first eight are those of ``thresher 
                        element's text, one WARC response body (a .json file may be up to 64 MiB)
 ``unreadable``         the operating system refused (permission denied, I/O error, a dangling symlink)
 ``bad_json``           a JSONL line or a .json file that is not valid JSON
-``bad_record``         valid JSON that is not an object; a WARC response whose HTTP head is unreadable
+``bad_record``         valid JSON that is not an object; a record whose ``title``, ``url`` or ``lang`` is not
+                       a string (nor null), or whose ``lang`` is no language code, as ``thresher score --jsonl`` answers it; a WARC
+                       response whose HTTP head is unreadable
 ``no_text``            a JSON record without a string ``text_field`` (nor an ``html`` field)
 ``bad_archive``        a truncated or corrupt .gz, WARC or Parquet file: the documents before the damage are
                        kept (in a Parquet file, the row groups before the damaged one)
@@ -71,6 +73,7 @@ from typing import IO, Any
 
 from service.charsets import text_codec
 from service.scan import RawDocument
+from service.schemas import LANG_PATTERN
 from service.surrogates import has_lone_surrogate, id_text, json_type, name_text, number_too_long, utf8_safe
 
 __all__ = [
@@ -86,6 +89,7 @@ __all__ = [
     "iter_units",
     "jsonl_lines_of",
     "read_unit",
+    "record_context",
     "source_format",
     "visible_text",
 ]
@@ -1085,8 +1089,10 @@ class _Scan:
                 fmt=fmt, doc_id=rid,
                 url=url,
             )
-        title = utf8_safe(row["title"]) if isinstance(row.get("title"), str) else None
-        lang = _record_lang(row)
+        try:
+            title, _, lang = record_context(row)
+        except _Problem as problem:
+            return self.error(key, order, path, problem.code, f"{where}: {problem}", fmt=fmt, doc_id=rid, url=url)
         if is_html:
             return self.doc(
                 key=key,
@@ -1280,6 +1286,7 @@ class _Scan:
                              " (--text-field names the text column)", fmt="parquet")
             return
         columns = [c for c in dict.fromkeys((self.text_field, "html", "id", "url", "title", "lang")) if c in names]
+        types = {c: str(pf.schema_arrow.field(c).type) for c in columns}
         n = 0
         for group in range(pf.num_row_groups):  # damage in one loses the rows from its start on, not the groups before
             batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=columns)
@@ -1301,15 +1308,21 @@ class _Scan:
                     values["html"] = _python_values(batch.column("html"))
                 for i in range(batch.num_rows):
                     n += 1
-                    yield self.parquet_row({name: v[i] for name, v in values.items()}, path, key, unit, n)
+                    yield self.parquet_row({name: v[i] for name, v in values.items()}, path, key, unit, n, types)
 
-    def parquet_row(self, row: dict[str, Any], path: str, key: str, unit: int, n: int) -> RawDocument:
+    def parquet_row(self, row: dict[str, Any], path: str, key: str, unit: int, n: int,
+                    types: dict[str, str]) -> RawDocument:
+        """One row as a JSON record is read (:meth:`record`); ``types``: the Arrow type of each column read."""
         rid = row.get("id")
         if rid is not None and not isinstance(rid, str | int | float | bool):
             row["id"] = str(rid)  # a timestamp, bytes, a decimal: its text
-        for name in ("url", "title", "lang"):
+        for name in ("title", "url", "lang"):  # as a JSON record's, named by their Parquet type
             if row.get(name) is not None and not isinstance(row[name], str):
-                row[name] = None
+                url = row.get("url")
+                return self.error(f"{key}#{n}", (unit, n), path, "bad_record",
+                                  f"row {n}: '{name}' must be a string or null, not a Parquet {types[name]}",
+                                  fmt="parquet", doc_id=_record_id(row, f"{path}:{n}"),
+                                  url=utf8_safe(url) if isinstance(url, str) else None)
         field = self.text_field if isinstance(row.get(self.text_field), str | bytes) else "html"
         if isinstance(row.get(field), bytes):  # a binary column: decoded as a file's bytes are (only the one used)
             try:
@@ -1386,13 +1399,22 @@ def _python_values(column: Any) -> list[Any]:
         return out
 
 
-def _record_lang(row: dict[str, Any]) -> str | None:
-    """A record's ``lang`` when it is a language code (``en``, ``pt-BR``), as ``thresher score --jsonl`` and the
-    API take it; anything else is not read (as a ``title`` that is no string): it never changes a score."""
-    from service.schemas import LANG_PATTERN
-
-    value = row.get("lang")
-    return value if isinstance(value, str) and re.fullmatch(LANG_PATTERN, value) else None
+def record_context(row: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """A JSON record's ``title``, ``url`` and ``lang``, read as ``POST /v1/score`` reads them, one rule for the
+    scan and ``thresher score --jsonl`` (so the same record gets the same score and the same errors): strings or
+    null; ``lang`` an ISO 639 code (:data:`service.schemas.LANG_PATTERN`). :class:`ReadProblem` ``bad_record``
+    for another type or a malformed ``lang``, ``not_utf8`` for an unpaired surrogate."""
+    out: list[str | None] = []
+    for name in ("title", "url", "lang"):
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise _Problem("bad_record", f"'{name}' must be a string or null, not a JSON {json_type(value)}")
+        if isinstance(value, str) and has_lone_surrogate(value):
+            raise _Problem("not_utf8", f"'{name}' holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode")
+        out.append(value)
+    if out[2] is not None and not re.fullmatch(LANG_PATTERN, out[2]):
+        raise _Problem("bad_record", f"'lang' must be a language code such as 'en' or 'pt-BR', got {out[2]!r}")
+    return out[0], out[1], out[2]
 
 
 def record_text(row: dict[str, Any], text_field: str) -> tuple[Any, str, bool]:

@@ -912,6 +912,46 @@ def test_score_jsonl_refuses_a_bad_title_or_lang_as_a_record_error(runner, tmp_p
     assert "error" not in ok and ok["language"]["declared"] == "pt-BR"
 
 
+def test_scan_reads_a_records_title_url_lang_and_id_as_score_jsonl_does(runner, tmp_path, tiny_model, tiny_model_dir):
+    """The scan ignored a record's lang (score --jsonl echoes it as language.declared) and scored a record whose
+    title, url or lang was not a string, or whose lang was no code, which score --jsonl refuses as bad_record.
+    The same file now gives the same records, one per record."""
+    from service.scan.runner import score_document
+    from service.scan.sources import iter_documents
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in CLEAN.split("\n\n")[1:])
+    lines = [json.dumps(r) for r in (
+        {"id": "en", "text": CLEAN, "lang": "en"},
+        {"id": "page", "html": f"<html><body><article>{paragraphs}</article></body></html>", "lang": "de"},
+        {"id": "t", "text": CLEAN, "title": 5},
+        {"id": "u", "text": CLEAN, "url": {"href": "https://coast.example.com/a"}},
+        {"id": "l", "text": CLEAN, "lang": 3},
+        {"id": "c", "text": CLEAN, "lang": "English", "url": "https://coast.example.com/c"},
+        {"id": "s", "text": CLEAN, "lang": "en\ud800"},
+    )]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
+    assert res.exit_code == 1, res.output
+    got = _records(res.stdout)
+    scanned = [score_document(d, tiny_model, explain=False) for d in iter_documents([src])]
+    assert len(got) == len(scanned) == len(lines)
+    codes = [(r["id"], (r.get("error") or {}).get("code")) for r in got]
+    assert codes == [("en", None), ("page", None), ("t", "bad_record"), ("u", "bad_record"), ("l", "bad_record"),
+                     ("c", "bad_record"), ("s", "not_utf8")]
+    assert [(r["id"], (r.get("error") or {}).get("code")) for r in scanned] == codes
+    for n, (mine, theirs) in enumerate(zip(got, scanned, strict=True), start=1):
+        if "error" in mine:  # the same sentence; the scan's says which line
+            assert theirs["error"]["message"] == f"line {n}: {mine['error']['message']}"
+            assert theirs.get("url") == mine.get("url")
+        else:
+            assert theirs["score"] == mine["score"] and theirs["language"] == mine["language"]
+    assert got[0]["language"]["declared"] == "en" and got[0]["language"]["matches_declared"] is True
+    assert got[1]["language"]["declared"] == "de" and got[1]["language"]["matches_declared"] is False  # a page too
+    assert got[2]["error"]["message"] == "'title' must be a string or null, not a JSON number"
+    assert got[5]["url"] == "https://coast.example.com/c"
+
+
 def test_eval_on_one_class_says_so_and_tells_where_it_wrote(runner, tmp_path, tiny_model, monkeypatch):
     labels = tmp_path / "only-reliable.jsonl"
     labels.write_text("".join(json.dumps({"id": f"r{i}", "text": t, "label": "reliable"}) + "\n"

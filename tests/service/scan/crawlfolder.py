@@ -207,7 +207,7 @@ def build_crawl(root: Path) -> dict[str, Any]:
     """Write the crawl folder under ``root`` (created if needed) and return the expectations:
 
     ``documents``: key -> {"format", "id", "kind" ("text" or "html"), "text" (exact, for text documents),
-    "article" (the article inside an HTML page), "url", "title", "encoding" (if not UTF-8)};
+    "article" (the article inside an HTML page), "url", "title", "lang", "encoding" (if not UTF-8)};
     ``errors``: key -> error code; ``records``: how many records a reader must yield;
     ``skipped``: the WARC records that are not documents, by ScanStats key; ``news_page``: the key, the
     article and the boilerplate lines of the handmade news page; ``latin1``: key and text; ``special``:
@@ -274,7 +274,8 @@ def build_crawl(root: Path) -> dict[str, Any]:
 
     # --- JSONL: good records, a blank line, a broken line, a non-object, a record without text
     batch = [
-        json.dumps({"id": "feed-1", "text": texts[5], "url": "https://wire.example/1", "title": "Wire one"}),
+        json.dumps({"id": "feed-1", "text": texts[5], "url": "https://wire.example/1", "title": "Wire one",
+                    "lang": "en"}),
         json.dumps({"text": texts[6]}),
         "",
         '{"id": "feed-4", "text": "unterminated',
@@ -291,12 +292,20 @@ def build_crawl(root: Path) -> dict[str, Any]:
         "id": "feed-1",
         "url": "https://wire.example/1",
         "title": "Wire one",
+        "lang": "en",
     }
     docs["feeds/batch.jsonl#2"] = {"format": "jsonl", "kind": "text", "text": texts[6], "id": f"{bpath}:2"}
     errors["feeds/batch.jsonl#4"] = "bad_json"
     errors["feeds/batch.jsonl#5"] = "bad_record"
     errors["feeds/batch.jsonl#6"] = "no_text"
     docs["feeds/batch.jsonl#7"] = {"format": "jsonl", "kind": "text", "text": texts[8], "id": "7"}
+    # records whose title, url or lang thresher score --jsonl refuses (bad_record): so does the scan
+    context = [json.dumps({"id": "c-1", "text": texts[5], "title": 5}),
+               json.dumps({"id": "c-2", "text": texts[5], "url": ["x"]}),
+               json.dumps({"id": "c-3", "text": texts[5], "lang": "English"})]
+    write("feeds/context.jsonl", "".join(line + "\n" for line in context))
+    for i in range(1, len(context) + 1):
+        errors[f"feeds/context.jsonl#{i}"] = "bad_record"
 
     gz_lines = [json.dumps({"id": f"gz-{i}", "text": texts[9 + i]}) for i in (1, 2)]
     write("feeds/archive.jsonl.gz", gzip.compress(("\n".join(gz_lines) + "\n").encode(), mtime=0))
@@ -462,6 +471,7 @@ def build_crawl(root: Path) -> dict[str, Any]:
     table = pa.table({
         "id": ["pq-1", "pq-2", None],
         "url": ["https://ledger.example/1", None, None],
+        "lang": ["en", None, None],
         "text": [texts[26], None, texts[27]],
         "language_score": [0.98, 0.5, 0.97],
     })
@@ -469,7 +479,7 @@ def build_crawl(root: Path) -> dict[str, Any]:
     pq.write_table(table, buf, row_group_size=2)
     write("feeds/shard-000.parquet", buf.getvalue())
     docs["feeds/shard-000.parquet#1"] = {"format": "parquet", "kind": "text", "text": texts[26], "id": "pq-1",
-                                         "url": "https://ledger.example/1"}
+                                         "url": "https://ledger.example/1", "lang": "en"}
     errors["feeds/shard-000.parquet#2"] = "no_text"
     docs["feeds/shard-000.parquet#3"] = {"format": "parquet", "kind": "text", "text": texts[27],
                                          "id": f"{path_of('feeds/shard-000.parquet')}:3"}
@@ -516,6 +526,7 @@ def build_crawl(root: Path) -> dict[str, Any]:
         if d["format"] == "html":
             d.setdefault("id", d["path"])
         d.setdefault("url", None)
+        d.setdefault("lang", None)
     return {
         "root": root,
         "documents": docs,

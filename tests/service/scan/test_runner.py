@@ -333,3 +333,43 @@ def test_resume_scores_again_what_changed_and_drops_what_is_gone(tmp_path, tiny_
     assert len(got) == len(want) == 6 + 5 + 1
     assert [(r["id"], r["score"]) for r in got] == [(r["id"], r["score"]) for r in want]
     assert again.resumed > 0 and again.scored_now >= 2  # the unchanged records were kept, the edited ones redone
+
+
+def test_a_records_lang_is_scored_and_a_resumed_run_gives_what_a_whole_run_gives(tmp_path, tiny_model):
+    """A record's lang was ignored by the scan (thresher score --jsonl echoes it as language.declared). It is
+    scored now, in the journaled records as in the others: a resumed run's output is a whole run's, field for
+    field; and a journal written before (version 2, records without it) is not resumed but started over."""
+    from service.scan.runner import JOURNAL_VERSION, ScanOptions, journal_path, run_scan
+
+    crawl, out = _small_crawl(tmp_path, 6), tmp_path / "out.jsonl"
+    rows = [{"id": f"r{i}", "text": (crawl / f"a{i:02d}.txt").read_text(encoding="utf-8"), "lang": lang}
+            for i, lang in enumerate(["en", "de", None, "en-GB", "English", "fr"])]
+    # scanned first (sorted by name): its records are among the journaled ones when the run is stopped
+    (crawl / "0-batch.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    whole = tmp_path / "whole.jsonl"
+    run_scan([crawl], tiny_model, ScanOptions(out=whole, workers=1, explain=False))
+    want = [json.loads(x) for x in whole.read_text(encoding="utf-8").splitlines()]
+    declared = [(r["id"], r.get("language", {}).get("declared"), r.get("error", {}).get("code")) for r in want
+                if r["source_format"] == "jsonl"]
+    assert declared == [("r0", "en", None), ("r1", "de", None), ("r2", None, None), ("r3", "en-GB", None),
+                        ("r4", None, "bad_record"), ("r5", "fr", None)]
+    by_id = {r["id"]: r for r in want}
+    assert by_id["r1"]["language"]["matches_declared"] is False and by_id["r3"]["language"]["matches_declared"] is True
+
+    first = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, explain=False), progress=_stop_at(9))
+    assert first.interrupted
+    journaled = [json.loads(x) for x in journal_path(out).read_text(encoding="utf-8").splitlines()[1:]]
+    assert {r["id"] for r in journaled} >= {"r0", "r1", "r3", "r4"}
+    again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True, explain=False))
+    assert not again.interrupted and again.resumed >= 9
+    assert [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()] == want
+
+    run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, explain=False), progress=_stop_at(9))
+    journal = journal_path(out)
+    head, rest = journal.read_bytes().split(b"\n", 1)
+    old = json.loads(head)
+    assert old["journal"] == JOURNAL_VERSION > 2
+    journal.write_bytes(json.dumps({**old, "journal": 2}).encode() + b"\n" + rest)  # as an older thresher wrote it
+    again = run_scan([crawl], tiny_model, ScanOptions(out=out, workers=1, resume=True, explain=False))
+    assert again.resumed == 0 and again.scored_now == len(want)
+    assert [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()] == want

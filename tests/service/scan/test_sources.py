@@ -117,6 +117,7 @@ def test_documents_have_exactly_one_of_text_or_html(crawl_folder, scanned):
         assert d.id == want["id"], key
         assert d.path == want["path"], key
         assert d.url == want["url"], key
+        assert d.lang == want["lang"], key
         if want["kind"] == "text":
             assert d.text == want["text"], key
         else:
@@ -387,17 +388,24 @@ def test_json_records_may_carry_html(tmp_path):
 
 
 def test_unpaired_surrogates_in_json_records(tmp_path):
-    # "\ud800" is valid JSON but not Unicode text: the text is refused, an id, URL or title is kept escaped.
+    # "\ud800" is valid JSON but not Unicode text: the text is refused, and so are a title, url or lang holding
+    # one, as thresher score --jsonl and the API refuse them (not_utf8); an id is kept escaped, and so is the url
+    # of the error record.
     (tmp_path / "s.jsonl").write_text(
         '{"id": "t", "text": "A sentence \\ud800 with a lone surrogate in it."}\n'
-        '{"id": "i\\ud800d", "url": "https://x.example/\\udfff", "title": "T\\ud801", "text": "Fine text."}\n',
+        '{"id": "i\\ud800d", "text": "Fine text."}\n'
+        '{"id": "u", "url": "https://x.example/\\udfff", "text": "Fine text."}\n'
+        '{"id": "h", "title": "T\\ud801", "text": "Fine text."}\n',
         encoding="utf-8",
     )
-    bad, good = walk([tmp_path])
+    bad, good, bad_url, bad_title = walk([tmp_path])
     assert bad.error is not None and bad.error[0] == "not_utf8" and "surrogate" in bad.error[1]
-    assert good.error is None and good.text == "Fine text."
-    assert (good.id, good.url, good.title) == ("i\\ud800d", "https://x.example/\\udfff", "T\\ud801")
-    for value in (good.id, good.url, good.title):
+    assert good.error is None and good.text == "Fine text." and good.id == "i\\ud800d"
+    assert bad_url.error == ("not_utf8", "line 3: 'url' holds an unpaired surrogate (\\ud800-\\udfff): not valid "
+                                         "Unicode")
+    assert bad_url.url == "https://x.example/\\udfff"
+    assert bad_title.error is not None and bad_title.error[0] == "not_utf8" and "'title'" in bad_title.error[1]
+    for value in (good.id, bad_url.url):
         value.encode("utf-8")  # writable
 
 
@@ -743,6 +751,28 @@ def test_a_parquet_value_python_cannot_hold_costs_its_field_not_the_scan(tmp_pat
     docs = walk([tmp_path])
     assert [d.error for d in docs] == [None] * 4 and all(d.text == text for d in docs)
     assert docs[0].id == "1970-01-01 00:00:00" and docs[3].id  # the odd one gets some id, never a crash
+
+
+def test_a_parquet_rows_lang_is_read_and_a_title_url_or_lang_of_another_type_is_a_bad_record(tmp_path):
+    """The lang column was not read, and a title or url column of numbers or bytes was silently dropped: each
+    such row is a bad_record naming the column's Parquet type, as a JSON record's number is one."""
+    text = "The council met on Tuesday to discuss the harbour budget for the coming year."
+    _parquet(tmp_path / "a.parquet", {"text": [text] * 3, "id": ["t1", "t2", "t3"], "title": [5, None, 7],
+                                      "lang": ["de", "en", "xx-not a code"]})
+    _parquet(tmp_path / "b.parquet", {"text": [text], "url": [b"https://x.example/"]})
+    docs = walk([tmp_path])
+    assert [(d.id, d.error) for d in docs] == [
+        ("t1", ("bad_record", "row 1: 'title' must be a string or null, not a Parquet int64")),
+        ("t2", None),
+        ("t3", ("bad_record", "row 3: 'title' must be a string or null, not a Parquet int64")),
+        (f"{tmp_path / 'b.parquet'}:1", ("bad_record", "row 1: 'url' must be a string or null, not a Parquet binary")),
+    ]
+    assert docs[1].lang == "en" and docs[1].title is None
+    _parquet(tmp_path / "a.parquet", {"text": [text] * 2, "lang": ["pt-BR", "English"]})
+    (tmp_path / "b.parquet").unlink()
+    good, bad = walk([tmp_path])
+    assert good.error is None and good.lang == "pt-BR"
+    assert bad.error == ("bad_record", "row 2: 'lang' must be a language code such as 'en' or 'pt-BR', got 'English'")
 
 
 def test_a_parquet_file_damaged_in_the_middle_keeps_the_rows_before_it(tmp_path):
