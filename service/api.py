@@ -54,7 +54,7 @@ from service.schemas import (
 )
 from service.scoring import TextTooLargeError, score_text, warm_up
 from service.settings import Settings
-from service.surrogates import has_lone_surrogate, id_text, json_type, number_too_long
+from service.surrogates import IdError, has_lone_surrogate, id_text, json_type, number_too_long
 from training.document import EmptyDocumentError
 
 __all__ = ["create_app", "ApiError", "ModelSlot"]
@@ -268,11 +268,15 @@ def _article(payload: Any) -> ScoreRequest:
 
 def _item_id(item: Any) -> str | None:
     """The caller's id of a batch item, for its error: a string as it is, any other JSON value as its JSON
-    text (``7`` -> ``"7"``); ``None`` when the item is not an object or has no id. An unpaired surrogate is
-    written as its escape (``\\ud800``): the answer must be valid UTF-8."""
+    text (``7`` -> ``"7"``); ``None`` when the item is not an object or has no id, or an id with no JSON text
+    (``1e400``, refused by the item's validation). An unpaired surrogate is written as its escape
+    (``\\ud800``): the answer must be valid UTF-8."""
     if not isinstance(item, dict) or item.get("id") is None:
         return None
-    return id_text(item["id"])
+    try:
+        return id_text(item["id"])
+    except IdError:
+        return None
 
 
 def _score(article: ScoreRequest, model: Model, explain: bool) -> dict[str, Any]:

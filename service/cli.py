@@ -27,7 +27,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from service.model import DEFAULT_MODEL_DIR, Model, ModelError, load_model
 from service.scoring import TextTooLargeError, score_text, shown_score
-from service.surrogates import has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
+from service.surrogates import IdError, has_lone_surrogate, id_text, name_text, number_too_long, utf8_safe
 from training.document import EmptyDocumentError
 
 if TYPE_CHECKING:
@@ -585,7 +585,10 @@ def score(
                     if not isinstance(row, dict):
                         raise InputError("bad_record", f"line {lineno} is not a JSON object")
                     if row.get("id") not in (None, ""):  # as the scan reads ids: JSON text for a non-string
-                        rid = id_text(row["id"])
+                        try:
+                            rid = id_text(row["id"])
+                        except IdError as exc:  # 1e400: no JSON text to give it; the record is named by its line
+                            raise InputError("bad_record", str(exc)) from exc
                     if isinstance(row.get("url"), str) and row["url"]:
                         given_url = utf8_safe(row["url"])
                     from service.scan.sources import record_text

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
-from service.surrogates import id_text
+from service.surrogates import IdError, id_text
 
 __all__ = [
     "ScoreRequest",
@@ -55,13 +56,17 @@ class ScoreRequest(BaseModel):
     id: Annotated[str | None, WithJsonSchema({
         "title": "Id",
         "description": "The caller's id for the article; echoed in the answer. A string as it is, any other JSON "
-        "value as its JSON text (7 -> \"7\", true -> \"true\").",
+        "value as its JSON text (7 -> \"7\", true -> \"true\"); one holding a number beyond a double's range (1e400) "
+        "is refused (422 'invalid'): send such an id as a string.",
     })] = None
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_as_text(cls, value: Any) -> Any:
-        return value if value is None or isinstance(value, str) else id_text(value)
+        try:
+            return value if value is None or isinstance(value, str) else id_text(value)
+        except IdError as exc:  # 1e400: its "JSON text" would be Infinity; said without pydantic's "Value error, "
+            raise PydanticCustomError("id_not_finite", str(exc)) from exc
 
 
 class BatchRequest(BaseModel):
@@ -116,7 +121,8 @@ class ErrorResponse(BaseModel):
 
 class ItemError(BaseModel):
     id: str | None = Field(description="The item's id: a string id as sent, another JSON value as its JSON text "
-                           "(7 -> \"7\"); null when the item has no id or is not an object.")
+                           "(7 -> \"7\"); null when the item has no id, is not an object or its id is a number beyond a "
+                           "double's range (1e400, refused).")
     index: int = Field(ge=0, description="The item's position in 'articles' (0-based).")
     error: ErrorBody
 

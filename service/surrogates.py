@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["has_lone_surrogate", "utf8_safe", "id_text", "name_text", "number_too_long", "json_type"]
+__all__ = ["IdError", "has_lone_surrogate", "utf8_safe", "id_text", "name_text", "number_too_long", "json_type"]
 
 
 def has_lone_surrogate(value: str) -> bool:
@@ -26,11 +26,24 @@ def utf8_safe(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if has_lone_surrogate(value) else value
 
 
+class IdError(ValueError):
+    """An id that has no JSON text: it holds a number beyond a double's range (``1e400``, which Python reads as
+    infinity) or Python's ``NaN``/``Infinity``, which are no JSON."""
+
+
 def id_text(value: Any) -> str:
     """A caller's id as text, one rule for the API's batch errors, ``thresher score --jsonl`` and the scan: a
     string as it is, any other JSON value as its JSON text (``7`` -> ``"7"``, ``true`` -> ``"true"``,
-    ``{"a": 1}`` -> ``'{"a":1}'``); unpaired surrogates escaped (:func:`utf8_safe`)."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    ``{"a": 1}`` -> ``'{"a":1}'``); unpaired surrogates escaped (:func:`utf8_safe`). :class:`IdError` for an id
+    holding a number that is not finite as a double: its "JSON text" would be ``Infinity``, no JSON, and not
+    what was sent."""
+    if isinstance(value, str):
+        return utf8_safe(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise IdError("'id' holds a number beyond a double's range (such as 1e400) or NaN; send the id as a "
+                      "string") from exc
     return utf8_safe(text)
 
 

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".journal"
 # 2: keys escape ':', a site without URL is the top folder; 3: a record's lang is scored (language.declared), and a
-# non-string title, url or lang is a bad_record: a journal of 2 holds other records for them
+# non-string title, url or lang or an id of 1e400 is a bad_record: a journal of 2 holds other records for them
 JOURNAL_VERSION = 3
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 CHUNK = 8  # documents per task: small enough to keep both cores busy, large enough to amortise pickling

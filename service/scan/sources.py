@@ -40,8 +40,9 @@ Error codes (``RawDocument.error[0]``); the first eight are those of ``thresher 
                        element's text, one WARC response body (a .json file may be up to 64 MiB)
 ``unreadable``         the operating system refused (permission denied, I/O error, a dangling symlink)
 ``bad_json``           a JSONL line or a .json file that is not valid JSON
-``bad_record``         valid JSON that is not an object; a record whose ``title``, ``url`` or ``lang`` is not
-                       a string (nor null), or whose ``lang`` is no language code, as ``thresher score --jsonl`` answers it; a WARC
+``bad_record``         valid JSON that is not an object; a record whose ``id`` holds a number beyond a double
+                       (``1e400``), whose ``title``, ``url`` or ``lang`` is not a string (nor null), or
+                       whose ``lang`` is no language code, as ``thresher score --jsonl`` answers it; a WARC
                        response whose HTTP head is unreadable
 ``no_text``            a JSON record without a string ``text_field`` (nor an ``html`` field)
 ``bad_archive``        a truncated or corrupt .gz, WARC or Parquet file: the documents before the damage are
@@ -74,7 +75,15 @@ from typing import IO, Any
 from service.charsets import text_codec
 from service.scan import RawDocument
 from service.schemas import LANG_PATTERN
-from service.surrogates import has_lone_surrogate, id_text, json_type, name_text, number_too_long, utf8_safe
+from service.surrogates import (
+    IdError,
+    has_lone_surrogate,
+    id_text,
+    json_type,
+    name_text,
+    number_too_long,
+    utf8_safe,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -1051,8 +1060,11 @@ class _Scan:
                 fmt=fmt,
                 doc_id=default_id,
             )
-        rid = _record_id(row, default_id)
         url = utf8_safe(row["url"]) if isinstance(row.get("url"), str) else None
+        try:
+            rid = _record_id(row, default_id)
+        except IdError as exc:
+            return self.error(key, order, path, "bad_record", f"{where}: {exc}", fmt=fmt, doc_id=default_id, url=url)
         value, _, is_html = record_text(row, self.text_field)
         if not isinstance(value, str):
             return self.error(
@@ -1321,7 +1333,7 @@ class _Scan:
                 url = row.get("url")
                 return self.error(f"{key}#{n}", (unit, n), path, "bad_record",
                                   f"row {n}: '{name}' must be a string or null, not a Parquet {types[name]}",
-                                  fmt="parquet", doc_id=_record_id(row, f"{path}:{n}"),
+                                  fmt="parquet", doc_id=_record_id(row, f"{path}:{n}", strict=False),
                                   url=utf8_safe(url) if isinstance(url, str) else None)
         field = self.text_field if isinstance(row.get(self.text_field), str | bytes) else "html"
         if isinstance(row.get(field), bytes):  # a binary column: decoded as a file's bytes are (only the one used)
@@ -1329,7 +1341,7 @@ class _Scan:
                 row[field] = decode_text(row[field])[0]
             except _Problem as problem:
                 return self.error(f"{key}#{n}", (unit, n), path, problem.code, f"row {n}: {problem}",
-                                  fmt="parquet", doc_id=_record_id(row, f"{path}:{n}"))
+                                  fmt="parquet", doc_id=_record_id(row, f"{path}:{n}", strict=False))
         return self.record(row, key=f"{key}#{n}", order=(unit, n), path=path, default_id=f"{path}:{n}",
                            fmt="parquet", meta={}, where=f"row {n}")
 
@@ -1376,9 +1388,18 @@ class _Scan:
         )
 
 
-def _record_id(row: dict[str, Any], default: str) -> str:
-    """A record's id: its ``id`` as text (:func:`service.surrogates.id_text`), else ``default`` (path:N)."""
-    return id_text(row["id"]) if row.get("id") not in (None, "") else default
+def _record_id(row: dict[str, Any], default: str, *, strict: bool = True) -> str:
+    """A record's id: its ``id`` as text (:func:`service.surrogates.id_text`), else ``default`` (path:N).
+    :class:`IdError` for an id that has no JSON text (1e400), or, not ``strict`` (the id of an error record
+    for another reason), ``default``."""
+    if row.get("id") in (None, ""):
+        return default
+    try:
+        return id_text(row["id"])
+    except IdError:
+        if strict:
+            raise
+        return default
 
 
 def _python_values(column: Any) -> list[Any]:

@@ -366,6 +366,33 @@ def test_batch_errors_keep_the_callers_id_and_give_the_index(client):
                                                      "invalid"]
 
 
+def test_an_id_beyond_a_doubles_range_is_refused_not_answered_as_infinity(client):
+    """An id of 1e400 (valid JSON; Python reads it as infinity) came back as "Infinity", which is not what was
+    sent and not a JSON number. The item is refused with its own error (id null: there is no text to give it),
+    the others are scored; a single article gets 422 'invalid'. Every answer is strict JSON."""
+    def strict(text: str) -> object:
+        def refuse(name: str) -> object:
+            raise AssertionError(f"{name} in the answer: not JSON")
+        return json.loads(text, parse_constant=refuse)
+
+    body = ('{"articles": [{"text": ' + json.dumps(CLEAN) + ', "id": 1e400}, {"text": ' + json.dumps(CLEAN)
+            + ', "id": [1, -1e999]}, {"text": 5, "id": 1e400}, {"text": ' + json.dumps(CLEAN) + ', "id": 1e300}]}')
+    resp = client.post("/v1/score/batch?explain=false", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 200, resp.text
+    results = strict(resp.text)["results"]
+    assert [(r["id"], r.get("index")) for r in results] == [(None, 0), (None, 1), (None, 2), ("1e+300", None)]
+    for r in results[:3]:
+        assert r["error"]["code"] == "invalid" and ["id"] in [e["loc"] for e in r["error"]["errors"]]
+        assert "'id' holds a number beyond a double's range (such as 1e400)" in r["error"]["message"], r
+    assert "text" in results[2]["error"]["message"] and 0 <= results[3]["score"] <= 100
+    resp = client.post("/v1/score", content='{"text": ' + json.dumps(CLEAN) + ', "id": 1e400}',
+                       headers={"content-type": "application/json"})
+    err = _error(resp, 422, "invalid")
+    strict(resp.text)
+    assert err["errors"] == [{"loc": ["id"], "message": "'id' holds a number beyond a double's range (such as 1e400) "
+                                                        "or NaN; send the id as a string"}]
+
+
 def test_a_non_string_id_is_its_json_text_as_in_score_jsonl(client, shipped_model, tmp_path):
     """A record scored by `thresher score --jsonl` is scored by the API too: an id that is not a string is its
     JSON text (7 -> "7") in both, not a 422 from the API alone."""

@@ -914,8 +914,8 @@ def test_score_jsonl_refuses_a_bad_title_or_lang_as_a_record_error(runner, tmp_p
 
 def test_scan_reads_a_records_title_url_lang_and_id_as_score_jsonl_does(runner, tmp_path, tiny_model, tiny_model_dir):
     """The scan ignored a record's lang (score --jsonl echoes it as language.declared) and scored a record whose
-    title, url or lang was not a string, or whose lang was no code, which score --jsonl refuses as bad_record.
-    The same file now gives the same records, one per record."""
+    title, url or lang was not a string, or whose lang was no code, which score --jsonl refuses as bad_record;
+    an id of 1e400 was "Infinity" in both. The same file now gives the same records, one per record."""
     from service.scan.runner import score_document
     from service.scan.sources import iter_documents
 
@@ -928,7 +928,7 @@ def test_scan_reads_a_records_title_url_lang_and_id_as_score_jsonl_does(runner, 
         {"id": "l", "text": CLEAN, "lang": 3},
         {"id": "c", "text": CLEAN, "lang": "English", "url": "https://coast.example.com/c"},
         {"id": "s", "text": CLEAN, "lang": "en\ud800"},
-    )]
+    )] + ['{"id": 1e400, "text": ' + json.dumps(CLEAN) + "}", '{"id": [1, -1e999], "text": ' + json.dumps(CLEAN) + "}"]
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = runner.invoke(app, ["score", "--jsonl", str(src), "--model", str(tiny_model_dir), "--no-explain"])
@@ -938,7 +938,7 @@ def test_scan_reads_a_records_title_url_lang_and_id_as_score_jsonl_does(runner, 
     assert len(got) == len(scanned) == len(lines)
     codes = [(r["id"], (r.get("error") or {}).get("code")) for r in got]
     assert codes == [("en", None), ("page", None), ("t", "bad_record"), ("u", "bad_record"), ("l", "bad_record"),
-                     ("c", "bad_record"), ("s", "not_utf8")]
+                     ("c", "bad_record"), ("s", "not_utf8"), (f"{src}:8", "bad_record"), (f"{src}:9", "bad_record")]
     assert [(r["id"], (r.get("error") or {}).get("code")) for r in scanned] == codes
     for n, (mine, theirs) in enumerate(zip(got, scanned, strict=True), start=1):
         if "error" in mine:  # the same sentence; the scan's says which line
@@ -950,6 +950,7 @@ def test_scan_reads_a_records_title_url_lang_and_id_as_score_jsonl_does(runner, 
     assert got[1]["language"]["declared"] == "de" and got[1]["language"]["matches_declared"] is False  # a page too
     assert got[2]["error"]["message"] == "'title' must be a string or null, not a JSON number"
     assert got[5]["url"] == "https://coast.example.com/c"
+    assert "1e400" in got[7]["error"]["message"] and "Infinity" not in res.stdout
 
 
 def test_eval_on_one_class_says_so_and_tells_where_it_wrote(runner, tmp_path, tiny_model, monkeypatch):

@@ -299,10 +299,11 @@ def build_crawl(root: Path) -> dict[str, Any]:
     errors["feeds/batch.jsonl#5"] = "bad_record"
     errors["feeds/batch.jsonl#6"] = "no_text"
     docs["feeds/batch.jsonl#7"] = {"format": "jsonl", "kind": "text", "text": texts[8], "id": "7"}
-    # records whose title, url or lang thresher score --jsonl refuses (bad_record): so does the scan
+    # records whose title, url, lang or id thresher score --jsonl refuses (bad_record): so does the scan
     context = [json.dumps({"id": "c-1", "text": texts[5], "title": 5}),
                json.dumps({"id": "c-2", "text": texts[5], "url": ["x"]}),
-               json.dumps({"id": "c-3", "text": texts[5], "lang": "English"})]
+               json.dumps({"id": "c-3", "text": texts[5], "lang": "English"}),
+               '{"id": 1e400, "text": ' + json.dumps(texts[5]) + "}"]  # 1e400 as sent: json.dumps writes Infinity
     write("feeds/context.jsonl", "".join(line + "\n" for line in context))
     for i in range(1, len(context) + 1):
         errors[f"feeds/context.jsonl#{i}"] = "bad_record"

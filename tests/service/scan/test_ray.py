@@ -103,7 +103,7 @@ def test_ray_engine_gives_the_local_engines_records(folders, local_records, ray_
     # a record's lang reaches the scoring on Ray too (a JSONL record's and a Parquet row's); a bad one is refused
     by_id = {r["id"]: r for r in got}
     assert by_id["feed-1"]["language"]["declared"] == "en" and by_id["pq-1"]["language"]["declared"] == "en"
-    assert [r["error"]["code"] for r in got if r["path"].endswith("context.jsonl")] == ["bad_record"] * 3
+    assert [r["error"]["code"] for r in got if r["path"].endswith("context.jsonl")] == ["bad_record"] * 4
     rows = [row for shard in shards for row in pq.read_table(shard).to_pylist()]
     assert [(r["id"], r["score"], r["error_code"], r["duplicate_of"], r["story"]) for r in rows] == [
         (r["id"], r.get("score"), (r.get("error") or {}).get("code"), (r.get("crawl") or {}).get("duplicate_of"),
