@@ -230,6 +230,13 @@ def _usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _check_text_field(text_field: str) -> None:
+    """--text-field names a field: '' names none (every record would be read from 'html', else be 'no_text')."""
+    if not text_field:
+        raise _usage_error("--text-field is empty; give the name of the field (the column, in Parquet) that holds "
+                           "the text, such as 'text' (the default) or 'body'")
+
+
 def _check_out_file(out: Path, option: str = "--out", example: str = "scored.jsonl") -> None:
     """Refuse, before any work, an output path that cannot be a file: an existing folder, or a path under
     a file. Missing parent folders are fine: they are created."""
@@ -470,9 +477,11 @@ def _open_jsonl(path: Path) -> IO[bytes]:
 @app.command(cls=_Command)
 def score(
     files: Annotated[list[str] | None, typer.Argument(help="Text files to score; '-' reads standard input.")] = None,
-    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="JSONL input: records with 'text' and optional "
-                                               "'id', 'title', 'url', 'lang', as POST /v1/score takes them "
-                                               "(gzip-compressed .jsonl.gz is read as well; '-' reads standard input).")] = None,
+    jsonl: Annotated[list[Path] | None, typer.Option("--jsonl", help="JSONL input: records with 'text' and optional "
+                                                     "'id', 'title', 'url', 'lang', as POST /v1/score takes them "
+                                                     "(gzip-compressed .jsonl.gz is read as well; '-' reads standard "
+                                                     "input). Repeat it for several files, read in the order given."
+                                                     )] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write JSONL here instead of standard output "
                                              "(missing parent folders are created; '-': standard output).")] = None,
     model: ModelOpt = None,
@@ -481,23 +490,30 @@ def score(
                          ] = DEFAULT_MAX_BYTES,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Include evidence and line labels.")] = True,
 ) -> None:
-    """Score documents: one JSON object per document, in input order. Unscorable ones get an 'error'.
+    """Score documents: one JSON object per document, in input order (FILEs, then each --jsonl). Unscorable ones
+    get an 'error'.
 
     Exit code 0 when every document was scored, 1 when any got an error record, 2 on a usage or model error, 130 when interrupted."""
-    if not files and jsonl is None:
+    jsonls = jsonl or []
+    if not files and not jsonls:
         raise _usage_error("give FILE... or '-' or --jsonl IN.jsonl")
+    _check_text_field(text_field)
     if out is not None and str(out) == "-":  # '-' is standard output here, as it is standard input for FILE
         out = None
     if out is not None:
         _check_out_file(out)
-    jsonl_stdin = jsonl is not None and str(jsonl) == "-"
-    if jsonl_stdin and "-" in (files or []):
+    jsonl_dashes = [str(j) for j in jsonls].count("-")
+    if jsonl_dashes and "-" in (files or []):
         raise _usage_error("'-' and --jsonl - both read standard input; give one of them")
+    if jsonl_dashes > 1:  # the second read would find it at its end: its records silently missing
+        raise _usage_error(f"--jsonl - is given {jsonl_dashes} times; standard input can be read once")
     dashes = (files or []).count("-")
     if dashes > 1:  # the second read found it at its end: an 'empty' record for a text never sent
         raise _usage_error(f"'-' is given {dashes} times; standard input can be read once")
-    if jsonl is not None and not jsonl_stdin and (jsonl.is_dir() or not jsonl.exists()):
-        raise _usage_error(f"cannot open {jsonl}: {'it is a folder' if jsonl.is_dir() else 'no such file'}")
+    named_jsonl = [j for j in jsonls if str(j) != "-"]
+    for j in named_jsonl:
+        if j.is_dir() or not j.exists():
+            raise _usage_error(f"cannot open {j}: {'it is a folder' if j.is_dir() else 'no such file'}")
     named = [Path(f) for f in files or [] if f != "-"]
     missing = [str(p) for p in named if not p.exists()]
     if missing:
@@ -506,7 +522,7 @@ def score(
     if folders:
         raise _usage_error(f"{', '.join(folders)}: a folder; score takes files (thresher scan walks folders)")
     if out is not None:
-        _check_outputs_apart(named + ([jsonl] if jsonl is not None and not jsonl_stdin else []), [("--out", out)])
+        _check_outputs_apart(named + named_jsonl, [("--out", out)])
     from service.scan.sources import source_format
 
     for p in named:  # files of many documents: scored as one text (JSONL) or refused as binary (gzip, Parquet)
@@ -518,6 +534,14 @@ def score(
             raise _usage_error(f"{p}: a {fmt.upper()} file holds documents of its own; scan it with thresher scan {p} "
                                "--out scored.jsonl (score FILE reads a text, .md or .html file as one document)")
     m = _load(model)
+    handles: list[tuple[Path, IO[bytes]]] = []  # every --jsonl opened before anything is written: one that
+    for j in jsonls:  # cannot be is a usage error with no output, not one after the records of the others
+        try:
+            handles.append((j, _open_jsonl(j)))
+        except OSError as exc:
+            for _, h in handles:
+                h.close()
+            raise _usage_error(f"cannot open {j}: {exc.strerror or exc}") from exc
     failures = 0
     total = 0
     if out is not None:
@@ -549,12 +573,8 @@ def score(
                 rec = _error_record(shown, InputError("unreadable", f"cannot read {shown}: {exc.strerror or exc}"))
             failures += "error" in rec
             _emit(rec, sink)
-        if jsonl is not None:
-            try:
-                handle = _open_jsonl(jsonl)
-            except OSError as exc:
-                raise _usage_error(f"cannot open {jsonl}: {exc.strerror or exc}") from exc
-            shown_jsonl = name_text(str(jsonl))  # each record's default id is shown_jsonl:LINE
+        for jsonl_path, handle in handles:
+            shown_jsonl = name_text(str(jsonl_path))  # each record's default id is shown_jsonl:LINE
             for lineno, raw, too_long in _jsonl_lines(handle, max_bytes):
                 if raw is None:  # a damaged gzip stream: nothing more can be read
                     total += 1
@@ -617,6 +637,9 @@ def score(
         except OSError as exc:
             raise _write_failed(sink, exc) from exc
     finally:
+        for _, h in handles:  # each is closed once read; these are those an interruption left unread
+            with contextlib.suppress(OSError):
+                h.close()
         if out is not None:
             with contextlib.suppress(OSError):  # flushed above, or a write failed and was told: nothing to add
                 sink.close()
@@ -1181,6 +1204,7 @@ def scan(
     if engine == "local" and address is not None:
         typer.echo("error: --address needs --engine ray", err=True)
         raise typer.Exit(2)
+    _check_text_field(text_field)
     for option, path, example in (("--out", out, "scored.jsonl"), ("--report", report, "report.html")):
         if str(path) == "-":  # read as standard output ('-' is for thresher score), not as a file named '-'
             raise _usage_error(f"{option} -: the scan writes files (OUT with its journal beside it), not standard "

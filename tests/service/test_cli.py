@@ -170,6 +170,37 @@ def test_jsonl_dash_reads_standard_input_plain_or_gzipped(tmp_path, tiny_model_d
     assert both.returncode == 2 and b"standard input" in both.stderr, both.stderr
 
 
+def test_jsonl_given_several_times_scores_every_file_in_the_order_given(runner, tmp_path, tiny_model_dir):
+    """`--jsonl a.jsonl --jsonl b.jsonl` kept only b: a's records were silently not scored. Every file is read,
+    after the FILEs, as `thresher score x.txt y.txt` reads both; one that cannot be opened is a usage error
+    before anything is written, as a single one is; standard input can be read once."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps({"id": "a1", "text": CLEAN}) + "\n" + json.dumps({"text": SPUN}) + "\n", encoding="utf-8")
+    b.write_text(json.dumps({"id": "b1", "text": SCRAPED}) + "\n", encoding="utf-8")
+    one = tmp_path / "one.txt"
+    one.write_text(CLEAN, encoding="utf-8")
+    base = ["score", "--model", str(tiny_model_dir), "--no-explain"]
+    res = runner.invoke(app, [*base, "--jsonl", str(a), str(one), "--jsonl", str(b), "--jsonl", str(a)])
+    assert res.exit_code == 0, res.output
+    assert [r["id"] for r in _records(res.stdout)] == [str(one), "a1", f"{a}:2", "b1", "a1", f"{a}:2"]
+    res = runner.invoke(app, [*base, "--jsonl", str(a), "--jsonl", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert f"cannot open {tmp_path / 'missing.jsonl'}: no such file" in res.stderr
+    res = runner.invoke(app, [*base, "--jsonl", "-", "--jsonl", "-"], input=a.read_text(encoding="utf-8"))
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "--jsonl - is given 2 times; standard input can be read once" in res.stderr
+
+
+def test_an_empty_text_field_is_a_usage_error(runner, tmp_path):
+    """`--text-field ''` names no field: every record was a no_text error (or read from 'html'). Refused at
+    once, before the model loads (the model folder given does not exist)."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"": CLEAN}) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", "--jsonl", str(src), "--text-field", "", "--model", str(tmp_path / "none")])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "error: --text-field is empty; give the name of the field" in res.stderr
+
+
 def test_jsonl_record_with_html_instead_of_text_is_scored_as_the_scan_scores_it(runner, tmp_path, tiny_model,
                                                                                  tiny_model_dir):
     from service.scan.runner import score_document

@@ -85,6 +85,22 @@ def test_out_or_report_dash_is_refused_not_written_as_a_file_named_dash(tmp_path
     assert not (tmp_path / "-").exists() and not (tmp_path / "-.journal").exists()
 
 
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_an_empty_text_field_is_refused_before_any_work(tmp_path, engine):
+    """`--text-field ''` names no field: every JSON record and Parquet row was a no_text error record (or read
+    from 'html'). Refused at once, as thresher score refuses it, before the model loads and whatever the engine."""
+    crawl = _crawl(tmp_path, 2)
+    (crawl / "r.jsonl").write_text(json.dumps({"": "A text under an empty key."}) + "\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    proc = _scan([str(crawl), "--out", str(out), "--text-field", "", "--engine", engine,
+                  "--model", str(tmp_path / "no-model")], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: --text-field is empty; give the name of the field (the column, in Parquet) that holds the text" \
+        in " ".join(proc.stderr.split())
+    assert "Traceback" not in proc.stderr and "manifest" not in proc.stderr
+    assert not out.exists() and not (tmp_path / "o.jsonl.journal").exists()
+
+
 def test_an_output_over_an_input_or_in_a_scanned_folder_or_over_another_output_is_refused(tmp_path, tiny_model_dir):
     crawl = _crawl(tmp_path, 2)
     before = {p: p.read_bytes() for p in crawl.iterdir()}
