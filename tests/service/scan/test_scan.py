@@ -363,8 +363,8 @@ def test_a_records_url_is_kept_in_every_output_format(tmp_path):
 def test_a_records_lang_is_declared_as_thresher_score_jsonl_declares_it(tmp_path):
     """A record's ``lang`` is read as ``thresher score --jsonl`` (and the API) read it: echoed in
     ``language.declared`` with ``matches_declared``; the scan dropped it, so the same record got another
-    ``language`` in each. A page in ``html`` declares it too. A ``lang`` that is no language code is not read
-    by the scan (as a ``title`` that is no string): the document is scored all the same."""
+    ``language`` in each. A page in ``html`` declares it too. A ``lang`` that is no language code is a
+    ``bad_record``, as ``thresher score --jsonl`` answers it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -388,8 +388,8 @@ def test_a_records_lang_is_declared_as_thresher_score_jsonl_declares_it(tmp_path
     assert score.returncode == 0, score.stderr[-3000:]
     for want in map(json.loads, score.stdout.splitlines()):
         assert scanned[want["id"]]["language"] == want["language"], want["id"]
-    assert [scanned[i]["language"].get("declared") for i in ("a1", "a2", "a3", "p1", "p2")] == [
-        "en", "de-DE", "EN", "en", None]
+    assert [scanned[i]["language"].get("declared") for i in ("a1", "a2", "a3", "p1")] == ["en", "de-DE", "EN", "en"]
     assert scanned["a1"]["language"]["matches_declared"] is True
     assert scanned["a2"]["language"]["matches_declared"] is False
-    assert "error" not in scanned["p2"] and scanned["p2"]["score"] == scanned["a2"]["score"]
+    assert scanned["p1"]["score"] == scanned["a1"]["score"]
+    assert scanned["p2"]["error"]["code"] == "bad_record" and "'lang'" in scanned["p2"]["error"]["message"]
