@@ -25,6 +25,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from itertools import accumulate, compress
+from operator import or_
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
@@ -157,10 +158,11 @@ def _compound(word: str, zipf: dict[str, float]) -> bool:
     return False
 
 
-def _match_case(word: str, like: str, surface: dict[str, str]) -> str:
-    """The intended word as the text writes it, else in the case of the suspect token."""
-    if word in surface:
-        return surface[word]
+def _match_case(word: str, like: str, first_at: dict[str, int], words: Sequence[str]) -> str:
+    """The intended word as the text first writes it (``words[first_at[word]]``), else in the case of the
+    suspect token."""
+    if word in first_at:
+        return words[first_at[word]]
     return word.capitalize() if like[:1].isupper() else word
 
 
@@ -254,6 +256,8 @@ def _word_line_numbers(doc: Document) -> list[int]:
     return out
 
 
+_POSSESSIVE = ("'s", "’s")  # the endings strip_possessive removes
+
 OWN_SURNAMES_MAX = 2  # a first name the text uses with more surnames than this is a title ("Mr", "Dr")
 
 
@@ -298,33 +302,39 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
 
     # Possessives stripped once per line: "Netanyahu's" is the name itself (only lines with one change).
     line_words = [
-        [strip_possessive(w) for w in ln.words] if ("'s" in ln.text or "’s" in ln.text) else ln.words
+        [strip_possessive(w) if w.endswith(_POSSESSIVE) else w for w in ln.words]
+        if ("'s" in ln.text or "’s" in ln.text) else ln.words
         for ln in doc.lines
     ]
-    alpha_tokens = [w for words in line_words for w in words if len(w) >= 3 and w.isalpha()]
-    counts = Counter(map(str.lower, alpha_tokens))
+    flat = list(itertools.chain.from_iterable(line_words))  # all the lines' words, in order
+    lowered = list(map(str.lower, flat))
+    line_ends = list(accumulate(map(len, line_words)))  # where each line's words end in ``flat``
+    is_alpha = [len(w) >= 3 and w.isalpha() for w in flat]  # letter-only tokens of three letters or more
+    alpha_lowered = list(compress(lowered, is_alpha))
+    counts = Counter(alpha_lowered)
     zipf = vocab.zipf.get
-    # Whether each distinct token is a word of the language, asked once per token.
-    known = {w: w in names or zipf(w, 0.0) >= KNOWN_ZIPF for w in counts}
-
-    oov = {w for w, k in known.items() if not k}
-    # Other spellings in this document: capitalised tokens that are known, or that the text uses
-    # more often than the suspect token (Zelenskyy six times against Jemenskyy once).
-    capitalised = {w.lower() for w in alpha_tokens if w[0].isupper()}
+    # The tokens that are no word of the language: neither a lexicon name nor KNOWN_ZIPF frequent.
+    oov = {w for w in counts if w not in names and zipf(w, 0.0) < KNOWN_ZIPF}
 
     found: dict[str, dict[str, object]] = {}
-    # First occurrence of each word: its line, and its spelling as the text first writes it ("Jemenskyy",
-    # not "jemenskyy"). Built from the end, so that the first occurrence is the one that stays.
-    flat = [w for words in line_words for w in words]
-    lowered = list(map(str.lower, flat))
-    numbers = _word_line_numbers(doc)
-    first_line: dict[str, int] = dict(zip(reversed(lowered), reversed(numbers), strict=True))
-    surface: dict[str, str] = dict(zip(reversed(lowered), reversed(flat), strict=True))
-    # The document's other spellings a candidate may be compared with: capitalised tokens that are
-    # known, or used more often than the candidate (which is used fewer than CONSISTENT_SPELLING times).
-    doc_pools = {
-        n: sorted(c for c in capitalised if known[c] or counts[c] > n) for n in range(1, CONSISTENT_SPELLING)
-    }
+    # First occurrence of each word, its place in ``flat``: for its line, and its spelling as the text
+    # first writes it ("Jemenskyy", not "jemenskyy"). Built from the end, so that the first occurrence
+    # is the one that stays.
+    first_at: dict[str, int] = dict(zip(reversed(lowered), range(len(lowered) - 1, -1, -1), strict=True))
+    numbers: list[int] = []  # the original line of every word, only if a hard-wrapped line needs it
+
+    def first_line(w: str) -> int:
+        """The original line where ``w`` is first written (as :func:`_word_line_numbers` counts)."""
+        p = first_at[w]
+        ln = doc.lines[bisect_right(line_ends, p)]
+        if ln.span == 1:
+            return ln.number
+        if not numbers:
+            numbers.extend(_word_line_numbers(doc))
+        return numbers[p]
+
+    def surface(w: str) -> str:
+        return flat[first_at[w]]
 
     # Bound the cost on pages full of unknown tokens (product names, code): the first ones in text order,
     # after the cheap shape tests, so that words no spinner or typo makes do not take the places.
@@ -334,14 +344,23 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     def examined(w: str) -> bool:
         if not (MIN_TOKEN_LEN <= len(w) <= MAX_TOKEN_LEN and counts[w] < CONSISTENT_SPELLING):
             return False
-        if _not_misspelled_shape(surface.get(w, w)) or _inflected(w, zipf, names) or _derived(w, zipf):
+        if _not_misspelled_shape(surface(w)) or _inflected(w, zipf, names) or _derived(w, zipf):
             return False
         if _compound(w, vocab.zipf):
             compound_names[w] = _lexicon_pool(lexicon, w, 1)
             return bool(compound_names[w])
         return True
 
-    candidates = sorted(filter(examined, oov), key=lambda w: (first_line.get(w, 0), w))[:MAX_CANDIDATES]
+    candidates = sorted(filter(examined, oov), key=lambda w: (first_line(w), w))[:MAX_CANDIDATES]
+    doc_pools: dict[int, list[str]] = {}
+    if candidates:
+        # Other spellings in this document: capitalised tokens that are known, or that the text uses
+        # more often than the suspect token (Zelenskyy six times against Jemenskyy once): those a
+        # candidate may be compared with (it is used fewer than CONSISTENT_SPELLING times).
+        capitalised = {w.lower() for w in compress(flat, is_alpha) if w[0].isupper()}
+        doc_pools = {
+            n: sorted(c for c in capitalised if c not in oov or counts[c] > n) for n in range(1, CONSISTENT_SPELLING)
+        }
     for w in candidates:
         max_d = _max_distance(w)
         intended: tuple[str, int, str] | None = None
@@ -365,14 +384,14 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
             if common is not None and vocab.zipf.get(common[0], 0.0) >= COMMON_ZIPF:
                 intended = (common[0], common[1], "vocabulary")
         if intended is not None:
-            shown = surface.get(w, w)
+            shown = surface(w)
             found[w] = {
                 "found": shown,
-                "intended": _match_case(intended[0], shown, surface),
+                "intended": _match_case(intended[0], shown, first_at, flat),
                 "distance": intended[1],
                 "source": intended[2],
                 "count": counts[w],
-                "line": first_line.get(w, 0),
+                "line": first_line(w),
             }
 
     # Name-slot swaps: "Scott Scent" where the lexicon knows "Scott Bessent", or the text itself writes
@@ -381,14 +400,14 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     seen_slots: set[tuple[str, str]] = set()
     own = _own_full_names(line_words, vocab.zipf, names, lexicon.full_names)
 
-    def is_first_name(word: str) -> bool:
-        return word in lexicon.full_names or word in own
-
-    # The words after a known first name on the same line: positions in ``lowered`` (all the lines'
-    # words, in order), looked for in one pass, then taken line by line.
-    line_ends = list(accumulate(map(len, line_words)))
+    # The words after a known first name (the lexicon's or the text's own) on the same line: positions in
+    # ``lowered`` (all the lines' words, in order), looked for in one pass (membership tests mapped over
+    # the words, no Python call per word), then taken line by line.
+    is_first_name = map(lexicon.full_names.__contains__, lowered)
+    if own:
+        is_first_name = map(or_, is_first_name, map(own.__contains__, lowered))
     after: dict[int, list[int]] = {}
-    for p in compress(itertools.count(), map(is_first_name, lowered)):
+    for p in compress(itertools.count(), is_first_name):
         k = bisect_right(line_ends, p)  # the line of word p
         if p + 1 < line_ends[k]:  # not the line's last word
             after.setdefault(k, []).append(p + 1 - (line_ends[k] - len(line_words[k])))
@@ -432,7 +451,7 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         # names and words the text itself spells right elsewhere (Jemenskyy beside Zelenskyy)
         "entity_respelled_log_count": math.log1p(sum(1 for f in found.values() if f["source"] == "document")),
         "entity_name_slot_per_1k": 1000.0 * len(slots) / n_words,
-        "entity_oov_rate": sum(counts[w] for w in oov) / max(len(alpha_tokens), 1),
+        "entity_oov_rate": sum(counts[w] for w in oov) / max(len(alpha_lowered), 1),
     }
     evidence = {
         "misspellings": sorted(found.values(), key=lambda f: (int(f["line"]), str(f["found"]))),  # type: ignore[call-overload]

@@ -82,6 +82,25 @@ def test_rare_name_near_a_known_name_in_the_same_text_is_flagged(resources):
     ]
 
 
+def test_a_misspelling_in_a_hard_wrapped_paragraph_gives_its_own_line(resources):
+    """A hard-wrapped paragraph is one parsed line over several of the text's lines: the evidence names
+    the text's line where the word is written, not the paragraph's first."""
+    import textwrap
+
+    para = (
+        "The mayor of Drumtarvie, Morag Quillfeather, spoke on Monday about the harbour and the money "
+        "the council had set aside for it. Quillfeather said the town would repair the pier before the "
+        "winter storms, and that the work would start in the spring. Residents at the meeting asked "
+        "Quilfeather whether the money would last until the harbour wall was finished as well."
+    )
+    text = "Harbour repairs\n\n" + "\n".join(textwrap.wrap(para, 60)) + "\n\nThe meeting ended at nine.\n"
+    out, doc = _run(text, resources)
+    assert [ln.span for ln in doc.lines] == [1, 7, 1]
+    [hit] = out.evidence["misspellings"]
+    assert (hit["found"], hit["line"]) == ("Quilfeather", 7)
+    assert "Quilfeather" in text.split("\n")[hit["line"] - 1]
+
+
 def test_lexicon_supplies_the_intended_spelling(resources):
     res = _resources_with(resources, ["Tomasz Wierzbicki"])
     text = (
