@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import Counter
 from functools import lru_cache
+from itertools import accumulate, compress, count, repeat
 
 import numpy as np
 
@@ -163,6 +166,9 @@ class _PhraseFilter:
 _PHRASES = _PhraseFilter([kw for kw, _ in _PHRASE_KEYWORDS])
 _TOKEN_RE = re.compile(r"[a-z0-9']+")
 _TOKEN_OR_NEWLINE_RE = re.compile(r"[a-z0-9']+|\n")
+_WORD_KEYWORD_OR_NEWLINE = _WORD_KEYWORD_SET | {"\n"}
+# keyword_hits_lines finds a phrase in the joined lines: one that held a newline could span two of them.
+assert not any("\n" in kw for kw, _ in _PHRASE_KEYWORDS), "a keyword phrase holds a newline"
 
 
 def keyword_hits_lines(lowered: list[str]) -> np.ndarray:
@@ -170,35 +176,43 @@ def keyword_hits_lines(lowered: list[str]) -> np.ndarray:
     given its lines in lower case; shape ``(len(lines), len(CATEGORIES))``. A one-word keyword counts
     at each occurrence as a token, a phrase once per line that holds it.
 
-    One tokenisation of the whole document (newlines kept as tokens, to know the line), and phrases
-    absent from the whole document are not looked for line by line.
+    One tokenisation of the whole document (newlines kept as tokens, to know the line), of which only
+    the keywords and the newlines are visited; phrases absent from the whole document are not looked
+    for, and those present are found in it by ``str.find``, a line at a time (after a hit, the search
+    goes on at the next line's start).
     """
-    n_cat = len(CATEGORIES)
-    rows = [[0] * n_cat for _ in lowered]
+    out = np.zeros((len(lowered), len(CATEGORIES)))
+    if not lowered:
+        return out
+    hits: Counter[tuple[int, int]] = Counter()  # (line, category) -> hits
     whole = "\n".join(lowered)
     toks = _TOKEN_OR_NEWLINE_RE.findall(whole)
     if not _WORD_KEYWORD_SET.isdisjoint(toks):
         if whole.count("\n") == len(lowered) - 1:
             i = 0
-            for tok in toks:
+            for tok in map(toks.__getitem__, compress(count(), map(_WORD_KEYWORD_OR_NEWLINE.__contains__, toks))):
                 if tok == "\n":
                     i += 1
-                elif tok in _WORD_KEYWORD_SET:
-                    for j in _WORD_KEYWORDS[tok]:
-                        rows[i][j] += 1
+                else:
+                    hits.update(zip(repeat(i), _WORD_KEYWORDS[tok]))
         else:  # a line holds a newline itself: count line by line
-            for hits, low in zip(rows, lowered, strict=True):
+            for i, low in enumerate(lowered):
                 for tok in _TOKEN_RE.findall(low):
-                    for j in _WORD_KEYWORDS.get(tok, ()):
-                        hits[j] += 1
+                    hits.update(zip(repeat(i), _WORD_KEYWORDS.get(tok, ())))
     may_hold = _PHRASES.may_hold(whole)  # only the phrases it leaves in are searched for
     phrases = [(kw, j) for (kw, j), maybe in zip(_PHRASE_KEYWORDS, may_hold, strict=True) if maybe and kw in whole]
     if phrases:
-        for hits, low in zip(rows, lowered, strict=True):
-            for kw, j in phrases:
-                if kw in low:
-                    hits[j] += 1
-    return np.array(rows, dtype=np.float64).reshape(len(lowered), n_cat)
+        # where the line after each line starts in ``whole`` (a line's own newlines included)
+        next_start = list(accumulate(map((1).__add__, map(len, lowered))))
+        for kw, j in phrases:
+            at = whole.find(kw)
+            while at >= 0:
+                i = bisect_right(next_start, at)  # the line of the match
+                hits[i, j] += 1
+                at = whole.find(kw, next_start[i])
+    for (i, j), n in hits.items():
+        out[i, j] = n
+    return out
 
 
 STOP_WORDS: frozenset[str] = frozenset(

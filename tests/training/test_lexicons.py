@@ -49,27 +49,53 @@ def test_phrase_filter_never_rules_out_a_phrase_that_occurs():
 def test_keyword_hits_and_promo_hits_as_plain_searches_count_them():
     import numpy as np
 
-    from training.lexicons import (
-        _PHRASE_KEYWORDS,
-        _TOKEN_RE,
-        _WORD_KEYWORDS,
-        CATEGORIES,
-        PROMO_PHRASES,
-        keyword_hits_lines,
-        promo_hits,
-    )
+    from training.lexicons import PROMO_PHRASES, keyword_hits_lines, promo_hits
 
     for text in _texts_with_phrases():
         lowered = [ln for ln in text.lower().split("\n") if ln]
-        expected = np.zeros((len(lowered), len(CATEGORIES)))
-        for i, low in enumerate(lowered):
-            for tok in _TOKEN_RE.findall(low):
-                for j in _WORD_KEYWORDS.get(tok, ()):
-                    expected[i, j] += 1
-            for kw, j in _PHRASE_KEYWORDS:
-                expected[i, j] += kw in low
-        assert np.array_equal(keyword_hits_lines(lowered), expected)
+        assert np.array_equal(keyword_hits_lines(lowered), _plain_keyword_hits(lowered))
         assert promo_hits(text) == [p for p in PROMO_PHRASES for _ in range(text.lower().count(p))]
+
+
+def _plain_keyword_hits(lowered):
+    """keyword_hits_lines as a plain search, line by line."""
+    import numpy as np
+
+    from training.lexicons import _PHRASE_KEYWORDS, _TOKEN_RE, _WORD_KEYWORDS, CATEGORIES
+
+    expected = np.zeros((len(lowered), len(CATEGORIES)))
+    for i, low in enumerate(lowered):
+        for tok in _TOKEN_RE.findall(low):
+            for j in _WORD_KEYWORDS.get(tok, ()):
+                expected[i, j] += 1
+        for kw, j in _PHRASE_KEYWORDS:
+            expected[i, j] += kw in low
+    return expected
+
+
+@pytest.mark.parametrize(
+    "lowered",
+    [
+        [],
+        [""],
+        ["", "read more read more", "", "privacy policy"],  # a phrase twice in a line counts once
+        ["share this on twitter and facebook", "all rights reserved", "all rights reserved. all rights reserved"],
+        ["a line with\nits own newline: read more", "read\nmore is no phrase", "home\nmenu"],
+        ["\n", "about us\n", "\nabout us", "x" * 700 + " read more " + "\n" + "subscribe"],  # over MIN_CHARS too
+        ["ends with a phrase: read more", "read more starts this one", "free free free"],
+    ],
+)
+def test_keyword_hits_lines_are_each_lines_own(lowered):
+    """The document-wide search (one tokenisation, phrases found in the joined lines) counts what a plain
+    search of each line counts: empty lines, lines with a newline of their own, a phrase at a line's
+    start or end, a phrase twice in one line."""
+    import numpy as np
+
+    from training.lexicons import CATEGORIES, keyword_hits_lines
+
+    got = keyword_hits_lines(lowered)
+    assert got.shape == (len(lowered), len(CATEGORIES)) and got.dtype == np.float64
+    assert np.array_equal(got, _plain_keyword_hits(lowered))
 
 
 def test_contact_and_url_patterns_have_bounded_runs():
