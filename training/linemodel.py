@@ -89,7 +89,7 @@ _SENT_END_RE = re.compile(r"[.!?](?:\s|$)|[。！？]")
 # counts (letters, capitals, digits, separators) are then array sums instead of Python loops.
 _ALPHA, _UPPER, _DIGIT, _SEP = 1, 2, 4, 8
 # and, above the four counted classes: whitespace (as \s), a sentence's end mark as _SENT_END_RE has them
-# (".!?" when whitespace or the line's end follows, "。！？" always), and a quotation mark as _QUOTE_RE's
+# (".!?" when whitespace or the line's end follows, "。！？" always), and a quotation mark ('"', '“' or '”')
 _SPACE, _END_MARK, _FULL_END_MARK, _QUOTE = 16, 32, 64, 128
 
 
@@ -263,7 +263,7 @@ def line_layout_features(
         out[1:, 27] = [low == first or first in low for low in lowered[1:]]
     else:
         out[1:, 27] = [low == first for low in lowered[1:]]
-    out[:, 29] = _per_line_sums((flags & _QUOTE) > 0, char_counts) > 0  # a _QUOTE_RE match
+    out[:, 29] = _per_line_sums((flags & _QUOTE) > 0, char_counts) > 0  # a quotation mark in the line
     nonempty = n_chars > 0
     first_upper = np.zeros(n, dtype=bool)
     first_upper[nonempty] = (flags[(np.cumsum(n_chars) - n_chars).astype(np.int64)[nonempty]] & _UPPER) > 0
@@ -272,7 +272,6 @@ def line_layout_features(
 
 
 _AT_RE = re.compile("@")
-_QUOTE_RE = re.compile('["“”]')
 
 
 class LineModel:
@@ -464,7 +463,7 @@ class _FastLines:
             if _hash_features is not None:
                 cols, _, _ = _hash_features([zip(feats, repeat(1))], self.n_features, np.float64, False, 0)
             else:
-                cols = np.array([_column(f, self.n_features) for f in feats], dtype=np.int64)
+                cols = _columns(np.array([murmurhash3_32(f, seed=0) for f in feats], dtype=np.int64), self.n_features)
             return cols, rows
         toks = self.token_or_newline_re.findall(joined.lower())
         if not toks:
@@ -489,10 +488,7 @@ class _FastLines:
         if not len(rows):
             return np.zeros(0, dtype=np.int64), rows
         hashes, order = _murmur_runs(data, run_starts, run_ends - run_starts)
-        signed = hashes.astype(np.int64)
-        cols = np.abs(signed) % self.n_features
-        cols[signed == -(2**31)] = (2147483647 - (self.n_features - 1)) % self.n_features  # as sklearn's loop
-        return cols, rows[order]
+        return _columns(hashes, self.n_features), rows[order]
 
     def line_ngrams(self, lines: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The hashed features of every line, lower-cased: its word unigrams and the bigrams of adjacent
@@ -522,10 +518,14 @@ class _FastLines:
         return feats, np.concatenate([line_of[keep], line_of[:-1][keep_pairs]])
 
 
-def _column(feature: str, n_features: int) -> int:
-    """The column HashingVectorizer gives a feature: murmurhash3 (signed) of its UTF-8, |h| mod n."""
-    h = int(murmurhash3_32(feature, seed=0))
-    return (2147483647 - (n_features - 1)) % n_features if h == -(2**31) else abs(h) % n_features
+def _columns(hashes: np.ndarray, n_features: int) -> np.ndarray:
+    """The columns HashingVectorizer gives features of these signed 32-bit murmurhash3 values: |h| mod n,
+    in int64.
+
+    scikit-learn's loop computes it in int32, where |-2**31| does not exist, and gives h = -2**31 the
+    column (2**31 - 1 - (n - 1)) mod n instead: that is (2**31 - n) mod n = 2**31 mod n, which is |h| mod
+    n in int64. So that hash needs no case of its own here (a test holds the two equal)."""
+    return np.abs(hashes.astype(np.int64)) % n_features
 
 
 _MURMUR_C1, _MURMUR_C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)

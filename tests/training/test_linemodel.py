@@ -72,15 +72,38 @@ def test_layout_features_find_urls_phones_and_emails_only_on_their_lines():
     assert rows[:, col["has_email"]].tolist() == [0.0, 0.0, 1.0, 0.0]
 
 
-def test_fallback_hashing_gives_sklearns_columns():
+def test_fallback_hashing_gives_sklearns_columns(tiny_model, monkeypatch):
     """Without scikit-learn's private C loop the columns come from the public murmurhash3_32: the same."""
     from itertools import repeat
 
-    from training.linemodel import _column, _hash_features
+    from sklearn.utils import murmurhash3_32
+
+    from training import linemodel
+    from training.linemodel import _columns, _hash_features
 
     feats = ["related", "related posts", "©", "ünïcödé", "a b", "𝔘𝔫𝔦"]
     cols, _, _ = _hash_features([zip(feats, repeat(1))], 2**15, np.float64, False, 0)
-    assert [_column(f, 2**15) for f in feats] == cols.tolist()
+    assert _columns(np.array([murmurhash3_32(f, seed=0) for f in feats]), 2**15).tolist() == cols.tolist()
+    fast = tiny_model.resources.line_model._fast()
+    lines = ["Related posts", "a line with\na newline inside: hashed line by line", "©"]
+    expected = fast.hashed_columns(lines)
+    monkeypatch.setattr(linemodel, "_hash_features", None)
+    got = fast.hashed_columns(lines)
+    assert got[0].tolist() == expected[0].tolist() and got[1].tolist() == expected[1].tolist()
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 3, 7, 1000, 2**15, 2**20, 2**31 - 1])
+def test_every_hash_gets_sklearns_column(n_features):
+    """A hash of -2**31, whose absolute value int32 cannot hold, gets the column scikit-learn's loop gives
+    it by a case of its own: |h| mod n in int64 is that column, for any n."""
+    from training.linemodel import _columns
+
+    hashes = np.array([-(2**31), -(2**31) + 1, -1, 0, 1, 2**31 - 1, 123456789, -987654321], dtype=np.int32)
+
+    def sklearns(h: int) -> int:  # sklearn/feature_extraction/_hashing_fast.pyx, in int32
+        return (2147483647 - (n_features - 1)) % n_features if h == -(2**31) else abs(h) % n_features
+
+    assert _columns(hashes, n_features).tolist() == [sklearns(int(h)) for h in hashes]
 
 
 def test_murmur_over_runs_gives_sklearns_hashes():
