@@ -20,7 +20,7 @@ import joblib
 
 from training.classifier import ReliabilityModel
 from training.features import FEATURE_NAMES, Resources
-from training.linemodel import CLASSES, LineModel
+from training.linemodel import CLASSES, LineModel, UnsupportedHasherError
 from training.train import (
     DEFAULT_THRESHOLDS,
     LEXICON_FILE,
@@ -140,6 +140,10 @@ def _load_model(path: Path, extra_names: list[str] | None) -> Model:
     if not isinstance(classifier, ReliabilityModel) or not isinstance(line_model, LineModel):
         raise ModelError(f"{path / MODEL_FILE} does not hold a Thresher classifier and line model")
     _check_bound(manifest, bundle.get("manifest"), classifier, path)
+    try:
+        line_model.check_scorer()
+    except UnsupportedHasherError as exc:
+        raise ModelError(f"{path / MODEL_FILE} holds a line model this code cannot score: {exc}") from exc
     lexicon = EntityLexicon.read(path / LEXICON_FILE) if (path / LEXICON_FILE).is_file() else EntityLexicon()
     if extra_names:
         lexicon.extend(extra_names)

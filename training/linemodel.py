@@ -46,7 +46,9 @@ try:  # scikit-learn's own C hashing loop (private): the fast path; the public m
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
     _hash_features = None
 
-__all__ = ["LineModel", "CLASSES", "line_layout_features", "DENSE_FEATURE_NAMES", "NotFittedError"]
+__all__ = [
+    "LineModel", "CLASSES", "line_layout_features", "DENSE_FEATURE_NAMES", "NotFittedError", "UnsupportedHasherError",
+]
 
 CLASSES: tuple[str, ...] = ("content", *CATEGORIES)
 CLOSERS = "\"'”’)]」』）"  # may follow a sentence's last punctuation mark
@@ -377,6 +379,14 @@ class LineModel:
                 out[:, j] = raw[:, k]
         return out, dense
 
+    def check_scorer(self) -> None:
+        """Raise :class:`UnsupportedHasherError` when the fitted model's hashed n-grams are made in a way its
+        scorer (:meth:`predict_proba`) does not reproduce; the model loader calls it, so that such a model
+        is refused before it scores anything."""
+        hasher = getattr(self, "hasher_", None)
+        if hasher is not None:
+            _check_hasher(hasher)
+
     def _fast(self) -> _FastLines:
         fast: _FastLines | None = getattr(self, "_fast_", None)
         if fast is None:
@@ -414,9 +424,15 @@ class _FastLines:
         self.intercept = np.asarray(clf.intercept_, dtype=np.float64) - dense @ mean
         self.hash_weights = np.ascontiguousarray(coef[:, n_dense:].T)
         hasher = model.hasher_
+        _check_hasher(hasher)
         self.n_features = int(hasher.n_features)
         pattern = hasher.token_pattern
-        if pattern == _TOKEN_PATTERN:
+        # The document-wide passes (one tokenisation of the joined lines, a newline token at each line's
+        # end; the tokens' bytes joined by spaces) hold for the default pattern, whose tokens never hold a
+        # newline or a space. Another pattern's tokens might (r"[^,]+"): its lines are tokenised one by
+        # one, as HashingVectorizer does.
+        self.document_wide = pattern == _TOKEN_PATTERN
+        if self.document_wide:
             # The same tokens without the word boundaries, found faster: a scan from left to right meets
             # a run of word characters at its first one (no other token ends inside a word: those are
             # single non-word characters) and takes it whole, so both boundaries (defined by \w) hold.
@@ -455,8 +471,8 @@ class _FastLines:
         encoded once, so that a unigram's UTF-8 and a bigram's ("tok1 tok2") are each a run of those
         bytes, and murmurhash3 (HashingVectorizer's hash) runs over all the runs at once
         (:func:`_murmur_runs`)."""
-        joined = "\n".join(lines)
-        if joined.count("\n") != len(lines) - 1:  # a line holds a newline itself: line by line
+        toks = self._document_tokens(lines)
+        if toks is None:  # line by line
             feats, rows = self.line_ngrams(lines)
             if not feats:
                 return np.zeros(0, dtype=np.int64), rows
@@ -465,7 +481,6 @@ class _FastLines:
             else:
                 cols = _columns(np.array([murmurhash3_32(f, seed=0) for f in feats], dtype=np.int64), self.n_features)
             return cols, rows
-        toks = self.token_or_newline_re.findall(joined.lower())
         if not toks:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # No token holds a space (nor, in UTF-8, a byte 0x20 inside a character): the spaces are the
@@ -478,44 +493,55 @@ class _FastLines:
         ends = np.empty(len(spaces) + 1, dtype=np.int64)
         ends[:-1] = spaces
         ends[-1] = len(data)
-        newline = np.frombuffer(data, dtype=np.uint8)[starts] == 10
-        line_of = np.cumsum(newline, dtype=np.int64)
-        keep = ~newline
-        keep_pairs = keep[:-1] & keep[1:]
-        run_starts = np.concatenate([starts[keep], starts[:-1][keep_pairs]])
-        run_ends = np.concatenate([ends[keep], ends[1:][keep_pairs]])
-        rows = np.concatenate([line_of[keep], line_of[:-1][keep_pairs]])
+        keep, keep_pairs, rows = _ngram_lines(np.frombuffer(data, dtype=np.uint8)[starts] == 10)
         if not len(rows):
             return np.zeros(0, dtype=np.int64), rows
+        run_starts = np.concatenate([starts[keep], starts[:-1][keep_pairs]])
+        run_ends = np.concatenate([ends[keep], ends[1:][keep_pairs]])
         hashes, order = _murmur_runs(data, run_starts, run_ends - run_starts)
         return _columns(hashes, self.n_features), rows[order]
 
     def line_ngrams(self, lines: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The hashed features of every line, lower-cased: its word unigrams and the bigrams of adjacent
         words, and the line of each (in no particular order: only their counts per line matter)."""
-        joined = "\n".join(lines)
-        if joined.count("\n") != len(lines) - 1:  # a line holds a newline itself: line by line
+        toks = self._document_tokens(lines)
+        if toks is None:  # line by line
             feats: list[str] = []
             per_line: list[int] = []
             findall = self.token_re.findall
             for i, line in enumerate(lines):
-                toks = findall(line.lower())
-                if toks:
-                    feats += toks
-                    feats += map(" ".join, zip(toks, toks[1:], strict=False))
-                    per_line += [i] * (2 * len(toks) - 1)
+                line_toks = findall(line.lower())
+                if line_toks:
+                    feats += line_toks
+                    feats += map(" ".join, zip(line_toks, line_toks[1:], strict=False))
+                    per_line += [i] * (2 * len(line_toks) - 1)
             return feats, np.asarray(per_line, dtype=np.int64)
-        # One tokenisation of the whole document, its newlines kept as tokens to know each token's line
-        # (no other token holds a newline, and lower-casing keeps each line's own); unigrams and the
-        # bigrams within a line are kept, those with a newline dropped.
-        toks = self.token_or_newline_re.findall(joined.lower())
-        newline = np.fromiter(map("\n".__eq__, toks), dtype=bool, count=len(toks))
-        line_of = np.cumsum(newline, dtype=np.int64)
-        keep = ~newline
-        keep_pairs = keep[:-1] & keep[1:]
+        keep, keep_pairs, rows = _ngram_lines(np.fromiter(map("\n".__eq__, toks), dtype=bool, count=len(toks)))
         feats = list(compress(toks, keep.tolist()))
         feats += map(" ".join, compress(zip(toks, toks[1:], strict=False), keep_pairs.tolist()))
-        return feats, np.concatenate([line_of[keep], line_of[:-1][keep_pairs]])
+        return feats, rows
+
+    def _document_tokens(self, lines: Sequence[str]) -> list[str] | None:
+        """The document's tokens, lower-cased and in order, with a ``"\n"`` token at each line's end: one
+        tokenisation of the joined lines (no other token holds a newline, and lower-casing keeps each
+        line's own). None when the lines must be tokenised one by one: a line holds a newline itself,
+        or the token pattern is not the default one (see ``document_wide``)."""
+        if not self.document_wide:
+            return None
+        joined = "\n".join(lines)
+        if joined.count("\n") != len(lines) - 1:
+            return None
+        return self.token_or_newline_re.findall(joined.lower())
+
+
+def _ngram_lines(newline: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Given which of a document's tokens are its newline tokens: the tokens that are unigrams (the
+    others), the neighbours that are bigrams (two unigrams side by side, so within a line), and the line
+    of each, the unigrams' then the bigrams'."""
+    line_of = np.cumsum(newline, dtype=np.int64)
+    keep = ~newline
+    keep_pairs = keep[:-1] & keep[1:]
+    return keep, keep_pairs, np.concatenate([line_of[keep], line_of[:-1][keep_pairs]])
 
 
 def _columns(hashes: np.ndarray, n_features: int) -> np.ndarray:
@@ -526,6 +552,31 @@ def _columns(hashes: np.ndarray, n_features: int) -> np.ndarray:
     column (2**31 - 1 - (n - 1)) mod n instead: that is (2**31 - n) mod n = 2**31 mod n, which is |h| mod
     n in int64. So that hash needs no case of its own here (a test holds the two equal)."""
     return np.abs(hashes.astype(np.int64)) % n_features
+
+
+class UnsupportedHasherError(ValueError):
+    """Raised when a line model's hashed n-grams are made in a way its scorer does not reproduce."""
+
+
+# HashingVectorizer's settings that _FastLines reproduces (the token pattern may be any: see document_wide).
+_HASHER_SETTINGS: dict[str, object] = {
+    "analyzer": "word", "lowercase": True, "preprocessor": None, "tokenizer": None, "stop_words": None,
+    "strip_accents": None, "ngram_range": (1, 2), "binary": False, "norm": "l2", "alternate_sign": False,
+    "input": "content", "dtype": np.float64,
+}
+
+
+def _check_hasher(hasher: HashingVectorizer) -> None:
+    """Raise :class:`UnsupportedHasherError` naming the first setting the scorer does not reproduce."""
+    for name, expected in _HASHER_SETTINGS.items():
+        value = getattr(hasher, name, expected)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value != expected:
+            raise UnsupportedHasherError(
+                f"the line model's hashed n-grams have {name}={value!r}; its scorer reproduces only {name}={expected!r} "
+                "(retrain the model with this code)"
+            )
 
 
 _MURMUR_C1, _MURMUR_C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)

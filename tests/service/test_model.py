@@ -218,3 +218,17 @@ def test_a_joblib_that_does_not_load_is_a_model_error(model_copy):
     (model_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="cannot be loaded"):
         load_model(model_copy)
+
+
+def test_a_line_model_hashed_in_a_way_the_scorer_does_not_reproduce_is_refused(model_copy):
+    """A model whose line model makes its hashed n-grams otherwise than the scorer reproduces (another
+    n-gram range, say, from other code) is refused when loaded, saying which setting, not at its first text."""
+    bundle = joblib.load(model_copy / "model.joblib")
+    bundle["line_model"].hasher_.set_params(ngram_range=(1, 3))
+    joblib.dump(bundle, model_copy / "model.joblib", compress=3)
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    manifest["files"]["model.joblib"] = hashlib.sha256((model_copy / "model.joblib").read_bytes()).hexdigest()
+    manifest["version"] = model_version(manifest["files"])
+    (model_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"cannot score: .*ngram_range=\(1, 3\)"):
+        load_model(model_copy)

@@ -260,6 +260,7 @@ def test_fast_token_pattern_finds_the_hashers_tokens(tiny_model, text):
 
     model = tiny_model.resources.line_model
     fast = model._fast()
+    assert fast.document_wide
     assert fast.token_re.pattern != model.hasher_.token_pattern  # the faster one is in use
     assert fast.token_re.findall(text) == re.findall(model.hasher_.token_pattern, text)
     assert fast.token_or_newline_re.findall(text) == re.findall(f"{model.hasher_.token_pattern}|\n", text)
@@ -272,3 +273,47 @@ def test_full_width_marks_end_a_line_and_training_counts_words_as_parse_does():
     doc = parse(JAPANESE)
     texts = [ln.text for ln in doc.lines]
     assert np.array_equal(line_layout_features(texts), line_layout_features(texts, [ln.words for ln in doc.lines]))
+
+
+def _with_hasher(model, **settings):
+    """A copy of ``model`` whose hashed n-grams are made with ``settings`` (what a model trained by other
+    code could hold)."""
+    import copy
+
+    other = copy.deepcopy(model)
+    other.__dict__.pop("_fast_", None)
+    other.hasher_.set_params(**settings)
+    return other
+
+
+@pytest.mark.parametrize("pattern", [r"[^,]+", r"\S+", r"(?u)\b\w\w+\b"])
+def test_another_token_pattern_is_scored_line_by_line_as_the_pipeline_does(tiny_model, pattern):
+    """The document-wide passes hold for the default token pattern only (its tokens hold no newline and
+    no space; r"[^,]+" has tokens with both): with another, each line is tokenised on its own, and the
+    probabilities are still the fitted pipeline's."""
+    model = _with_hasher(tiny_model.resources.line_model, token_pattern=pattern)
+    fast = model._fast()
+    assert not fast.document_wide
+    # (without ODD's lone surrogate: scikit-learn's own hashing refuses a token holding one, which the
+    # default pattern never makes, \w matching no surrogate)
+    for text in (CLEAN, SCRAPED, ODD.replace("\udcff", "?")):
+        doc = parse(text)
+        lines, words = [ln.text for ln in doc.lines], [ln.words for ln in doc.lines]
+        proba = model.predict_proba(lines, words=words)
+        np.testing.assert_allclose(proba, _pipeline_proba(model, lines, words), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("ngram_range", (1, 3)), ("norm", "l1"), ("alternate_sign", True), ("lowercase", False), ("binary", True),
+     ("stop_words", ["the"]), ("analyzer", "char")],
+)
+def test_hashed_ngrams_the_scorer_does_not_reproduce_are_refused(tiny_model, setting, value):
+    from training.linemodel import UnsupportedHasherError
+
+    model = _with_hasher(tiny_model.resources.line_model, **{setting: value})
+    with pytest.raises(UnsupportedHasherError, match=f"{setting}="):
+        model.check_scorer()
+    with pytest.raises(UnsupportedHasherError, match=f"{setting}="):
+        model.predict_proba(["Related posts"])
+    tiny_model.resources.line_model.check_scorer()  # the code's own settings pass
