@@ -400,14 +400,19 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
     seen_slots: set[tuple[str, str]] = set()
     own = _own_full_names(line_words, vocab.zipf, names, lexicon.full_names)
 
-    # The words after a known first name (the lexicon's or the text's own) on the same line: positions in
-    # ``lowered`` (all the lines' words, in order), looked for in one pass (membership tests mapped over
-    # the words, no Python call per word), then taken line by line.
+    # The capitalised words after a known first name (the lexicon's or the text's own) on the same line:
+    # positions in ``lowered`` (all the lines' words, in order), looked for in one pass (membership tests
+    # mapped over the words, no Python call per word), then taken line by line.
     is_first_name = map(lexicon.full_names.__contains__, lowered)
     if own:
         is_first_name = map(or_, is_first_name, map(own.__contains__, lowered))
     after: dict[int, list[int]] = {}
     for p in compress(itertools.count(), is_first_name):
+        if p + 1 == len(flat):
+            break
+        cur = flat[p + 1]
+        if not (cur[:1].isupper() and cur[1:].islower()):
+            continue  # most first names the lexicon knows are common words too ("new", "two", "state")
         k = bisect_right(line_ends, p)  # the line of word p
         if p + 1 < line_ends[k]:  # not the line's last word
             after.setdefault(k, []).append(p + 1 - (line_ends[k] - len(line_words[k])))
@@ -416,8 +421,6 @@ def extract(doc: Document, *, context: Context) -> FamilyOutput:
         ln, words = doc.lines[k], line_words[k]
         for i in after[k]:
             prev, cur = words[i - 1].lower(), words[i]
-            if not (cur[:1].isupper() and cur[1:].islower()):
-                continue
             lc = cur.lower()
             if (prev, lc) in seen_slots or lc in lexicon.full_names.get(prev, ()) or lc in names:
                 continue
