@@ -15,6 +15,7 @@ offline. The schema is served at ``/openapi.json``; ``/docs`` answers 404 saying
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -437,7 +438,8 @@ def create_app(settings: Settings | None = None, *, model: Model | None = None) 
             except ModelError as exc:
                 log.error("worker %d cannot start: the model in %s was refused: %s", os.getpid(), source, exc)
                 raise
-        await anyio.to_thread.run_sync(warm_up, loaded)
+        # every language's word list too: a request should not wait 50-300 ms for its language's list
+        await anyio.to_thread.run_sync(functools.partial(warm_up, loaded, word_lists=True))
         state["slot"] = ModelSlot(loaded)
         metrics.set_model(loaded.name, loaded.version)
         copy = f" (the supervisor's verified copy in {source})" if settings.model_snapshot and model is None else ""

@@ -15,6 +15,7 @@ from service.reasons import build_reasons
 from training.document import parse
 from training.features import FEATURE_NAMES, extract_features
 from training.features.entities import index_names
+from training.features.words import preload_word_lists
 
 __all__ = ["score_text", "shown_score", "verdict_for", "warm_up", "MAX_TEXT_CHARS", "TextTooLargeError"]
 
@@ -48,13 +49,17 @@ def verdict_for(score: float, thresholds: dict[str, float]) -> str:
     return "unreliable"
 
 
-def warm_up(model: Model) -> None:
+def warm_up(model: Model, *, word_lists: bool = False) -> None:
     """Score a short text once and index the lexicon's names and the common words' pieces: loads the
     vocabulary, the syllable dictionary and the language profiles, so that the first real document (or
-    forked worker) does not pay for them."""
+    forked worker) does not pay for them. ``word_lists``: also every language's word list (67 MiB, ~2 s),
+    which the first text in each language would otherwise load (50-300 ms): for the server, whose requests
+    should not wait for it (the scan and training load lists as their texts need them)."""
     score_text(WARMUP_TEXT, model=model, explain=True)
     index_names(model.resources.lexicon)
     model.resources.vocabulary.piece_index()
+    if word_lists:
+        preload_word_lists()
 
 
 def _language(detected: dict[str, Any], declared: str | None) -> dict[str, Any]:

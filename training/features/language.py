@@ -39,6 +39,11 @@ def _factory() -> DetectorFactory:
     return detector_factory._factory  # type: ignore[attr-defined,no-any-return]
 
 
+def detectable_languages() -> tuple[str, ...]:
+    """The language codes langdetect can answer (its profiles), in its order."""
+    return tuple(_factory().langlist)
+
+
 def detect(text: str, *, max_chars: int = SAMPLE_CHARS) -> list[tuple[str, float]]:
     """Languages with probabilities, most likely first; empty when nothing is detectable."""
     det = _factory().create()

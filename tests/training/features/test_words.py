@@ -92,3 +92,15 @@ def test_acronyms_and_names_after_an_article_are_no_clash(resources):
     out = _run(text, resources)
     assert out.evidence["article_clashes"] == [] and out.values["words_article_clash_excess"] == 0.0
 
+
+
+def test_preloading_loads_every_detectable_languages_list_once():
+    """The server preloads the lists (``warm_up(word_lists=True)``): afterwards no language's first text loads
+    one (50-300 ms each, which made the first requests in a language a latency outlier)."""
+    loaded = words.preload_word_lists()
+    codes = language.detectable_languages()
+    assert 30 <= loaded < len(codes)  # 37 here: langdetect answers 55 languages, wordfreq has lists for 42
+    before = words.known_words.cache_info()
+    assert sum(words.known_words(code) is not None for code in codes) == loaded
+    after = words.known_words.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + len(codes)
